@@ -1,0 +1,257 @@
+"""Typed, validated configuration loaded from ``hyper_parameters.yaml``.
+
+Each YAML section maps to one frozen dataclass. Unknown keys, wrong types and out-of-range
+values fail with the dotted key name (``unknown key train.epoch; did you mean
+train.epochs?``). Command-line overrides use the same dotted names (``train.epochs=3``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "hyper_parameters.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the dotted key."""
+
+
+def _choice(*options: str) -> dict[str, Any]:
+    return {"choices": options}
+
+
+def _range(low: float | None = None, high: float | None = None) -> dict[str, Any]:
+    return {"low": low, "high": high}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data/sample"
+    layout: str = field(default="auto", metadata=_choice("auto", "deepfashion", "deepfashion_fine", "folders", "csv"))
+    on_bad_rows: str = field(default="error", metadata=_choice("error", "warn"))
+    max_image_pixels: int = field(default=50_000_000, metadata=_range(1))
+    use_bbox: bool = True
+    val_fraction: float = field(default=0.1, metadata=_range(0.0, 0.5))
+    test_fraction: float = field(default=0.1, metadata=_range(0.0, 0.5))
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    items: int = field(default=400, metadata=_range(1))
+    views: int = field(default=5, metadata=_range(1))
+    image_size: int = field(default=256, metadata=_range(32, 1024))
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = field(default="resnet18", metadata=_choice("resnet18", "resnet34", "resnet50"))
+    weights: str = "none"
+    image_size: int = field(default=112, metadata=_range(16, 1024))
+    dropout: float = field(default=0.1, metadata=_range(0.0, 0.9))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    run_name: str = "sample"
+    run_dir: str = "runs"
+    epochs: int = field(default=8, metadata=_range(1))
+    batch_size: int = field(default=64, metadata=_range(1))
+    optimizer: str = field(default="adamw", metadata=_choice("adamw", "sgd"))
+    lr: float = field(default=0.003, metadata=_range(0.0))
+    weight_decay: float = field(default=0.05, metadata=_range(0.0))
+    momentum: float = field(default=0.9, metadata=_range(0.0, 1.0))
+    warmup_epochs: float = field(default=1.0, metadata=_range(0.0))
+    label_smoothing: float = field(default=0.1, metadata=_range(0.0, 0.5))
+    attribute_loss_weight: float = field(default=1.0, metadata=_range(0.0))
+    pos_weight_cap: float = field(default=10.0, metadata=_range(1.0))
+    best_metric: str = "category_top1"
+    workers: int = field(default=-1, metadata=_range(-1))
+    device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda", "mps"))
+    amp: bool = True
+    seed: int = 0
+    max_train_batches: int = field(default=0, metadata=_range(0))
+
+
+@dataclass(frozen=True)
+class ColourConfig:
+    palette_size: int = field(default=5, metadata=_range(2, 16))
+    max_pixels: int = field(default=4096, metadata=_range(64))
+    background_delta_e: float = field(default=12.0, metadata=_range(0.0, 100.0))
+    match_delta_e: float = field(default=10.0, metadata=_range(0.0, 100.0))
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    embedding_dtype: str = field(default="float32", metadata=_choice("float32", "float16"))
+    batch_size: int = field(default=64, metadata=_range(1))
+    top_attributes: int = field(default=10, metadata=_range(0))
+
+
+@dataclass(frozen=True)
+class RecommendConfig:
+    top_k: int = field(default=5, metadata=_range(1))
+    candidate_multiple: int = field(default=10, metadata=_range(1))
+    weight_visual: float = field(default=0.6, metadata=_range(0.0))
+    weight_category: float = field(default=0.25, metadata=_range(0.0))
+    weight_colour: float = field(default=0.15, metadata=_range(0.0))
+    dedupe_items: bool = True
+    faiss_min_items: int = field(default=200_000, metadata=_range(0))
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = DataConfig()
+    sample: SampleConfig = SampleConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    colour: ColourConfig = ColourConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    recommend: RecommendConfig = RecommendConfig()
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The configuration as plain nested dicts (for YAML, JSON and checkpoints)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections: Any) -> "Config":
+        """A copy with whole sections replaced (``cfg.replace(train=...)``)."""
+        return dataclasses.replace(self, **sections)
+
+
+def _unknown_key(dotted: str, known: Iterable[str], prefix: str) -> ConfigError:
+    close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(known), n=1)
+    hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+    return ConfigError(f"unknown key {dotted}{hint}")
+
+
+def _coerce(value: Any, kind: type, dotted: str) -> Any:
+    """Convert a YAML/override value to the field's type, or fail naming the key."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false", "yes", "no", "1", "0"}:
+            return value.lower() in {"true", "yes", "1"}
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        if value is None:
+            return "none"
+    raise ConfigError(f"{dotted} must be {kind.__name__}, got {value!r}")
+
+
+def _check(value: Any, meta: Mapping[str, Any], dotted: str) -> None:
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{dotted} must be one of {', '.join(choices)}; got {value!r}")
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and value < low:
+        raise ConfigError(f"{dotted} must be >= {low}; got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{dotted} must be <= {high}; got {value!r}")
+
+
+_FIELD_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _build_section(section_cls: type, name: str, values: Mapping[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(section_cls)}
+    kwargs: dict[str, Any] = {}
+    for key, raw in values.items():
+        dotted = f"{name}.{key}"
+        if key not in fields:
+            raise _unknown_key(dotted, fields, f"{name}.")
+        spec = fields[key]
+        kind = _FIELD_TYPES[spec.type if isinstance(spec.type, str) else spec.type.__name__]
+        value = _coerce(raw, kind, dotted)
+        _check(value, spec.metadata, dotted)
+        kwargs[key] = value
+    return section_cls(**kwargs)
+
+
+def config_from_dict(raw: Mapping[str, Any] | None) -> Config:
+    """Build a validated :class:`Config` from nested dicts; missing keys take defaults."""
+    raw = raw or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("configuration must be a mapping of sections")
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    built: dict[str, Any] = {}
+    for name, values in raw.items():
+        if name not in sections:
+            raise _unknown_key(name, sections, "")
+        if values is None:
+            values = {}
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{name} must be a mapping of keys, got {values!r}")
+        built[name] = _build_section(type(getattr(Config(), name)), name, values)
+    return Config(**built)
+
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Turn ``["train.epochs=3", ...]`` into nested dicts; values are parsed as YAML scalars."""
+    nested: dict[str, dict[str, Any]] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        dotted, text = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"override key {dotted!r} must look like section.key")
+        value = yaml.safe_load(text) if text.strip() else ""
+        nested.setdefault(parts[0], {})[parts[1]] = value
+    return nested
+
+
+def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Section-wise merge of two nested config dicts; ``extra`` wins."""
+    merged: dict[str, Any] = {k: dict(v or {}) for k, v in base.items()}
+    for section, values in extra.items():
+        merged.setdefault(section, {}).update(values or {})
+    return merged
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Config:
+    """Load ``hyper_parameters.yaml`` (or ``path``) and apply dotted overrides.
+
+    ``overrides`` is either a list of ``section.key=value`` strings or nested dicts.
+    Raises :class:`ConfigError` with the dotted key name on any problem.
+    """
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    if not path.is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path} must hold a mapping of sections")
+    extra = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    return config_from_dict(merge(raw, extra))
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    """Write the resolved configuration as YAML (atomically)."""
+    from fashion.io_utils import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
