@@ -33,10 +33,12 @@ def _range(low: float | None = None, high: float | None = None) -> dict[str, Any
 @dataclass(frozen=True)
 class DataConfig:
     root: str = "data/sample"
+    sample: bool = True
     layout: str = field(default="auto", metadata=_choice("auto", "deepfashion", "deepfashion_fine", "folders", "csv"))
     on_bad_rows: str = field(default="error", metadata=_choice("error", "warn"))
     max_image_pixels: int = field(default=50_000_000, metadata=_range(1))
     use_bbox: bool = True
+    cache_mb: int = field(default=4096, metadata=_range(0))
     val_fraction: float = field(default=0.1, metadata=_range(0.0, 0.5))
     test_fraction: float = field(default=0.1, metadata=_range(0.0, 0.5))
 
