@@ -306,9 +306,11 @@ def _loader(dataset: LabelledImages, batch_size: int, workers: int, device: torc
     # Preloaded tensors augment fast in-process; worker processes would only add IPC.
     cached = isinstance(dataset.pixels, torch.Tensor)
     count = 0 if cached else workers
+    # A private generator: creating an iterator must not draw from the global RNG, or a resumed
+    # run's augmentations would drift from the uninterrupted run's.
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=count,
                       pin_memory=device.type == "cuda", persistent_workers=count > 0,
-                      drop_last=False)
+                      drop_last=False, generator=torch.Generator().manual_seed(0))
 
 
 def _rng_state() -> dict[str, Any]:

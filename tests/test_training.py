@@ -1,0 +1,152 @@
+"""Training end to end: the CLI's run folder, exact resume after an interrupt, checkpoint safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fashion.checkpoint import CheckpointError, load_model, read_checkpoint
+from fashion.config import load_config
+from fashion.training import FashionLoss, attribute_pos_weight, fit, warmup_cosine
+from fashion.training_job import load_training_data
+
+from conftest import ROOT, TINY_MODEL, TINY_SAMPLE, overrides_args, run_cli
+
+
+def test_train_cli_writes_a_complete_run(tiny_run):
+    for name in ("config.yaml", "metrics.json", "history.csv", "curves.png", "best.pt", "last.pt"):
+        assert (tiny_run / name).is_file(), name
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    test = metrics["test"]
+    for key in ("category_top1", "category_top3", "category_top5", "attribute_top3_recall",
+                "attribute_top5_recall", "per_class_accuracy", "images"):
+        assert key in test, key
+    assert 0.0 <= test["category_top1"] <= test["category_top3"] <= test["category_top5"] <= 1.0
+    assert test["images"] > 0
+    history = pd.read_csv(tiny_run / "history.csv")
+    assert list(history["epoch"]) == [1]
+    assert {"train_loss", "train_category_acc", "val_category_top1", "lr", "step"} <= set(history.columns)
+
+
+def test_loaded_model_has_transform_and_labels(tiny_run):
+    loaded = load_model(tiny_run / "best.pt", device="cpu")
+    assert loaded.labels.category_names and len(loaded.labels.attribute_names) == len(loaded.labels.attribute_types)
+    from PIL import Image
+
+    tensor = loaded.transform(Image.new("RGB", (40, 60), (200, 10, 10)))
+    embedding, category_logits, attribute_logits = loaded.model.infer(tensor[None])
+    assert embedding.shape == (1, loaded.model.embedding_dim)
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(1), atol=1e-5)
+    assert category_logits.shape == (1, len(loaded.labels.category_names))
+    assert attribute_logits.shape == (1, len(loaded.labels.attribute_names))
+
+
+def test_existing_run_is_not_overwritten_by_accident(tiny_run, tiny_sample):
+    result = run_cli(["train.py", "--no-progress", *overrides_args(
+        TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", f"train.run_dir={tiny_run.parent}",
+                                    "train.run_name=tiny"])])
+    assert result.returncode == 1
+    assert "already holds a run" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_mismatched_checkpoint_gives_a_message(tiny_run, tiny_sample, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    result = run_cli(["train.py", "--resume", "--no-progress", *overrides_args(
+        TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", f"train.run_dir={runs}", "train.run_name=tiny",
+                                    "model.arch=resnet34"])])
+    assert result.returncode == 1
+    assert "holds a resnet18 but the configuration asks for resnet34" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_foreign_file_is_refused(tmp_path):
+    bogus = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(1)}, bogus)
+    with pytest.raises(CheckpointError, match="not a fashion checkpoint"):
+        load_model(bogus)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable fashion checkpoint"):
+        load_model(tmp_path / "junk.pt")
+
+
+def _final_weights(run_dir):
+    return read_checkpoint(run_dir / "last.pt")["model"]
+
+
+def test_resume_after_interrupt_continues_exactly(tiny_sample, tmp_path, monkeypatch):
+    """Interrupt in the middle of epoch 1, resume: same steps, optimizer state and weights as uninterrupted."""
+    base = TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", f"train.run_dir={tmp_path}", "train.epochs=2",
+                                       "train.batch_size=8", "train.max_train_batches=3"]
+    config_a = load_config(overrides=base + ["train.run_name=a"])
+    data = load_training_data(config_a)
+    fit(config_a, data, show_progress=False)
+
+    config_b = load_config(overrides=base + ["train.run_name=b"])
+    calls = {"n": 0}
+    original = FashionLoss.forward
+
+    def interrupting_forward(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 5:  # the 2nd batch of epoch 2: a Ctrl-C in the middle of training
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(FashionLoss, "forward", interrupting_forward)
+    result = fit(config_b, data, show_progress=False)
+    assert result.interrupted
+    saved = read_checkpoint(tmp_path / "b" / "last.pt")["training"]
+    assert (saved["epoch"], saved["batch"], saved["global_step"]) == (1, 1, 4)
+    monkeypatch.setattr(FashionLoss, "forward", original)
+
+    fit(config_b, data, resume=True, show_progress=False)
+    a, b = read_checkpoint(tmp_path / "a" / "last.pt"), read_checkpoint(tmp_path / "b" / "last.pt")
+    assert b["training"]["global_step"] == a["training"]["global_step"] == 6
+    steps = [s["step"] for s in b["training"]["optimizer"]["state"].values()]
+    assert all(float(step) == 6 for step in steps)
+    for name, tensor in a["model"].items():
+        assert torch.allclose(tensor.float(), b["model"][name].float(), atol=1e-5), name
+
+
+def test_loss_ignores_unknown_attribute_labels():
+    loss = FashionLoss(torch.ones(3), attribute_weight=1.0, label_smoothing=0.0)
+    category_logits = torch.tensor([[10.0, -10.0]])
+    attribute_logits = torch.tensor([[5.0, -5.0, 100.0]])
+    known = loss(category_logits, attribute_logits, torch.tensor([0]), torch.tensor([[1, -1, 0]]))
+    # The third logit is absurd but its label is unknown (0): it must not contribute.
+    assert known.item() < 0.01
+
+
+def test_pos_weight_from_frequencies_is_capped():
+    attributes = np.array([[1, -1, -1], [-1, -1, -1], [-1, -1, 0], [-1, 1, -1]], dtype=np.int8)
+    weights = attribute_pos_weight(attributes, cap=2.5)
+    # attr0: 3 neg / 1 pos = 3 → capped 2.5; attr1: 3/1 → 2.5; attr2: no positives → cap
+    assert weights.tolist() == pytest.approx([2.5, 2.5, 2.5])
+    assert attribute_pos_weight(np.array([[1, -1], [1, 1]], dtype=np.int8), cap=10).tolist() == [1.0, 1.0]
+
+
+def test_warmup_then_cosine():
+    factor = warmup_cosine(total_steps=10, warmup_steps=2)
+    assert factor(0) == pytest.approx(0.5) and factor(1) == pytest.approx(1.0)
+    assert factor(2) == pytest.approx(1.0) and factor(10) == pytest.approx(0.0)
+    assert factor(6) == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="torchrun test uses fork-based gloo on Linux")
+def test_torchrun_two_cpu_processes(tiny_sample, tmp_path):
+    result = run_cli(["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "train.py",
+                      "--no-progress", *overrides_args(TINY_SAMPLE + TINY_MODEL + [
+                          f"data.root={tiny_sample}", f"train.run_dir={tmp_path}", "train.run_name=ddp",
+                          "train.max_train_batches=2"])], timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    saved = read_checkpoint(tmp_path / "ddp" / "last.pt")
+    # Each of the 2 ranks took 2 steps on its own shard; the step count is per optimizer, not per rank.
+    assert saved["training"]["global_step"] == 2
+    assert (tmp_path / "ddp" / "metrics.json").is_file()
