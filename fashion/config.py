@@ -108,6 +108,23 @@ class RecommendConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    enabled: bool = True
+    filename: str = "feedback.sqlite"
+    rocchio: bool = True
+    rocchio_colour: bool = True
+    rocchio_alpha: float = field(default=1.0, metadata=_range(0.0))
+    rocchio_beta: float = field(default=0.75, metadata=_range(0.0))
+    rocchio_gamma: float = field(default=0.15, metadata=_range(0.0))
+    learn_weights: bool = True
+    min_events: int = field(default=20, metadata=_range(2))
+    weight_regularisation: float = field(default=10.0, metadata=_range(0.0))
+    item_prior: bool = True
+    item_prior_strength: float = field(default=0.05, metadata=_range(0.0, 0.1))
+    item_prior_pseudo_count: float = field(default=10.0, metadata=_range(0.0))
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = DataConfig()
     sample: SampleConfig = SampleConfig()
@@ -116,6 +133,7 @@ class Config:
     colour: ColourConfig = ColourConfig()
     catalog: CatalogConfig = CatalogConfig()
     recommend: RecommendConfig = RecommendConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The configuration as plain nested dicts (for YAML, JSON and checkpoints)."""
