@@ -94,6 +94,8 @@ class CatalogConfig:
     embedding_dtype: str = field(default="float32", metadata=_choice("float32", "float16"))
     batch_size: int = field(default=64, metadata=_range(1))
     top_attributes: int = field(default=10, metadata=_range(0))
+    workers: int = field(default=-1, metadata=_range(-1))
+    chunk_images: int = field(default=512, metadata=_range(1))
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ class RecommendConfig:
     weight_colour: float = field(default=0.15, metadata=_range(0.0))
     dedupe_items: bool = True
     faiss_min_items: int = field(default=200_000, metadata=_range(0))
+    attribute_threshold: float = field(default=0.5, metadata=_range(0.0, 1.0))
+    explain_attributes: int = field(default=5, metadata=_range(1))
+    colour_filter_share: float = field(default=0.2, metadata=_range(0.0, 1.0))
 
 
 @dataclass(frozen=True)

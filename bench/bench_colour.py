@@ -1,0 +1,226 @@
+"""Colour extraction: our garment palette against colorthief's own ``get_palette``, on the sample.
+
+For every image of the built-in sample (``data/sample``, generated on first use with the default
+``SampleConfig``), each method gives a dominant colour, compared with the garment's true fill
+colour (``Anno/list_colour_truth.txt``) by CIEDE2000:
+
+* ours (bbox): ``fashion.colour.extract_palette(image, bbox)`` with the DeepFashion bbox;
+* ours (no bbox): the same on the whole image;
+* colorthief q=10 / q=1: ``ColorThief(path).get_palette(color_count=5, quality=q)[0]`` (its first
+  entry, what ``get_color`` returns and what users take as "the" colour; q=10 is the default).
+
+Times are per image, decode included for every method, one process. Also reported: the share
+of images within dE <= 10 of the truth (all, white, black and patterned garments), mean dE, and a
+breakdown of our time by stage, including ``colorthief.MMCQ.quantize`` alone.
+
+    python -m bench colour            # (or --quick: every 10th image)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from bench.common import PROJECT_ROOT, machine_info
+from fashion.colour import ciede2000, colour_name, extract_palette, garment_pixels, palette_from_pixels, rgb_to_lab
+
+SAMPLE_ROOT = PROJECT_ROOT / "data" / "sample"
+MATCH_DELTA_E = 10.0
+PATTERNS = ("Striped_", "Grid_", "Chevron_", "Colorblock_", "Polka-Dot_", "Floral_")
+
+
+@dataclass(frozen=True)
+class TruthRow:
+    """One sample image with its true garment colour and bbox."""
+
+    path: Path
+    rgb: tuple[int, int, int]
+    name: str
+    bbox: tuple[int, int, int, int]
+
+    @property
+    def patterned(self) -> bool:
+        """Whether the garment has a printed pattern (its folder name starts with the texture)."""
+        return self.path.parent.name.startswith(PATTERNS)
+
+
+@dataclass
+class MethodResult:
+    """Per-image outcomes of one method: milliseconds, dE to the truth (inf when it failed)."""
+
+    name: str
+    ms: list[float]
+    delta_e: list[float]
+    rows: list[TruthRow]
+    got: list[str]
+
+
+def _read_list(path: Path) -> list[list[str]]:
+    """Rows of a DeepFashion list file (count line and header skipped)."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.split() for line in lines[2:]]
+
+
+def load_truth(root: Path) -> list[TruthRow]:
+    """The sample's images with true colour (``list_colour_truth.txt``) and bbox (``list_bbox.txt``)."""
+    boxes = {row[0]: tuple(int(v) for v in row[1:5]) for row in _read_list(root / "Anno" / "list_bbox.txt")}
+    rows = []
+    for row in _read_list(root / "Anno" / "list_colour_truth.txt"):
+        image, r, g, b, name = row[0], int(row[1]), int(row[2]), int(row[3]), " ".join(row[4:])
+        rows.append(TruthRow(root / image, (r, g, b), name, boxes[image]))  # type: ignore[arg-type]
+    return rows
+
+
+def ensure_root() -> Path:
+    """The built-in sample, generated with the default settings when missing."""
+    from fashion.config import SampleConfig
+    from fashion.sample import ensure_sample
+
+    return ensure_sample(SAMPLE_ROOT, SampleConfig())
+
+
+def _load(path: Path) -> Image.Image:
+    """Decode an image to RGB through the project's loader when it exists (else PIL directly)."""
+    try:
+        from fashion.images import load_image
+    except ImportError:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    return load_image(path)
+
+
+def ours(use_bbox: bool) -> Callable[[TruthRow], np.ndarray]:
+    """Our dominant colour (Lab), decode included."""
+    def run(row: TruthRow) -> np.ndarray:
+        return extract_palette(_load(row.path), bbox=row.bbox if use_bbox else None).dominant_lab
+    return run
+
+
+def colorthief(quality: int) -> Callable[[TruthRow], np.ndarray]:
+    """colorthief's first palette entry (Lab); it decodes the file itself."""
+    from colorthief import ColorThief
+
+    def run(row: TruthRow) -> np.ndarray:
+        return rgb_to_lab(np.array(ColorThief(str(row.path)).get_palette(color_count=5, quality=quality)[0], np.uint8))
+    return run
+
+
+def measure(name: str, method: Callable[[TruthRow], np.ndarray], rows: list[TruthRow]) -> MethodResult:
+    """Run ``method`` on every row (after two untimed warm-up calls)."""
+    for row in rows[:2]:
+        try:
+            method(row)
+        except Exception:  # noqa: BLE001 - a failing warm-up shows up in the timed pass
+            pass
+    result = MethodResult(name, [], [], [], [])
+    for row in rows:
+        start = time.perf_counter()
+        try:
+            lab = method(row)
+        except Exception:  # noqa: BLE001 - colorthief raises bare Exceptions (e.g. all-white images)
+            lab = None
+        result.ms.append((time.perf_counter() - start) * 1000.0)
+        truth = rgb_to_lab(np.array(row.rgb, np.uint8))
+        result.delta_e.append(float("inf") if lab is None else float(ciede2000(lab, truth)))
+        result.got.append("(failed)" if lab is None else colour_name(lab))
+        result.rows.append(row)
+    return result
+
+
+def _share_within(result: MethodResult, keep: Callable[[TruthRow], bool]) -> str:
+    selected = [d for d, row in zip(result.delta_e, result.rows) if keep(row)]
+    if not selected:
+        return "–"
+    return f"{100.0 * np.mean(np.array(selected) <= MATCH_DELTA_E):.1f}% ({len(selected)})"
+
+
+def results_table(results: list[MethodResult]) -> str:
+    """Markdown table: speed and accuracy per method."""
+    lines = ["| method | images | median ms | p90 ms | dE<=10 all | white | black | patterned | mean dE | failed |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        finite = [d for d in r.delta_e if np.isfinite(d)]
+        lines.append(
+            f"| {r.name} | {len(r.ms)} | {statistics.median(r.ms):.1f} | {np.percentile(r.ms, 90):.1f} | "
+            f"{_share_within(r, lambda row: True)} | {_share_within(r, lambda row: row.name == 'white')} | "
+            f"{_share_within(r, lambda row: row.name == 'black')} | {_share_within(r, lambda row: row.patterned)} | "
+            f"{np.mean(finite):.2f} | {len(r.delta_e) - len(finite)} |")
+    return "\n".join(lines)
+
+
+def stage_times(rows: list[TruthRow]) -> dict[str, float]:
+    """Median ms of each stage of ours (bbox): decode, garment pixels, palette (MMCQ and the rest)."""
+    from colorthief import MMCQ
+
+    stages: dict[str, list[float]] = {"decode": [], "garment pixels": [], "palette (MMCQ + boxes)": [],
+                                      "MMCQ.quantize alone": [], "pixels per image": []}
+    for row in rows:
+        t0 = time.perf_counter()
+        image = _load(row.path)
+        t1 = time.perf_counter()
+        pixels = garment_pixels(image, row.bbox)
+        t2 = time.perf_counter()
+        palette_from_pixels(pixels)
+        t3 = time.perf_counter()
+        MMCQ.quantize(pixels.tolist(), 5)
+        t4 = time.perf_counter()
+        for key, value in zip(stages, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3,
+                                       float(len(pixels)))):
+            stages[key].append(value)
+    return {key: statistics.median(values) for key, values in stages.items()}
+
+
+def worst_cases(result: MethodResult, n: int = 5) -> str:
+    """The ``n`` largest errors of one method as a Markdown list."""
+    order = np.argsort(result.delta_e)[::-1][:n]
+    return "\n".join(
+        f"- `{result.rows[i].path.parent.name}/{result.rows[i].path.name}`: truth {result.rows[i].name}, "
+        f"got {result.got[i]} (dE {result.delta_e[i]:.1f})" for i in order)
+
+
+def run(root: Path, quick: bool = False) -> str:
+    """Measure every method on the sample at ``root`` and return the Markdown section."""
+    rows = load_truth(root)
+    if quick:
+        rows = rows[::10]
+    methods = [("ours (bbox)", ours(True)), ("ours (no bbox)", ours(False)),
+               ("colorthief q=10 (default)", colorthief(10)), ("colorthief q=1", colorthief(1))]
+    results = [measure(name, method, rows) for name, method in methods]
+    stages = stage_times(rows[: min(len(rows), 200)])
+    size = Image.open(rows[0].path).size if rows else (0, 0)
+    return "\n".join([
+        "## Colour extraction",
+        "",
+        f"`python -m bench colour{' --quick' if quick else ''}` · {machine_info()}",
+        "",
+        f"Built-in sample `{root.relative_to(PROJECT_ROOT) if root.is_relative_to(PROJECT_ROOT) else root}`"
+        f"{' (every 10th image)' if quick else ''}: {len(rows)} images (about {size[0]}x{size[1]} px, JPEG). "
+        "Dominant colour vs the true garment colour, CIEDE2000; ms per image with decode, one process. "
+        "colorthief's dominant colour is its first palette entry (`get_color`). Failed = raised an exception "
+        "(colorthief on an all-white image); failures count as misses.",
+        "",
+        results_table(results),
+        "",
+        "Our time by stage (median ms, bbox, first 200 images): "
+        + ", ".join(f"{k} {v:.1f}" if k != "pixels per image" else f"{k} {v:.0f}" for k, v in stages.items()) + ".",
+        "",
+        "Largest errors, ours (bbox):",
+        "",
+        worst_cases(results[0]),
+        "",
+    ])
+
+
+def main(quick: bool = False) -> str:
+    """The benchmark section for ``python -m bench colour``."""
+    return run(ensure_root(), quick=quick)
+
+
+if __name__ == "__main__":
+    print(main())

@@ -1,0 +1,142 @@
+"""The ``recommend.py`` jobs: recommend for query images, or look up categories / attributes.
+
+Each job resolves the configuration and checkpoint, opens an :class:`~fashion.engine.Engine`,
+and prints text (or JSON); the CLI only parses arguments and calls one of these.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from fashion.checkpoint import CheckpointError
+from fashion.config import Config, load_config
+
+
+@dataclass
+class Request:
+    """Everything a ``recommend.py`` invocation asks for (the CLI's arguments, parsed)."""
+
+    images: list[Path] = field(default_factory=list)
+    checkpoint: Path | None = None
+    catalog: Path | None = None
+    index_dir: Path | None = None
+    config_path: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    top_k: int | None = None
+    as_json: bool = False
+    sheet: Path | None = None
+    weights: str | None = None
+    w_visual: float | None = None
+    w_category: float | None = None
+    w_colour: float | None = None
+    category: str | None = None
+    colour: str | None = None
+    same_category: bool = False
+    combine: bool = False
+    exclude_query: bool = False
+    progress: bool = True
+    device: str = "auto"
+
+
+def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
+    """The checkpoint to use: the given one, or ``<train.run_dir>/<train.run_name>/best.pt``."""
+    path = checkpoint or Path(config.train.run_dir) / config.train.run_name / "best.pt"
+    if not path.is_file():
+        if checkpoint is None:
+            raise CheckpointError(f"no trained model found ({path} is missing): run `python train.py` first")
+        raise CheckpointError(f"{path}: checkpoint not found (train a model with `python train.py`)")
+    return path
+
+
+def open_engine(request: Request) -> Any:
+    """Configuration + checkpoint + catalog → Engine (the catalog is built or updated when needed)."""
+    from fashion.engine import Engine
+
+    config = load_config(request.config_path, request.overrides)
+    checkpoint = resolve_checkpoint(config, request.checkpoint)
+    return Engine.open(checkpoint, request.catalog, config, index_dir=request.index_dir, device=request.device,
+                       progress=request.progress)
+
+
+def run_recommend(request: Request) -> int:
+    """Recommend for each query image (or for all of them combined); print a table or JSON."""
+    from fashion.explain import format_query, format_results
+    from fashion.images import load_image
+    from fashion.recommender import Filters, RecommendError, Weights
+
+    if not request.images:
+        raise RecommendError("give one or more query images (or --categories / --attributes)")
+    if request.top_k is not None and request.top_k < 1:
+        raise RecommendError("--top-k must be at least 1")
+    config = load_config(request.config_path, request.overrides)
+    # Check the query files before a possibly long catalog build.
+    pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
+    weights = Weights.from_config(config.recommend)
+    if request.weights:
+        weights = Weights.parse(request.weights, weights)
+    weights = weights.with_overrides(request.w_visual, request.w_category, request.w_colour)
+    filters = Filters(category=request.category, colour=request.colour, same_category=request.same_category)
+
+    engine = open_engine(request)
+    queries = engine.describe(request.images)
+    if request.combine and len(queries) > 1:
+        queries = [engine.combine(queries)]
+        pictures = [pictures[0]]
+    answers = []
+    for query in queries:
+        exclude = [_catalog_key(engine, Path(query.name))] if request.exclude_query else []
+        results = engine.recommend(query, top_k=request.top_k, weights=weights, filters=filters,
+                                   exclude=[k for k in exclude if k])
+        answers.append((query, results))
+
+    catalog = engine.describe_catalog()
+    used = weights.normalised().as_dict()
+    if request.as_json:
+        payload = {"catalog": catalog, "weights": used, "filters": filters.as_dict(),
+                   "queries": [{"query": q.to_dict(), "results": [r.to_dict() for r in rs]} for q, rs in answers]}
+        print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default))
+    else:
+        blocks = [format_query(q) + "\n" + format_results(rs, catalog, used, filters.as_dict()) for q, rs in answers]
+        print("\n\n".join(blocks))
+    if request.sheet is not None:
+        from fashion.sheet import write_contact_sheet
+
+        written = write_contact_sheet(request.sheet, [(q, p, rs) for (q, rs), p in zip(answers, pictures)])
+        print(f"contact sheet: {written}", file=sys.stderr if request.as_json else sys.stdout)
+    return 0
+
+
+def run_lookup(request: Request, kind: str, text: str) -> int:
+    """``--categories [TEXT]`` / ``--attributes [TEXT]``: list matching names with catalog counts."""
+    from fashion.explain import format_attributes, format_categories
+
+    engine = open_engine(request)
+    rows = engine.categories(text) if kind == "categories" else engine.attributes(text)
+    if request.as_json:
+        print(json.dumps({kind: rows}, indent=2, ensure_ascii=False))
+    elif kind == "categories":
+        print(format_categories(rows, text))
+    else:
+        print(format_attributes(rows, text))
+    return 0
+
+
+def _catalog_key(engine: Any, path: Path) -> str | None:
+    """The catalog key of a query file when it is itself a catalog image (for --exclude-query)."""
+    resolved = str(path.resolve())
+    matches = engine.catalog.items.index[engine.catalog.items["path"] == resolved]
+    return str(engine.catalog.items.at[matches[0], "key"]) if len(matches) else None
+
+
+def _json_default(value: Any) -> Any:
+    """NaN-free JSON for numpy scalars."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if number != number else number
+

@@ -1,0 +1,81 @@
+"""Recommend catalog items that look like a photo: ``python recommend.py image.jpg [more.jpg ...]``.
+
+Prints the query's predicted category, attributes and colours, then the best catalog items with
+their blended score (visual + category + colour) and why. The catalog (by default the test split
+of the model's training data; ``--catalog DIR`` for a folder of your own images) is indexed on
+first use and updated incrementally afterwards.
+
+Lookups: ``python recommend.py --categories [TEXT]`` and ``python recommend.py --attributes [TEXT]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@app.command()
+def main(
+    images: List[Path] = typer.Argument(None, help="Query image(s); with --categories/--attributes: the search text.",
+                                        show_default=False),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Results per query (default: recommend.top_k)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    sheet: Optional[Path] = typer.Option(None, help="Write a contact sheet PNG (query, results, scores, colours)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Model checkpoint (default: runs/<train.run_name>/best.pt)."),
+    catalog: Optional[Path] = typer.Option(None, help="Folder of images to recommend from (default: the test split "
+                                           "of the model's training data). A metadata.csv beside them (path, name, "
+                                           "category, item_id) is used when present."),
+    index_dir: Optional[Path] = typer.Option(None, help="Where the catalog index lives (default: under the run folder)."),
+    config: Optional[Path] = typer.Option(None, help="Configuration file (default: hyper_parameters.yaml)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a setting: --set section.key=value (repeatable)."),
+    weights: Optional[str] = typer.Option(None, help="Blend weights 'visual,category,colour' (e.g. 1,0,0) or "
+                                          "'colour=0.5'; normalised to sum to 1."),
+    w_visual: Optional[float] = typer.Option(None, "--w-visual", help="Weight of visual similarity."),
+    w_category: Optional[float] = typer.Option(None, "--w-category", help="Weight of category agreement."),
+    w_colour: Optional[float] = typer.Option(None, "--w-colour", help="Weight of colour similarity."),
+    category: Optional[str] = typer.Option(None, help="Only items of this category (catalog label or predicted)."),
+    colour: Optional[str] = typer.Option(None, help="Only items with this colour: a family (red, blue, ...) or a "
+                                         "CSS4 name (navy, beige, ...)."),
+    same_category: bool = typer.Option(False, "--same-category", help="Only items of the query's predicted category."),
+    combine: bool = typer.Option(False, help="Treat several query images as one query (mean of their features)."),
+    exclude_query: bool = typer.Option(False, "--exclude-query", help="Leave the query image out when it is itself "
+                                       "in the catalog."),
+    categories: bool = typer.Option(False, "--categories", help="List categories (id, name, body part, catalog "
+                                    "items) whose name contains the given text."),
+    attributes: bool = typer.Option(False, "--attributes", help="List attributes (id, name, type, catalog items) "
+                                    "whose name or type contains the given text."),
+    progress: bool = typer.Option(True, help="Show a progress bar while indexing the catalog."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
+) -> None:
+    """Recommend visually similar catalog items for each query image, explained."""
+    from fashion.cli_errors import exit_on_known_errors
+    from fashion.recommend_job import Request, run_lookup, run_recommend
+
+    request = Request(
+        images=list(images or []), checkpoint=checkpoint, catalog=catalog, index_dir=index_dir, config_path=config,
+        overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights, w_visual=w_visual,
+        w_category=w_category, w_colour=w_colour, category=category, colour=colour, same_category=same_category,
+        combine=combine, exclude_query=exclude_query, progress=progress, device=device,
+    )
+    from fashion.catalog import CatalogError
+    from fashion.recommender import RecommendError
+
+    with exit_on_known_errors(extra=(CatalogError, RecommendError)):
+        try:
+            if categories or attributes:
+                text = " ".join(str(p) for p in request.images)
+                code = run_lookup(request, "categories" if categories else "attributes", text)
+            else:
+                code = run_recommend(request)
+        except KeyboardInterrupt:
+            typer.echo("interrupted (an unfinished catalog build resumes where it stopped)", err=True)
+            code = 130
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()
