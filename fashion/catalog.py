@@ -120,7 +120,6 @@ def dataset_source(config: Config) -> CatalogSource:
         "path": [str(Path(p).resolve()) for p in test["path"]],
         "label": test["category_name"].fillna("").astype(str),
         "item_id": test["item_id"].fillna("").astype(str) if "item_id" in test else "",
-        "name": [Path(p).stem for p in test["path"]],
     })
     for column in ("x1", "y1", "x2", "y2"):
         entries[column] = (test[column] if config.data.use_bbox and column in test

@@ -2,11 +2,12 @@
 
 Pipeline for one image (:func:`extract_palette`)::
 
-    RGB image --downscale (PIL reduce)--> border strip --> background colour(s) (modes, Lab)
-              --region (bbox or whole image)--> pixels farther than ``background_delta_e`` (CIEDE2000)
-                  from every background colour  (centre of the region when the garment itself
-                  looks like the background, e.g. white on white)
-              --deterministic subsample (<= max_pixels)--> colorthief.MMCQ.quantize(pixels, k)
+    RGB image --shrink to <= ~300x300 (PIL reduce)--> border strip --> background colours + radii
+              --> background = pixels within a radius AND connected to the image border
+              --region (bbox, or the box around the rest)--> garment pixels, edge pixels dropped
+                  (the region's centre when it is mostly background: white on white, leaked outline)
+              --deterministic subsample (<= max_pixels), rarest 5% of colours dropped
+              --> colorthief.MMCQ.quantize(pixels, k)
               --exact per-box pixel counts and means, near-duplicates merged--> Palette
 
 Colours are compared in CIELAB (sRGB, D65) with CIEDE2000 (Sharma, Wu & Dalal 2005). Named
@@ -32,7 +33,7 @@ __all__ = [
     "colour_name", "colour_names", "lab_for_name", "colour_family", "colour_families",
     "is_colour_family", "palette_has_colour", "palette_colour_mask", "palette_similarity",
     "palette_similarity_many", "palette_similarity_matrix", "pack_palettes", "unpack_palette",
-    "delta_e_dominant", "COLOUR_FAMILIES", "SIMILARITY_SIGMA",
+    "delta_e_dominant", "COLOUR_FAMILIES", "SIMILARITY_SIGMA", "MERGE_DELTA_E", "RARE_COLOUR_FRACTION",
 ]
 
 #: Scale of the colour kernel ``exp(-dE / sigma)`` used by :func:`palette_similarity`:
@@ -45,7 +46,7 @@ MERGE_DELTA_E = 6.0
 
 # Before MMCQ, the rarest colours holding together at most this share of the garment's pixels
 # are dropped (see ``_drop_rare_colours``).
-RARE_COLOUR_FRACTION = 0.03
+RARE_COLOUR_FRACTION = 0.05
 
 # --- CIELAB -----------------------------------------------------------------------------
 
@@ -175,8 +176,10 @@ def ciede2000(lab1: np.ndarray | Sequence[float], lab2: np.ndarray | Sequence[fl
 @dataclass(frozen=True, eq=False)
 class Palette:
     """A garment's colours: CIELAB ``lab (k,3) float32``, sRGB ``rgb (k,3) uint8`` and
-    ``shares (k,) float32`` (fractions of the garment's pixels, summing to 1), sorted by share,
-    largest first. Arrays are read-only copies. ``k >= 1``.
+    ``shares (k,) float32`` (fractions of the garment's pixels, summing to 1), ``k >= 1``.
+
+    The constructor sorts the colours by share, largest first (stable), and stores read-only
+    copies; it does not renormalise shares (:meth:`from_rgb` and :func:`unpack_palette` do).
     """
 
     lab: np.ndarray
@@ -192,7 +195,8 @@ class Palette:
                              f"shares {shares.shape}")
         if not np.all(np.isfinite(lab)) or np.any(shares < 0) or not np.isfinite(shares).all():
             raise ValueError("Palette lab must be finite and shares non-negative")
-        for name, value in (("lab", lab), ("rgb", rgb), ("shares", shares)):
+        order = np.argsort(-shares, kind="stable")
+        for name, value in (("lab", lab[order]), ("rgb", rgb[order]), ("shares", shares[order])):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
 
@@ -257,14 +261,18 @@ _WORK_PIXELS = 300 * 300
 # The border strip is this fraction of the shorter side (at least one pixel), sampled down to
 # about this many pixels for the background estimate.
 _BORDER_FRACTION = 0.04
-_BORDER_SAMPLE = 2048
+_BORDER_SAMPLE = 1024
 # A background colour must explain this much of the border strip: the first (main) mode...
 _MIN_MAIN_MODE_SHARE = 0.2
-# ... and each further one (textured or two-tone backgrounds); when the strip may hold garment
-# pixels, further modes must also appear on the top side and on three sides (>= this share of
-# each), so a garment that runs off the bottom edge is not mistaken for background.
+# ... and each further one (textured, two-tone or graded backgrounds); when the strip may hold
+# garment pixels, further modes must also hold this share of three of the four sides, so a
+# garment that runs off one edge is not mistaken for background.
 _MIN_EXTRA_MODE_SHARE = 0.1
 _MAX_MODES = 3
+# A background colour's radius: this times the 90th percentile of its border pixels' distance
+# to it, at least _MIN_RADIUS (JPEG noise) and at most ``background_delta_e``.
+_RADIUS_SCALE = 2.0
+_MIN_RADIUS = 4.0
 # When more than this share of the region's centre is background, the garment is
 # background-coloured without a closed outline, or fills the frame: keep the centre instead.
 _CENTRE_BACKGROUND_LIMIT = 0.6
@@ -278,12 +286,15 @@ def garment_pixels(image: Image.Image, bbox: Sequence[float] | None = None, max_
 
     * Large images are first shrunk with PIL (integer box reduction) to about 300x300 pixels.
     * Region: ``bbox = (x1, y1, x2, y2)`` in pixels (clipped to the image; an empty box means
-      the whole image) or the whole image.
+      the whole image).
     * Background colours: up to three modes of a border strip of the *whole* image (tight boxes
       touch the garment), using only the strip outside the bbox where that is large enough.
-    * Background: the pixels within ``background_delta_e`` (CIEDE2000) of a background colour
-      that are connected to the image border. Background-coloured parts *enclosed* by the
-      garment stay: the inside of a white garment with a faint outline on white, white stripes.
+      Each gets a radius (CIEDE2000) from how much the border varies around it: from 4 for a
+      flat studio background up to ``background_delta_e`` for a noisy or graded one.
+    * Background: the pixels within a background colour's radius that are connected to the
+      image border. Background-coloured parts *enclosed* by the garment stay: the inside of a
+      white garment with a faint outline on white, white stripes on a red shirt.
+    * Region: without a bbox, the box around everything that is not background.
     * Fallback: when the centre of the region is still mostly background (a white garment whose
       outline has gaps, or a garment filling the frame) the centre of the region is kept whole.
     * Edge pixels of the garment (blends with the background) are dropped unless that leaves
@@ -300,8 +311,9 @@ def garment_pixels(image: Image.Image, bbox: Sequence[float] | None = None, max_
         rgb_image = rgb_image.reduce(factor)
         region = _scale_box(region, factor, rgb_image.width, rgb_image.height)
     pixels = np.asarray(rgb_image)
-    background = _background_lab(pixels, region if bbox is not None else None, background_delta_e)
-    return _subsample(_foreground(pixels, region, background, background_delta_e), max_pixels)
+    known = region if bbox is not None else None
+    background, radii = _background_modes(pixels, known, background_delta_e)
+    return _subsample(_foreground(pixels, known, background, radii), max_pixels)
 
 
 def _clip_bbox(bbox: Sequence[float] | None, width: int, height: int) -> tuple[int, int, int, int]:
@@ -353,28 +365,35 @@ def _border_strip(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None
     return strip[::step], strip_side[::step], outside_only
 
 
-def _background_lab(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None, delta_e: float) -> np.ndarray:
-    """Lab of the background colours ``(m, 3)``, ``0 <= m <= 3``, found in the border strip.
+def _background_modes(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None, delta_e: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The background colours found in the border strip: Lab ``(m, 3)`` and a CIEDE2000 radius
+    ``(m,)`` for each, ``0 <= m <= 3``.
 
     Greedy mode finding: seed at the most populated coarse RGB cell of the border pixels not yet
     explained, refine to the median Lab of the pixels within ``delta_e`` of it, accept it when it
     explains enough of the strip (see the ``_MIN_*`` constants; the side rules only apply when
-    the strip may hold garment pixels), repeat.
+    the strip may hold garment pixels), repeat. A mode's radius adapts to how much its pixels
+    vary: ``_RADIUS_SCALE`` times their 90th-percentile distance, between ``_MIN_RADIUS`` and
+    ``delta_e``. A flat studio background gets a tight radius, so an off-white garment on white
+    is not background; a noisy or graded one gets up to ``delta_e``.
     """
     border_rgb, side, surely_background = _border_strip(pixels, bbox)
     if len(border_rgb) == 0:
-        return np.zeros((0, 3))
+        return np.zeros((0, 3)), np.zeros(0)
     border_lab = rgb_to_lab(border_rgb)
     side_sizes = np.bincount(side, minlength=4)
     cells = (border_rgb >> 4).astype(np.int32) @ np.array([256, 16, 1])
     unexplained = np.ones(len(border_rgb), dtype=bool)
     modes: list[np.ndarray] = []
+    radii: list[float] = []
     while len(modes) < _MAX_MODES and unexplained.mean() >= _MIN_EXTRA_MODE_SHARE:
         seed_cell = np.bincount(cells[unexplained]).argmax()
         centre = np.median(border_lab[unexplained & (cells == seed_cell)], axis=0)
         near = ciede2000(border_lab, centre) <= delta_e
         centre = np.median(border_lab[near & unexplained], axis=0)
-        near = (ciede2000(border_lab, centre) <= delta_e) & unexplained
+        distance = ciede2000(border_lab, centre)
+        near = (distance <= delta_e) & unexplained
         share = near.mean()
         if not modes:
             if share < _MIN_MAIN_MODE_SHARE:
@@ -382,26 +401,27 @@ def _background_lab(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None, 
         else:
             side_share = np.bincount(side[near], minlength=4) / np.maximum(side_sizes, 1)
             on_sides = int((side_share >= _MIN_EXTRA_MODE_SHARE).sum())
-            off_sides = not surely_background and (side_share[0] < _MIN_EXTRA_MODE_SHARE or on_sides < 3)
+            off_sides = not surely_background and on_sides < 3
             if share < _MIN_EXTRA_MODE_SHARE or off_sides:
                 break
         modes.append(centre)
+        radii.append(float(np.clip(_RADIUS_SCALE * np.percentile(distance[near], 90), _MIN_RADIUS, delta_e)))
         unexplained &= ~near
-    return np.array(modes).reshape(-1, 3)
+    return np.array(modes).reshape(-1, 3), np.array(radii)
 
 
-def _background_like(pixels: np.ndarray, background: np.ndarray, delta_e: float) -> np.ndarray:
-    """``(H, W) bool``: pixels within ``delta_e`` (CIEDE2000) of any background colour.
+def _background_like(pixels: np.ndarray, background: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """``(H, W) bool``: pixels within its radius (CIEDE2000) of any background colour.
 
-    Decided per 5-bit RGB cell (the cell's centre colour): an image uses a few thousand of the
-    32768 cells, so this costs a fraction of a per-pixel CIEDE2000 and one table lookup.
+    Decided per 6-bit RGB cell (its centre colour, at most ~1 dE from any colour in it): an image
+    uses a few thousand of the 262144 cells, so this costs a fraction of a per-pixel CIEDE2000.
     """
-    cells = ((pixels[..., 0].astype(np.int32) >> 3) << 10) | ((pixels[..., 1] >> 3).astype(np.int32) << 5) \
-        | (pixels[..., 2] >> 3).astype(np.int32)
-    used = np.flatnonzero(np.bincount(cells.ravel(), minlength=32768))
-    centres = np.stack([(used >> 10) & 31, (used >> 5) & 31, used & 31], axis=-1) * 8 + 4
-    table = np.zeros(32768, dtype=bool)
-    table[used] = _near_any(rgb_to_lab(centres.astype(np.uint8)), background, delta_e)
+    quantised = (pixels >> 2).astype(np.int32)
+    cells = quantised[..., 0] * 4096 + quantised[..., 1] * 64 + quantised[..., 2]
+    used = np.flatnonzero(np.bincount(cells.ravel(), minlength=262144))
+    centres = np.stack([used >> 12, (used >> 6) & 63, used & 63], axis=-1) * 4 + 2
+    table = np.zeros(262144, dtype=bool)
+    table[used] = _near_any(rgb_to_lab(centres.astype(np.uint8)), background, radii)
     return table[cells]
 
 
@@ -419,23 +439,54 @@ def _connected_to_border(mask: np.ndarray) -> np.ndarray:
     return touching[labels]
 
 
-def _foreground(pixels: np.ndarray, region: tuple[int, int, int, int], background: np.ndarray,
-                delta_e: float) -> np.ndarray:
-    """The garment's pixels in ``region``: not border-connected background, or the region's centre."""
-    x1, y1, x2, y2 = region
-    crop = pixels[y1:y2, x1:x2]
+def _foreground(pixels: np.ndarray, region: tuple[int, int, int, int] | None, background: np.ndarray,
+                radii: np.ndarray) -> np.ndarray:
+    """The garment's pixels: in ``region`` (or the box around everything not background), not
+    border-connected background; the region's centre when that is mostly background."""
     if len(background) == 0:
-        return crop.reshape(-1, 3)
-    is_background = _connected_to_border(_background_like(pixels, background, delta_e))[y1:y2, x1:x2]
-    h, w = is_background.shape
+        x1, y1, x2, y2 = region if region is not None else (0, 0, pixels.shape[1], pixels.shape[0])
+        return pixels[y1:y2, x1:x2].reshape(-1, 3)
+    not_background = ~_connected_to_border(_background_like(pixels, background, radii))
+    if region is None:
+        region = _garment_box(not_background)
+    x1, y1, x2, y2 = region
+    crop, garment = pixels[y1:y2, x1:x2], not_background[y1:y2, x1:x2]
+    h, w = garment.shape
     cy, cx = int(h * (1 - _CENTRE_FRACTION) / 2), int(w * (1 - _CENTRE_FRACTION) / 2)
     centre = (slice(cy, max(cy + 1, h - cy)), slice(cx, max(cx + 1, w - cx)))
-    if is_background[centre].mean() > _CENTRE_BACKGROUND_LIMIT or (~is_background).sum() < _MIN_KEPT_PIXELS:
+    if 1.0 - garment[centre].mean() > _CENTRE_BACKGROUND_LIMIT or garment.sum() < _MIN_KEPT_PIXELS:
         return crop[centre].reshape(-1, 3)
-    garment = _erode(~is_background)
-    if garment.sum() < _MIN_KEPT_PIXELS:  # thin shapes vanish under erosion: keep them whole
-        garment = ~is_background
-    return crop[garment]
+    inner = _erode(garment)
+    return crop[inner if inner.sum() >= _MIN_KEPT_PIXELS else garment]  # thin shapes vanish under erosion
+
+
+def _garment_box(garment: np.ndarray) -> tuple[int, int, int, int]:
+    """The garment's box when no bbox is known: around the non-background pixels.
+
+    Eroding first ignores specks of a noisy background; but when the garment leaked into the
+    background (a white garment whose faint outline has gaps), erosion leaves only details
+    (a neckline), so the box of the plain mask, spanning the outline, is used instead.
+    """
+    whole = (0, 0, garment.shape[1], garment.shape[0])
+    plain = _mask_box(garment)
+    if plain is None:
+        return whole
+    eroded = _mask_box(_erode(garment))
+    if eroded is None or _box_area(eroded) < 0.25 * _box_area(plain):
+        return plain
+    return eroded
+
+
+def _box_area(box: tuple[int, int, int, int]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The bounding box ``(x1, y1, x2, y2)`` (exclusive ends) of a mask's true pixels, or None."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _erode(mask: np.ndarray) -> np.ndarray:
@@ -452,11 +503,11 @@ def _erode(mask: np.ndarray) -> np.ndarray:
     return eroded
 
 
-def _near_any(lab: np.ndarray, colours: np.ndarray, delta_e: float) -> np.ndarray:
-    """Whether each Lab colour is within ``delta_e`` (CIEDE2000) of any of ``colours``."""
+def _near_any(lab: np.ndarray, colours: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Whether each Lab colour is within the radius (CIEDE2000) of any of ``colours``."""
     near = np.zeros(lab.shape[:-1], dtype=bool)
-    for colour in colours:
-        near |= ciede2000(lab, colour) <= delta_e
+    for colour, radius in zip(colours, radii):
+        near |= ciede2000(lab, colour) <= radius
     return near
 
 
@@ -475,7 +526,9 @@ def extract_palette(image: Image.Image, bbox: Sequence[float] | None = None, k: 
                     background_delta_e: float = 12.0, merge_delta_e: float = MERGE_DELTA_E) -> Palette:
     """The garment's palette: at most ``k`` colours with their shares of the garment's pixels.
 
-    :func:`garment_pixels` selects the pixels; ``colorthief.MMCQ.quantize(pixels, k)`` (modified
+    :func:`garment_pixels` selects the pixels; the rarest colours holding together
+    :data:`RARE_COLOUR_FRACTION` of them are dropped (edge blends and JPEG noise: no palette
+    colour, but they inflate MMCQ's cost); ``colorthief.MMCQ.quantize(pixels, k)`` (modified
     median cut) splits them into boxes of the 5-bit RGB histogram; each box's colour and share
     are then the mean and count of the pixels that actually fall in it (colorthief's own box
     colour is a histogram-bin average and can belong to an empty box). Colours within
@@ -506,6 +559,8 @@ def palette_from_pixels(pixels: np.ndarray, k: int = 5, merge_delta_e: float = M
         if count:  # MMCQ can return empty boxes whose colour means nothing
             means.append(pixels[inside].mean(axis=0))
             counts.append(count)
+    if not counts:  # cannot happen with colorthief 0.2.1 (its boxes tile the pixels); be safe
+        return _make_palette(np.rint(pixels.mean(axis=0))[None].astype(np.uint8), np.ones(1))
     rgb, weights = _merge_close(np.array(means), np.array(counts, dtype=np.float64), merge_delta_e)
     if k < len(weights):
         top = np.argsort(-weights, kind="stable")[:k]
@@ -707,8 +762,12 @@ def palette_colour_mask(labs: np.ndarray, shares: np.ndarray, name: str, min_sha
     ``max_delta_e`` (CIEDE2000) of it hold at least ``min_share``. Unknown names raise
     ``ValueError`` (see :func:`lab_for_name`).
     """
-    labs = np.asarray(labs, dtype=np.float64).reshape(-1, np.shape(labs)[-2] if np.ndim(labs) == 3 else 1, 3)
-    shares = np.asarray(shares, dtype=np.float64).reshape(labs.shape[:2])
+    labs = np.asarray(labs, dtype=np.float64)
+    shares = np.asarray(shares, dtype=np.float64)
+    if labs.ndim == 2:  # one palette
+        labs, shares = labs[None], shares[None]
+    if labs.ndim != 3 or labs.shape[-1] != 3 or shares.shape != labs.shape[:2]:
+        raise ValueError(f"labs must be (N, k, 3) and shares (N, k), got {labs.shape} and {shares.shape}")
     if is_colour_family(name):
         hit = colour_families(labs) == _family_key(name)
     else:

@@ -24,9 +24,8 @@ from fashion.catalog import Catalog, default_index_dir
 from fashion.checkpoint import LoadedModel, load_model
 from fashion.config import Config, load_config
 from fashion.indexer import Log, log_to_stderr, open_catalog
+from fashion.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.recommender import (
-    CATEGORY_TYPE_NAMES,
-    ATTRIBUTE_TYPE_NAMES,
     Filters,
     Query,
     Recommender,

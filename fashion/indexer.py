@@ -581,13 +581,18 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
         **loaded.config.data.__dict__, "use_bbox": config.data.use_bbox,
         "max_image_pixels": config.data.max_image_pixels}))
     skip = directory.resolve()
-    if folder is None:
-        signature = dataset_signature(data_config) if Path(data_config.data.root).exists() else ""
-    else:
-        if not Path(folder).expanduser().is_dir():
-            raise CatalogError(f"{folder}: catalog folder not found")
-        signature = tree_signature(Path(folder).expanduser().resolve(), max_depth=None, skip=skip)
-    fresh = read_manifest(directory) is not None and (not update or is_current(directory, signature, fingerprint))
+    if folder is not None and not Path(folder).expanduser().is_dir():
+        raise CatalogError(f"{folder}: catalog folder not found")
+    signature = ""
+    if update:  # the signature walks the source's folders: skipped when it is not needed
+        if folder is None:
+            signature = dataset_signature(data_config) if Path(data_config.data.root).exists() else ""
+        else:
+            signature = tree_signature(Path(folder).expanduser().resolve(), max_depth=None, skip=skip)
+    manifest = read_manifest(directory)
+    # Without update, any index of this model and these settings will do; a foreign one never does.
+    fresh = (manifest is not None and manifest.get("fingerprint") == fingerprint
+             and (not update or is_current(directory, signature, fingerprint)))
     if not fresh:
         source = dataset_source(data_config) if folder is None else folder_source(Path(folder), skip=skip)
         report = build_catalog(source, loaded, directory, config, progress=progress, log=log)

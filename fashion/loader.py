@@ -107,7 +107,7 @@ def labelled_images(
     pixels: SquareImages | torch.Tensor = images
     if len(images) * 3 * size * size <= cache_mb * 2**20:
         pixels = decode_all(images, workers, description)
-    categories = torch.as_tensor(frame["category"].to_numpy(dtype=np.int64))
+    categories = torch.tensor(frame["category"].to_numpy(dtype=np.int64))
     rows = frame.index.to_numpy()
     attribute_tensor = (
         torch.as_tensor(attributes[rows], dtype=torch.int8)

@@ -28,11 +28,10 @@ import numpy as np
 from fashion.catalog import Catalog
 from fashion.checkpoint import Labels
 from fashion.config import ColourConfig, RecommendConfig
+from fashion.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.search import SearchIndex, build_index
 
 COMPONENTS = ("visual", "category", "colour")
-ATTRIBUTE_TYPE_NAMES = {1: "texture", 2: "fabric", 3: "shape", 4: "part", 5: "style"}
-CATEGORY_TYPE_NAMES = {1: "upper", 2: "lower", 3: "full"}
 
 
 class RecommendError(ValueError):

@@ -156,7 +156,7 @@ _RULES: dict[str, _Rule] = {
     "Sweater": _Rule(("long-sleeve", "ribbed"), (("v-neck", 0.25),), 0.6, "long"),
     "Hoodie": _Rule(("long-sleeve", "hooded"), (("pocket", 0.7), ("drawstring", 0.6)), 0.3, "long"),
     "Jacket": _Rule(("long-sleeve",), (("button-front", 0.5), ("pocket", 0.6), ("denim", 0.35)), 0.2, "long"),
-    "Cardigan": _Rule(("long-sleeve", "v-neck", "button-front"), (("ribbed", 0.4), ("pocket", 0.3)), 0.35, "long"),
+    "Cardigan": _Rule(("long-sleeve", "v-neck", "button-front"), (("pocket", 0.35),), 0.35, "long"),
     "Skirt": _Rule((), (("pleated", 0.35), ("denim", 0.15)), 0.5),
     "Shorts": _Rule((), (("denim", 0.35), ("pocket", 0.4), ("athletic", 0.3), ("drawstring", 0.3)), 0.35),
     "Jeans": _Rule(("denim", "pocket"), (("skinny", 0.5),), 0.0),
@@ -180,9 +180,10 @@ def _choose_attributes(category: str, rng: np.random.Generator) -> tuple[set[str
     # Pleats are drawn as folds of a flared skirt only.
     optional = [(name, p) for name, p in rule.optional if name != "pleated" or "a-line" in attrs]
     for name, p in optional:
-        if _maybe(rng, p):
+        # At most 4 positives: top-3 recall stays reachable and every label stays visible.
+        if _maybe(rng, p) and len(attrs) < 4:
             attrs.add(name)
-    if "denim" not in attrs and _maybe(rng, rule.texture_p):  # denim is drawn plain, with topstitching
+    if "denim" not in attrs and len(attrs) < 4 and _maybe(rng, rule.texture_p):  # denim is drawn plain
         attrs.add(TEXTURES[int(rng.integers(len(TEXTURES)))])
     # Two or more visible positives per image: top up from the optional ones not drawn yet.
     printed = bool(attrs & set(TEXTURES))
@@ -298,6 +299,11 @@ def _empty_design() -> Design:
     return Design(body=[], inner=[], lines=[], accents=[], stitches=[], ribs=[])
 
 
+def _box(x0: float, y0: float, x1: float, y1: float) -> list[Point]:
+    """A closed rectangle outline (pockets)."""
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+
+
 def _rib_band(x0: float, x1: float, y0: float, y1: float) -> tuple[Point, Point, Point, Point]:
     """A horizontal knit band from x0 to x1 between y0 (top) and y1 (bottom)."""
     return ((x0, y0), (x1, y0), (x0, y1), (x1, y1))
@@ -315,7 +321,7 @@ def design_tee(item: ItemSpec) -> Design:
     d.lines += [([(-1.0, 0.18), (-0.98, 0.92)], 0.03), ([(1.0, 0.18), (0.98, 0.92)], 0.03),
                 (_neckline(nw + 0.06, depth + 0.08, v), 0.04)]
     if "pocket" in item.attributes:
-        d.lines.append(([(0.3, 0.75), (0.72, 0.75), (0.72, 1.2), (0.3, 1.2), (0.3, 0.75)], 0.03))
+        d.lines.append((_box(0.3, 0.75, 0.72, 1.2), 0.05))
     return d
 
 
@@ -389,18 +395,19 @@ def design_hoodie(item: ItemSpec) -> Design:
     """Long sleeves, a hood around the neck; kangaroo pocket and drawstrings when present."""
     nw, depth, hem = 0.45, 0.3, 3.1
     d, _ = _long_sleeved_top(hem, -1.08, 1.02, nw, depth, False, hem_band=True)
-    hood = _symmetric([(0.0, -1.25), (-0.55, -1.12), (-0.92, -0.65), (-1.0, -0.1), (-0.9, 0.28), (-0.4, 0.4), (0.0, 0.42)])
+    hood = _symmetric([(0.0, -1.25), (-0.55, -1.12), (-0.92, -0.65), (-1.0, -0.1), (-0.9, 0.28), (-0.4, 0.4),
+                       (0.0, 0.42)])
     d.body.append(("poly", hood))
     opening = _symmetric([(0.0, -0.95), (-0.32, -0.88), (-0.52, -0.5), (-0.5, -0.05), (-0.28, 0.22), (0.0, 0.34)])
     d.inner.append(opening)
     d.lines.append((opening + [opening[0]], 0.05))
     if "drawstring" in item.attributes:
         for sign in (-1, 1):
-            d.accents.append(("line", ([(sign * 0.2, 0.25), (sign * 0.24, 1.05)], 0.05)))
-            d.accents.append(("ellipse", (sign * 0.24 - 0.06, 1.02, sign * 0.24 + 0.06, 1.16)))
+            d.accents.append(("line", ([(sign * 0.2, 0.25), (sign * 0.24, 1.05)], 0.07)))
+            d.accents.append(("ellipse", (sign * 0.24 - 0.07, 1.02, sign * 0.24 + 0.07, 1.18)))
     if "pocket" in item.attributes:
         pocket = [(-0.62, 1.95), (0.62, 1.95), (0.88, 2.72), (-0.88, 2.72), (-0.62, 1.95)]
-        d.lines.append((pocket, 0.035))
+        d.lines.append((pocket, 0.06))
     return d
 
 
@@ -420,8 +427,8 @@ def design_jacket(item: ItemSpec) -> Design:
         d.accents.append(("line", ([(0.0, 0.58), (0.0, hem)], 0.05)))
     if "pocket" in item.attributes:
         for sign in (-1, 1):
-            box = [(sign * 0.35, 1.95), (sign * 0.92, 1.95), (sign * 0.92, 2.45), (sign * 0.35, 2.45), (sign * 0.35, 1.95)]
-            d.lines += [(box, 0.035), ([(sign * 0.35, 2.1), (sign * 0.92, 2.1)], 0.03)]
+            flap = [(sign * 0.35, 2.1), (sign * 0.92, 2.1)]
+            d.lines += [(_box(sign * 0.35, 1.95, sign * 0.92, 2.45), 0.05), (flap, 0.04)]
     if "denim" in item.attributes:
         d.stitches += [([(-1.1, 0.75), (1.1, 0.75)], 0.03), ([(-1.1, hem - 0.12), (1.1, hem - 0.12)], 0.03),
                        ([(0.1, 0.6), (0.1, hem - 0.05)], 0.03)]
@@ -444,8 +451,7 @@ def design_cardigan(item: ItemSpec) -> Design:
         d.ribs += _cuff_ribs(cuff)
     if "pocket" in item.attributes:
         for sign in (-1, 1):
-            box = [(sign * 0.3, 2.5), (sign * 0.8, 2.5), (sign * 0.8, 3.05), (sign * 0.3, 3.05), (sign * 0.3, 2.5)]
-            d.lines.append((box, 0.035))
+            d.lines.append((_box(sign * 0.3, 2.5, sign * 0.8, 3.05), 0.05))
     return d
 
 
@@ -498,10 +504,10 @@ def _trouser_extras(item: ItemSpec, d: Design, waist: float, band_y: float, hip:
     d.lines.append(([(-waist, band_y), (waist, band_y)], 0.035))
     if "pocket" in item.attributes:
         for sign in (-1, 1):
-            d.lines.append(([(sign * (waist - 0.3), band_y), (sign * (hip - 0.05), hip_y)], 0.035))
+            d.lines.append(([(sign * (waist - 0.3), band_y), (sign * (hip - 0.05), hip_y)], 0.05))
     if "drawstring" in item.attributes:
         for sign in (-1, 1):
-            d.accents.append(("line", ([(sign * 0.08, band_y * 0.5), (sign * 0.14, band_y + 0.45)], 0.05)))
+            d.accents.append(("line", ([(sign * 0.08, band_y * 0.5), (sign * 0.14, band_y + 0.45)], 0.07)))
     if "athletic" in item.attributes:
         for sign in (-1, 1):
             stripe = [(sign * waist, band_y), (sign * hip, hip_y), (sign * knee_x, knee_y), (sign * hem_out, hem_y),
@@ -602,7 +608,7 @@ def design_jumpsuit(item: ItemSpec) -> Design:
     d.lines.append(([(-0.68, waist_y), (0.68, waist_y)], 0.035))
     if "pocket" in item.attributes:
         for sign in (-1, 1):
-            d.lines.append(([(sign * 0.55, waist_y + 0.15), (sign * 0.95, 2.3)], 0.035))
+            d.lines.append(([(sign * 0.55, waist_y + 0.15), (sign * 0.95, 2.3)], 0.05))
     if "drawstring" in item.attributes:  # waist tie
         d.accents.append(("line", ([(-0.68, waist_y), (0.68, waist_y)], 0.09)))
         d.accents += [("line", ([(0.1, waist_y), (0.28, waist_y + 0.6)], 0.06)),
@@ -639,7 +645,8 @@ class _Canvas:
     def __init__(self, extents: tuple[float, float, float, float], scale: float, pad: int) -> None:
         self.x0, self.y0, x1, y1 = extents
         self.s, self.pad = scale, pad
-        self.size = (int(math.ceil((x1 - self.x0) * scale)) + 2 * pad, int(math.ceil((y1 - self.y0) * scale)) + 2 * pad)
+        self.size = (int(math.ceil((x1 - self.x0) * scale)) + 2 * pad,
+                     int(math.ceil((y1 - self.y0) * scale)) + 2 * pad)
 
     def pt(self, p: Point) -> tuple[float, float]:
         return ((p[0] - self.x0) * self.s + self.pad, (p[1] - self.y0) * self.s + self.pad)
@@ -706,7 +713,8 @@ def _draw_pattern(item: ItemSpec, canvas: _Canvas, extents: tuple[float, float, 
                    for k, x in enumerate(np.arange(-period, width_px + period, period / 2))]
             draw.line(zig, fill=255, width=line, joint="curve")
     elif texture == "colorblock":
-        top, bottom = canvas.pt((x0, y0 + 0.44 * (y1 - y0)))[1], canvas.pt((x0, y0 + (0.44 + 0.2 * weight) * (y1 - y0)))[1]
+        top = canvas.pt((x0, y0 + 0.44 * (y1 - y0)))[1]
+        bottom = canvas.pt((x0, y0 + (0.44 + 0.2 * weight) * (y1 - y0)))[1]
         draw.rectangle((0, int(round(top)), width_px, int(round(bottom)) - 1), fill=255)
     else:  # polka dot / floral: jittered hexagonal lattice
         period = period_px(0.32, 0.4, 16.0) if texture == "polka dot" else period_px(0.62, 0.72, 26.0)
@@ -937,7 +945,8 @@ def _place(rng: np.random.Generator, size: tuple[int, int], frame: tuple[int, in
     return margin + int(rng.integers(0, free_x + 1)), margin + int(rng.integers(0, free_y + 1))
 
 
-def _compose(background: np.ndarray, garment: Image.Image, offset: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
+def _compose(background: np.ndarray, garment: Image.Image, offset: tuple[int, int]
+             ) -> tuple[Image.Image, Image.Image]:
     """Paste the (2x, binary-alpha) garment on the background and box-downsample: image and coverage."""
     height, width = background.shape[:2]
     ss = _SUPERSAMPLE

@@ -29,8 +29,10 @@ def _thumbnail(image: Image.Image | None) -> Image.Image:
     if image is None:
         ImageDraw.Draw(tile).text((10, TILE // 2 - 6), "image unavailable", fill=(120, 120, 120), font=_font(12))
         return tile
-    image = image.copy()
-    image.thumbnail((TILE, TILE), Image.Resampling.LANCZOS)
+    # Fit the tile both ways: small catalog images are enlarged so they can be seen.
+    scale = TILE / max(image.width, image.height)
+    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                         Image.Resampling.LANCZOS)
     tile.paste(image, ((TILE - image.width) // 2, (TILE - image.height) // 2))
     return tile
 

@@ -489,7 +489,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         test = evaluate(model, test_loader, device, labels, amp=amp, show_progress=show_progress,
                         description="test")
         metrics = {"test": test, "best_val": best.get("metrics", {}), "best_metric": config.train.best_metric,
-                   "layout": data.layout, "epochs": config.train.epochs, "global_step": state.global_step,
+                   "layout": data.layout, "builtin_sample": config.data.sample, "epochs": config.train.epochs, "global_step": state.global_step,
                    "category_names": labels.category_names,
                    "majority_class_test_accuracy": _majority_accuracy(splits)}
         write_json(run_dir / "metrics.json", metrics)

@@ -106,7 +106,8 @@ def test_manifest_records_settings_and_counts(tiny: Path) -> None:
     splits = [v[0] for v in table(tiny, "Eval/list_eval_partition.txt").values()]
     assert counts["splits"] == {s: splits.count(s) for s in ("train", "val", "test")}
     attrs = table(tiny, "Anno/list_attr_img.txt").values()
-    assert counts["images_per_attribute"] == {a: sum(v[i] == "1" for v in attrs) for i, a in enumerate(ATTRIBUTE_NAMES)}
+    positives = {a: sum(v[i] == "1" for v in attrs) for i, a in enumerate(ATTRIBUTE_NAMES)}
+    assert counts["images_per_attribute"] == positives
 
 
 def test_images_are_jpegs_with_the_longest_side_image_size(tiny: Path) -> None:
@@ -306,3 +307,25 @@ def test_bbox_crops_hold_the_whole_garment(tiny: Path) -> None:
         crop = shot.coverage.crop(tuple(int(v) for v in values))
         assert int(np.asarray(crop).astype(np.int64).sum()) == int(np.asarray(shot.coverage).astype(np.int64).sum())
         assert math.isclose(max(shot.image.size), TINY["image_size"])
+
+
+def test_the_dataset_reader_reads_back_what_the_generator_wrote(tiny: Path) -> None:
+    datasets = pytest.importorskip("fashion.datasets")
+    data = datasets.load_dataset(tiny)
+    assert data.layout == "deepfashion"
+    assert data.category_names == [name for name, _ in DEEPFASHION_CATEGORIES]
+    assert data.category_types == [kind for _, kind in DEEPFASHION_CATEGORIES]
+    assert data.attribute_names == list(ATTRIBUTE_NAMES)
+    assert data.attribute_types == [kind for _, kind in SAMPLE_ATTRIBUTES]
+    frame = data.frame
+    assert len(frame) == TINY["items"] * TINY["views"] and frame["item_id"].nunique() == TINY["items"]
+    categories = table(tiny, "Anno/list_category_img.txt")
+    attributes = table(tiny, "Anno/list_attr_img.txt")
+    bboxes = table(tiny, "Anno/list_bbox.txt")
+    splits = table(tiny, "Eval/list_eval_partition.txt")
+    for row, labels in zip(frame.itertuples(), data.attributes):
+        name = Path(row.path).relative_to(tiny.resolve()).as_posix()
+        assert row.category == int(categories[name][0]) - 1
+        assert row.split == splits[name][0] and row.item_id == name.split("/")[1]
+        assert [row.x1, row.y1, row.x2, row.y2] == [int(v) for v in bboxes[name]]
+        assert labels.tolist() == [int(v) for v in attributes[name]]

@@ -64,7 +64,7 @@ class BadRows:
 
     def __post_init__(self) -> None:
         if self.mode not in ("error", "warn"):
-            raise ValueError(f"on_bad_rows must be 'error' or 'warn', got {self.mode!r}")
+            raise DatasetError(f"on_bad_rows must be 'error' or 'warn', got {self.mode!r}")
 
     def rows(self, source: str | os.PathLike[str], lines: Sequence[int] | np.ndarray, reason: str) -> None:
         """Report rows (1-based ``lines`` of file ``source``) that are bad for the same ``reason``."""
@@ -72,7 +72,7 @@ class BadRows:
         if not lines:
             return
         if self.mode == "error":
-            more = f" ({len(lines)} such rows, lines {_line_list(lines)})" if len(lines) > 1 else ""
+            more = f" ({len(lines)} such rows: lines {_line_list(lines)})" if len(lines) > 1 else ""
             raise DatasetError(f"{source}: line {lines[0]}: {reason}{more}")
         self.problems.append(_Problem(str(source), reason, lines[:5], len(lines)))
 
@@ -92,12 +92,16 @@ class BadRows:
         if not self.problems:
             return
         details = "; ".join(
-            f"{p.source}: {p.reason}" + (f" ({p.count} rows, lines {_line_list(p.lines, p.count)})" if p.count else "")
+            f"{p.source}: {p.reason}" + (f" ({_rows_text(p.count)} {_line_list(p.lines, p.count)})" if p.count else "")
             for p in self.problems[:8])
         if len(self.problems) > 8:
             details += f"; and {len(self.problems) - 8} more problems"
         warnings.warn(f"{root}: skipped {self.skipped} bad rows ({kept} images kept): {details}",
                       DatasetWarning, stacklevel=3)
+
+
+def _rows_text(count: int) -> str:
+    return "1 row: line" if count == 1 else f"{count} rows: lines"
 
 
 def _line_list(lines: Sequence[int], total: int | None = None) -> str:
@@ -110,13 +114,11 @@ def item_split(item_ids: Sequence[object], val_fraction: float, test_fraction: f
     """Deterministic train/val/test split by item, so views of one item never cross splits.
 
     ``item_ids`` has one entry per image; ``None`` means the image is its own item (the entry's
-    position is used). Items are sorted before shuffling, so the result depends only on the set
-    of items and ``seed``, not on row order. A fraction above zero gets at least one item when
+    position is used). Items are sorted before shuffling, so for named items the result depends
+    only on the set of items and ``seed``, not on row order. A fraction above zero gets at least one item when
     there are three or more items, so tiny datasets still have every split.
     """
-    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise DatasetError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
-                           "and sum to less than 1")
+    check_fractions(val_fraction, test_fraction)
     keys = np.array([f"\x00{i}" if item is None else str(item) for i, item in enumerate(item_ids)], dtype=object)
     items, inverse = np.unique(keys.astype(str), return_inverse=True)
     n = len(items)
@@ -141,10 +143,9 @@ def item_of_paths(names: Sequence[str]) -> np.ndarray:
 
     Images directly under the root (no folder) get ``None``: each is its own item.
     """
-    parents = pd.Series(names, dtype=object).str.rsplit("/", n=1).str[0]
-    items = parents.str.rsplit("/", n=1).str[-1]
-    has_folder = pd.Series(names, dtype=object).str.contains("/", regex=False)
-    return np.where(has_folder.to_numpy(), items.to_numpy(dtype=object), None)
+    items = np.empty(len(names), dtype=object)
+    items[:] = [folder.rpartition("/")[2] or None for folder in (name.rpartition("/")[0] for name in names)]
+    return items
 
 
 def absolute_paths(root: Path, names: Sequence[str]) -> list[str]:

@@ -1,0 +1,197 @@
+"""``python recommend.py img.jpg``: cold and warm latency on a 5,000-image catalog; quality on the sample.
+
+Latency: a folder catalog of 5,000 images (the real photos of ``../shared/data/clothing-dataset-
+small`` plus mirrored copies to reach 5,000; the built-in sample's images when the photos are
+absent), a random-init resnet18 with DeepFashion-sized heads (speed does not depend on training).
+The index is built once (its time is reported); then
+
+* cold: a fresh ``python recommend.py <photo> --catalog DIR`` process, wall clock, as a user
+  runs it (imports, model, freshness check of 5,000 files, catalog load, query, search, print);
+* phases: the same steps timed inside one fresh process;
+* warm: ``Engine.describe`` + ``Engine.recommend`` in a process that has everything loaded
+  (a web server's latency per request).
+
+Quality (needs a model trained on the sample: ``python train.py``): every test-split image of
+the sample as a query, itself excluded, top-5: how often the query's own item (another view of
+it) is among them, and the share of results with the query's category.
+
+    python -m bench recommend         # (or --quick: a 1,000-image catalog)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from bench.bench_index import WORK, _env, bench_checkpoint, source_images
+from bench.common import PROJECT_ROOT, machine_info, median
+from fashion.config import load_config
+
+TARGET_COLD_S = 5.0
+
+PHASES = r"""
+import json, os, sys, time
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as recommend.py does
+t0 = time.perf_counter()
+from fashion.config import load_config
+from fashion.engine import Engine
+t1 = time.perf_counter()
+from fashion.checkpoint import load_model
+from fashion.indexer import open_catalog
+from fashion.recommender import Recommender
+config = load_config()
+loaded = load_model(sys.argv[1], device="cpu")
+t2 = time.perf_counter()
+catalog = open_catalog(loaded, config, sys.argv[3], sys.argv[2], progress=False)
+recommender = Recommender(catalog, loaded.labels, config.recommend, config.colour)
+engine = Engine(loaded, catalog, recommender, config, None)
+t3 = time.perf_counter()
+[query] = engine.describe([sys.argv[4]])
+t4 = time.perf_counter()
+results = engine.recommend(query)
+t5 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "model": t2 - t1, "catalog": t3 - t2, "describe": t4 - t3,
+                  "recommend": t5 - t4}))
+"""
+
+
+def catalog_folder(n: int) -> tuple[Path, str]:
+    """A folder of ``n`` images: symlinks to the source photos, then mirrored copies."""
+    images, kind = source_images(n)
+    folder = WORK / f"catalog{n}"
+    stamp = folder / ".complete"
+    if stamp.is_file():
+        return folder, kind
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, image in enumerate(images):
+        link = folder / f"{number:05d}{image.suffix}"
+        if not link.exists():
+            link.symlink_to(image.resolve())
+    for number in range(len(images), n):
+        source = images[number % len(images)]
+        with Image.open(source) as picture:
+            ImageOps.mirror(picture.convert("RGB")).save(folder / f"{number:05d}.jpg", quality=90)
+    stamp.write_text(kind)
+    return folder, kind
+
+
+def _run(args: list[str]) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
+    return elapsed, done
+
+
+def latency(n: int) -> list[str]:
+    """Markdown lines for the latency part."""
+    config = load_config()
+    folder, kind = catalog_folder(n)
+    checkpoint = bench_checkpoint(config)
+    index = WORK / f"index{n}"
+    queries = sorted(folder.iterdir())[:: max(1, n // 7)][:5]
+    queries = [q for q in queries if q.suffix == ".jpg"]
+    base = ["recommend.py", "--checkpoint", str(checkpoint), "--catalog", str(folder), "--index-dir", str(index),
+            "--no-progress"]
+    build_s = None
+    if not (index / "CURRENT").is_file():
+        build_s, _ = _run(base + [str(queries[0])])
+    cold = [_run(base + [str(q)])[0] for q in queries[:3]]
+    cold_json = _run(base + [str(queries[0]), "--json"])[0]
+    _, phases_run = _run(["-c", PHASES, str(checkpoint), str(folder), str(index), str(queries[1])])
+    phases = json.loads(phases_run.stdout.strip().splitlines()[-1])
+
+    from fashion.engine import Engine
+
+    engine = Engine.open(checkpoint, folder, config, index_dir=index, device="cpu", progress=False)
+    warm = []
+    for query in queries * 4:
+        start = time.perf_counter()
+        [described] = engine.describe([query])
+        engine.recommend(described)
+        warm.append(time.perf_counter() - start)
+    cold_s = median(cold)
+    lines = [
+        f"Catalog: {n:,} images ({kind}, mirrored copies beyond the originals); {config.model.arch} at "
+        f"{config.model.image_size} px; search: {engine.recommender.index.name}; top-{config.recommend.top_k}.",
+        "",
+        "| measurement | seconds |",
+        "| --- | ---: |",
+    ]
+    if build_s is not None:
+        lines.append(f"| first run: index {n:,} images, then recommend (one time) | {build_s:.1f} |")
+    lines += [
+        f"| **cold: `python recommend.py img.jpg --catalog DIR`**, median of {len(cold)} | **{cold_s:.2f}** |",
+        f"| cold, `--json` | {cold_json:.2f} |",
+        f"| phases in a fresh process: imports | {phases['imports']:.2f} |",
+        f"| … load model (+ checksum) | {phases['model']:.2f} |",
+        f"| … catalog freshness check + load | {phases['catalog']:.2f} |",
+        f"| … describe the query (decode, network, palette) | {phases['describe']:.3f} |",
+        f"| … recommend (search, blend, explain) | {phases['recommend']:.3f} |",
+        f"| warm: describe + recommend in a loaded engine, median of {len(warm)} | {median(warm):.3f} |",
+        "",
+        f"Cold start {cold_s:.2f} s (target ≤ {TARGET_COLD_S:.0f} s on 2 cores: "
+        f"{'met' if cold_s <= TARGET_COLD_S else 'missed'}).",
+    ]
+    return lines
+
+
+def quality() -> list[str]:
+    """Markdown lines for the quality part (skipped without a model trained on the sample)."""
+    config = load_config()
+    checkpoint = PROJECT_ROOT / config.train.run_dir / config.train.run_name / "best.pt"
+    override = os.environ.get("FASHION_BENCH_CHECKPOINT")
+    if override:
+        checkpoint = Path(override)
+    if not checkpoint.is_file():
+        return [f"Quality on the sample: skipped ({checkpoint} is missing; run `python train.py` first)."]
+    from fashion.engine import Engine
+
+    engine = Engine.open(checkpoint, None, config, progress=False)
+    items = engine.catalog.items
+    paths = items["path"].tolist()
+    own_item = same_category = results_total = 0
+    start = time.perf_counter()
+    for start_row in range(0, len(paths), 32):
+        batch = paths[start_row:start_row + 32]
+        for offset, query in enumerate(engine.describe(batch)):
+            row = start_row + offset
+            results = engine.recommend(query, top_k=5, exclude=[items.at[row, "key"]])
+            own_item += any(r.item_id == items.at[row, "item_id"] for r in results)
+            same_category += sum(r.label == items.at[row, "label"] for r in results)
+            results_total += len(results)
+    elapsed = time.perf_counter() - start
+    own, same = own_item / len(paths), same_category / max(results_total, 1)
+    metrics = engine.loaded.metrics.get("test", {})
+    return [
+        f"Quality on the sample test split ({len(paths)} queries, model {checkpoint}, test category top-1 "
+        f"{metrics.get('category_top1', float('nan')):.2f}; default weights; the query image itself excluded):",
+        "",
+        "| measure | value | target |",
+        "| --- | ---: | ---: |",
+        f"| query's own item among the other top-5 | {own:.1%} | ≥ 90% |",
+        f"| top-5 results sharing the query's category | {same:.1%} | ≥ 90% |",
+        "",
+        f"({1000 * elapsed / len(paths):.0f} ms per query including the network.)",
+    ]
+
+
+def main(quick: bool = False) -> str:
+    """Markdown section: latency table and quality on the sample."""
+    n = 1000 if quick else 5000
+    lines = ["## `python recommend.py` latency and quality", "",
+             f"`{_env()}python -m bench recommend{' --quick' if quick else ''}` · {machine_info()}", ""]
+    lines += latency(n)
+    lines += [""] + quality()
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(main())

@@ -1,0 +1,159 @@
+"""``recommend.py`` end to end: train (tiny) → index → recommend; lookups; bad queries fail cleanly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import ROOT, run_cli
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("recommend_cli", ROOT / "recommend.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+APP = _load_cli()
+
+
+def invoke(args: list[str]):
+    """Run the CLI in-process (fast); returns typer's Result (exit_code, stdout, stderr)."""
+    return CliRunner().invoke(APP, [str(a) for a in args])
+
+
+def test_images(sample: Path, split: str = "test") -> list[Path]:
+    rows = pd.read_csv(sample / "Eval" / "list_eval_partition.txt", sep=r"\s+", skiprows=2, header=None)
+    return [sample / name for name in rows[rows[1] == split][0]]
+
+
+test_images.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("index") / "catalog"
+
+
+def test_recommend_json_ranks_the_query_image_first(tiny_run, tiny_sample, index_dir):
+    queries = test_images(tiny_sample)[:2]
+    result = run_cli(["recommend.py", *map(str, queries), "--json", "--no-progress", "--checkpoint",
+                      str(tiny_run / "best.pt"), "--index-dir", str(index_dir)])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["catalog"]["items"] == len(test_images(tiny_sample))
+    assert payload["weights"] == pytest.approx({"visual": 0.6, "category": 0.25, "colour": 0.15})
+    assert len(payload["queries"]) == 2
+    for query_path, answer in zip(queries, payload["queries"]):
+        query = answer["query"]
+        probabilities = [c["probability"] for c in query["categories"]]
+        assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+        assert query["colours"] and query["attributes"]
+        first = answer["results"][0]
+        assert Path(first["path"]) == query_path.resolve()
+        assert first["score"]["visual"] == pytest.approx(1.0, abs=1e-3)
+        assert first["delta_e"] == pytest.approx(0.0, abs=1.0)
+        for result_row in answer["results"]:
+            parts = result_row["score"]
+            assert parts["total"] == pytest.approx(
+                0.6 * parts["visual"] + 0.25 * parts["category"] + 0.15 * parts["colour"], abs=2e-3)
+        item_ids = [r["item_id"] for r in answer["results"]]
+        assert len(item_ids) == len(set(item_ids))  # one view per item
+
+
+def test_text_table_and_contact_sheet(tiny_run, tiny_sample, index_dir, tmp_path):
+    query = test_images(tiny_sample)[0]
+    sheet = tmp_path / "sheet.png"
+    result = invoke([query, "--checkpoint", tiny_run / "best.pt", "--index-dir", index_dir, "--no-progress",
+                     "--sheet", sheet, "--top-k", "2", "--weights", "1,0,0"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"query: {query}" in out and "category:" in out and "colours:" in out
+    assert "1.00·visual + 0.00·category + 0.00·colour" in out
+    assert "shared attributes" in out and query.relative_to(tiny_sample).as_posix() in out
+    with Image.open(sheet) as image:
+        assert image.format == "PNG" and image.width > 3 * 180
+
+
+def test_filters_through_the_cli(tiny_run, tiny_sample, index_dir):
+    query = test_images(tiny_sample)[0]
+    base = [query, "--checkpoint", tiny_run / "best.pt", "--index-dir", index_dir, "--no-progress", "--json"]
+    same = json.loads(invoke(base + ["--same-category"]).stdout)
+    predicted = same["queries"][0]["query"]["categories"][0]["name"]
+    assert all(predicted in (r["label"], r["predicted_category"]) for r in same["queries"][0]["results"])
+    colour = json.loads(invoke(base + ["--colour", "red", "--exclude-query"]).stdout)
+    for row in colour["queries"][0]["results"]:
+        assert row["key"] != query.relative_to(tiny_sample).as_posix()
+        assert sum(c["share"] for c in row["colours"] if c["family"] == "red") >= 0.2
+    bad = invoke(base + ["--category", "spacesuit"])
+    assert bad.exit_code == 1 and "unknown category 'spacesuit'" in bad.stderr
+
+
+def test_category_and_attribute_lookup(tiny_run, tiny_sample, index_dir):
+    common = ["--checkpoint", tiny_run / "best.pt", "--index-dir", index_dir, "--no-progress"]
+    result = invoke(["--categories", "JACK", *common])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["id", "name", "body", "part", "catalog", "items"]
+    assert any(line.split()[1:3] == ["Jacket", "upper"] for line in lines[2:])
+    listed = json.loads(invoke(["--categories", "--json", *common]).stdout)["categories"]
+    assert len(listed) == 50 and sum(r["items"] for r in listed) == len(test_images(tiny_sample))
+    attributes = json.loads(invoke(["--attributes", "shape", "--json", *common]).stdout)["attributes"]
+    assert attributes and all(r["type"] == "shape" or "shape" in r["name"] for r in attributes)
+    assert "no category name contains 'zzz'" in invoke(["--categories", "zzz", *common]).stdout
+
+
+def test_default_catalog_lives_in_the_run_folder(tiny_run, tiny_sample, tmp_path):
+    run = tmp_path / "runs" / "tiny"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("catalog*"))
+    query = test_images(tiny_sample)[1]
+    result = invoke([query, "--no-progress", "--set", f"train.run_dir={tmp_path / 'runs'}",
+                     "--set", "train.run_name=tiny"])
+    assert result.exit_code == 0, result.output
+    assert (run / "catalog" / "CURRENT").is_file()
+    assert "indexing" in result.stderr  # built on first use, with a message
+
+
+def test_no_trained_model_says_to_train_first(tmp_path):
+    image = tmp_path / "q.png"
+    Image.new("RGB", (20, 20), (200, 0, 0)).save(image)
+    result = invoke([image, "--set", f"train.run_dir={tmp_path / 'nothing'}"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "run `python train.py` first" in result.stderr
+
+
+@pytest.mark.parametrize("case", ["missing", "not an image", "empty", "huge", "directory"])
+def test_bad_queries_exit_with_one_line(case, tiny_run, tmp_path):
+    path = tmp_path / "query.jpg"
+    extra: list[str] = []
+    if case == "not an image":
+        path.write_text("hello, I am text")
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "huge":
+        Image.new("RGB", (64, 64)).save(path, format="JPEG")
+        extra = ["--set", "data.max_image_pixels=1000"]
+    elif case == "directory":
+        path.mkdir()
+    result = invoke([path, "--checkpoint", tiny_run / "best.pt", *extra])
+    assert result.exit_code == 1, result.output
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and message.startswith("error: ") and str(path) in message
+    assert "Traceback" not in result.output
+
+
+def test_bad_query_in_a_real_process_has_no_traceback(tmp_path):
+    result = run_cli(["recommend.py", str(tmp_path / "nope.jpg")])
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "nope.jpg" in result.stderr
+    assert "Traceback" not in result.stderr
