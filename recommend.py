@@ -42,7 +42,7 @@ def main(
     colour: Optional[str] = typer.Option(None, help="Only items with this colour: a family (red, blue, ...) or a "
                                          "CSS4 name (navy, beige, ...)."),
     same_category: bool = typer.Option(False, "--same-category", help="Only items of the query's predicted category."),
-    combine: bool = typer.Option(False, help="Treat several query images as one query (mean of their features)."),
+    combine: bool = typer.Option(False, "--combine", help="Treat several query images as one query (mean of their features)."),
     exclude_query: bool = typer.Option(False, "--exclude-query", help="Leave the query image out when it is itself "
                                        "in the catalog."),
     categories: bool = typer.Option(False, "--categories", help="List categories (id, name, body part, catalog "

@@ -145,16 +145,19 @@ def latency(n: int) -> list[str]:
 
 def quality() -> list[str]:
     """Markdown lines for the quality part (skipped without a model trained on the sample)."""
-    config = load_config()
-    checkpoint = PROJECT_ROOT / config.train.run_dir / config.train.run_name / "best.pt"
-    override = os.environ.get("FASHION_BENCH_CHECKPOINT")
-    if override:
-        checkpoint = Path(override)
-    if not checkpoint.is_file():
-        return [f"Quality on the sample: skipped ({checkpoint} is missing; run `python train.py` first)."]
+    from fashion.catalog import short_hash
     from fashion.engine import Engine
 
-    engine = Engine.open(checkpoint, None, config, progress=False)
+    config = load_config()
+    candidates = [Path(os.environ.get("FASHION_BENCH_CHECKPOINT", "")),
+                  PROJECT_ROOT / config.train.run_dir / config.train.run_name / "best.pt",
+                  WORK / "runs" / "sample" / "best.pt"]  # python train.py --set train.run_dir=runs/bench/runs
+    checkpoint = next((c for c in candidates if c.is_file()), None)
+    if checkpoint is None:
+        return [f"Quality on the sample: skipped ({candidates[1]} is missing; run `python train.py` first)."]
+    # The bench's own index folder: a run folder of someone else's is left untouched.
+    index = WORK / f"quality-{short_hash(str(checkpoint.resolve()))}"
+    engine = Engine.open(checkpoint, None, config, index_dir=index, progress=False)
     items = engine.catalog.items
     paths = items["path"].tolist()
     own_item = same_category = results_total = 0

@@ -99,10 +99,21 @@ def tree_signature(root: Path, max_depth: int | None, skip: Path | None = None) 
 
 
 def dataset_signature(config: Config) -> str:
-    """Signature of the training data (annotation files, folders) and the settings that split it."""
+    """Signature of the training data and the settings that split it.
+
+    Annotation files and the first level of folders (a class folder's mtime changes when an
+    image is added to it) are enough: DeepFashion's thousands of item folders are not listed.
+    A CSV dataset (``data.root`` is the file) is signed by the file's size and mtime.
+    """
     data = config.data
+    root = Path(data.root)
     settings = json.dumps([data.layout, data.val_fraction, data.test_fraction, data.use_bbox, config.train.seed])
-    return hashlib.sha256((settings + tree_signature(Path(data.root), max_depth=2)).encode()).hexdigest()
+    if root.is_file():
+        stat = root.stat()
+        tree = f"{root.resolve()} {stat.st_size} {stat.st_mtime_ns}"
+    else:
+        tree = tree_signature(root, max_depth=1)
+    return hashlib.sha256((settings + tree).encode()).hexdigest()
 
 
 def dataset_source(config: Config) -> CatalogSource:

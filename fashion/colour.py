@@ -32,7 +32,7 @@ __all__ = [
     "Palette", "garment_pixels", "extract_palette", "palette_from_pixels", "rgb_to_lab", "lab_to_rgb", "ciede2000",
     "colour_name", "colour_names", "lab_for_name", "colour_family", "colour_families",
     "is_colour_family", "palette_has_colour", "palette_colour_mask", "palette_similarity",
-    "palette_similarity_many", "palette_similarity_matrix", "pack_palettes", "unpack_palette",
+    "palette_similarity_many", "palette_similarity_matrix", "palette_self_match", "pack_palettes", "unpack_palette",
     "delta_e_dominant", "COLOUR_FAMILIES", "SIMILARITY_SIGMA", "MERGE_DELTA_E", "RARE_COLOUR_FRACTION",
 ]
 
@@ -273,9 +273,12 @@ _MAX_MODES = 3
 # to it, at least _MIN_RADIUS (JPEG noise) and at most ``background_delta_e``.
 _RADIUS_SCALE = 2.0
 _MIN_RADIUS = 4.0
-# When more than this share of the region's centre is background, the garment is
-# background-coloured without a closed outline, or fills the frame: keep the centre instead.
+# When more than this share of the region's centre is background, or less than this share of
+# the region is garment (garments cover 55-80% of a tight bbox), the garment is background-
+# coloured and the background leaked into it through gaps in its outline, or the garment fills
+# the frame: keep the region's centre instead.
 _CENTRE_BACKGROUND_LIMIT = 0.6
+_MIN_GARMENT_SHARE = 0.3
 _CENTRE_FRACTION = 0.5  # the centre is the middle half of the region in each direction
 _MIN_KEPT_PIXELS = 16
 
@@ -290,13 +293,15 @@ def garment_pixels(image: Image.Image, bbox: Sequence[float] | None = None, max_
     * Background colours: up to three modes of a border strip of the *whole* image (tight boxes
       touch the garment), using only the strip outside the bbox where that is large enough.
       Each gets a radius (CIEDE2000) from how much the border varies around it: from 4 for a
-      flat studio background up to ``background_delta_e`` for a noisy or graded one.
+      flat studio background up to ``background_delta_e`` for a noisy or graded one
+      (``background_delta_e <= 0`` keeps every pixel of the region).
     * Background: the pixels within a background colour's radius that are connected to the
       image border. Background-coloured parts *enclosed* by the garment stay: the inside of a
       white garment with a faint outline on white, white stripes on a red shirt.
     * Region: without a bbox, the box around everything that is not background.
-    * Fallback: when the centre of the region is still mostly background (a white garment whose
-      outline has gaps, or a garment filling the frame) the centre of the region is kept whole.
+    * Fallback: when the region's centre is still mostly background, or the region holds little
+      garment (a white garment whose outline has gaps, or a garment filling the frame), the
+      centre of the region is kept whole.
     * Edge pixels of the garment (blends with the background) are dropped unless that leaves
       too little, then at most ``max_pixels`` are kept, chosen deterministically (a fixed-seed
       sample, which does not alias with stripes the way a fixed stride can).
@@ -379,7 +384,7 @@ def _background_modes(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None
     is not background; a noisy or graded one gets up to ``delta_e``.
     """
     border_rgb, side, surely_background = _border_strip(pixels, bbox)
-    if len(border_rgb) == 0:
+    if len(border_rgb) == 0 or delta_e <= 0:  # background_delta_e = 0 turns removal off
         return np.zeros((0, 3)), np.zeros(0)
     border_lab = rgb_to_lab(border_rgb)
     side_sizes = np.bincount(side, minlength=4)
@@ -390,11 +395,14 @@ def _background_modes(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None
     while len(modes) < _MAX_MODES and unexplained.mean() >= _MIN_EXTRA_MODE_SHARE:
         seed_cell = np.bincount(cells[unexplained]).argmax()
         centre = np.median(border_lab[unexplained & (cells == seed_cell)], axis=0)
-        near = ciede2000(border_lab, centre) <= delta_e
-        centre = np.median(border_lab[near & unexplained], axis=0)
+        near = (ciede2000(border_lab, centre) <= delta_e) & unexplained
+        if near.any():
+            centre = np.median(border_lab[near], axis=0)
         distance = ciede2000(border_lab, centre)
         near = (distance <= delta_e) & unexplained
         share = near.mean()
+        if not near.any():
+            break
         if not modes:
             if share < _MIN_MAIN_MODE_SHARE:
                 break  # a busy scene: no colour dominates the border, remove nothing
@@ -413,7 +421,7 @@ def _background_modes(pixels: np.ndarray, bbox: tuple[int, int, int, int] | None
 def _background_like(pixels: np.ndarray, background: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """``(H, W) bool``: pixels within its radius (CIEDE2000) of any background colour.
 
-    Decided per 6-bit RGB cell (its centre colour, at most ~1 dE from any colour in it): an image
+    Decided per 6-bit RGB cell (by its centre colour, within about 1-2 dE of any colour in it): an image
     uses a few thousand of the 262144 cells, so this costs a fraction of a per-pixel CIEDE2000.
     """
     quantised = (pixels >> 2).astype(np.int32)
@@ -442,7 +450,7 @@ def _connected_to_border(mask: np.ndarray) -> np.ndarray:
 def _foreground(pixels: np.ndarray, region: tuple[int, int, int, int] | None, background: np.ndarray,
                 radii: np.ndarray) -> np.ndarray:
     """The garment's pixels: in ``region`` (or the box around everything not background), not
-    border-connected background; the region's centre when that is mostly background."""
+    border-connected background; the region's centre when the garment seems to have leaked."""
     if len(background) == 0:
         x1, y1, x2, y2 = region if region is not None else (0, 0, pixels.shape[1], pixels.shape[0])
         return pixels[y1:y2, x1:x2].reshape(-1, 3)
@@ -454,7 +462,8 @@ def _foreground(pixels: np.ndarray, region: tuple[int, int, int, int] | None, ba
     h, w = garment.shape
     cy, cx = int(h * (1 - _CENTRE_FRACTION) / 2), int(w * (1 - _CENTRE_FRACTION) / 2)
     centre = (slice(cy, max(cy + 1, h - cy)), slice(cx, max(cx + 1, w - cx)))
-    if 1.0 - garment[centre].mean() > _CENTRE_BACKGROUND_LIMIT or garment.sum() < _MIN_KEPT_PIXELS:
+    leaked = garment.mean() < _MIN_GARMENT_SHARE or 1.0 - garment[centre].mean() > _CENTRE_BACKGROUND_LIMIT
+    if leaked or garment.sum() < _MIN_KEPT_PIXELS:
         return crop[centre].reshape(-1, 3)
     inner = _erode(garment)
     return crop[inner if inner.sum() >= _MIN_KEPT_PIXELS else garment]  # thin shapes vanish under erosion
@@ -805,28 +814,42 @@ def palette_similarity(a: Palette, b: Palette, sigma: float = SIMILARITY_SIGMA) 
     return float(palette_similarity_many(a, b.lab[None], b.shares[None], sigma=sigma)[0])
 
 
-def palette_similarity_many(query: Palette, labs: np.ndarray, shares: np.ndarray,
-                            sigma: float = SIMILARITY_SIGMA) -> np.ndarray:
+def palette_similarity_many(query: Palette, labs: np.ndarray, shares: np.ndarray, sigma: float = SIMILARITY_SIGMA,
+                            self_match: np.ndarray | None = None) -> np.ndarray:
     """:func:`palette_similarity` of ``query`` with each packed palette: ``(N,) float32``.
 
     ``labs (N, k, 3)`` and ``shares (N, k)`` as made by :func:`pack_palettes`; padded colours have
-    share 0 and count for nothing; a row with no colour at all scores 0.
+    share 0 and count for nothing; a row with no colour at all scores 0. ``self_match`` is
+    :func:`palette_self_match` of the same rows, to pass when scoring many queries against one
+    catalog (it is half the work).
     """
+    labs, p = _packed(labs, shares)
+    q_lab = query.lab.astype(np.float64)
+    q_shares = query.shares.astype(np.float64) / query.shares.sum()
+    cross = _kernel(ciede2000(q_lab[None, :, None, :], labs[:, None, :, :]), sigma)  # (N, kq, k)
+    match = np.einsum("i,nij,nj->n", q_shares, cross, p)
+    self_q = q_shares @ _kernel(ciede2000(q_lab[:, None], q_lab[None]), sigma) @ q_shares
+    self_n = palette_self_match(labs, p, sigma) if self_match is None else np.asarray(self_match, np.float64)
+    denominator = np.sqrt(self_q * self_n)
+    similarity = np.where(denominator > 0, match / np.where(denominator > 0, denominator, 1.0), 0.0)
+    return np.clip(similarity, 0.0, 1.0).astype(np.float32)
+
+
+def palette_self_match(labs: np.ndarray, shares: np.ndarray, sigma: float = SIMILARITY_SIGMA) -> np.ndarray:
+    """``match(b, b)`` of each packed palette (see :func:`palette_similarity`): ``(N,) float64``."""
+    labs, p = _packed(labs, shares)
+    kernel = _kernel(ciede2000(labs[:, :, None, :], labs[:, None, :, :]), sigma)
+    return np.einsum("ni,nij,nj->n", p, kernel, p)
+
+
+def _packed(labs: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 ``labs (N, k, 3)`` and shares normalised per row (all-zero rows stay 0)."""
     labs = np.asarray(labs, dtype=np.float64)
     shares = np.asarray(shares, dtype=np.float64)
     if labs.ndim != 3 or labs.shape[-1] != 3 or shares.shape != labs.shape[:2]:
         raise ValueError(f"labs must be (N, k, 3) and shares (N, k), got {labs.shape} and {shares.shape}")
-    q_lab = query.lab.astype(np.float64)
-    q_shares = query.shares.astype(np.float64) / query.shares.sum()
     totals = shares.sum(axis=1)
-    p = shares / np.where(totals > 0, totals, 1.0)[:, None]
-    cross = _kernel(ciede2000(q_lab[None, :, None, :], labs[:, None, :, :]), sigma)  # (N, kq, k)
-    match = np.einsum("i,nij,nj->n", q_shares, cross, p)
-    self_q = q_shares @ _kernel(ciede2000(q_lab[:, None], q_lab[None]), sigma) @ q_shares
-    self_n = np.einsum("ni,nij,nj->n", p, _kernel(ciede2000(labs[:, :, None, :], labs[:, None, :, :]), sigma), p)
-    denominator = np.sqrt(self_q * self_n)
-    similarity = np.where(denominator > 0, match / np.where(denominator > 0, denominator, 1.0), 0.0)
-    return np.clip(similarity, 0.0, 1.0).astype(np.float32)
+    return labs, shares / np.where(totals > 0, totals, 1.0)[:, None]
 
 
 #: The name used in ``docs/ARCHITECTURE.md``.

@@ -12,7 +12,7 @@ model or the index files directly.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -46,6 +46,7 @@ class Engine:
     recommender: Recommender
     config: Config
     catalog_folder: Path | None  # None: the gallery of the training data
+    _keys_by_path: dict[str, str] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, checkpoint: str | Path, catalog: str | Path | None = None, config: Config | None = None, *,
@@ -78,10 +79,13 @@ class Engine:
         from fashion.colour import extract_palette
         from fashion.images import load_image, load_image_bytes
 
+        from fashion.images import crop_to_bbox
+
         colour = self.config.colour
         max_pixels = self.config.data.max_image_pixels
-        pictures, checksums, labels = [], [], []
+        pictures, checksums, labels, keys = [], [], [], []
         for number, item in enumerate(images):
+            key = None
             if isinstance(item, Image.Image):
                 picture = item.convert("RGB")
                 checksum = hashlib.sha256(picture.tobytes()).hexdigest()
@@ -94,12 +98,17 @@ class Engine:
                 picture = load_image(item, max_pixels=max_pixels)
                 checksum = _file_sha256(Path(item))
                 label = str(item)
+                key = self._key_of_path().get(str(Path(item).resolve()))
             pictures.append(picture)
             checksums.append(checksum)
             labels.append(names[number] if names else label)
+            keys.append(key)
         if not pictures:
             return []
-        batch = torch.stack([self.loaded.transform(p) for p in pictures]).to(self.loaded.device)
+        # A catalog image as the query is seen exactly as the catalog saw it: cropped to its box.
+        bboxes = [self._bbox_of_key(key) for key in keys]
+        batch = torch.stack([self.loaded.transform(crop_to_bbox(p, b)) for p, b in zip(pictures, bboxes)])
+        batch = batch.to(self.loaded.device)
         with torch.inference_mode():
             embedding, category_logits, attribute_logits = self.loaded.model.infer(batch)
             category_probs = torch.softmax(category_logits.float(), dim=1).cpu().numpy()
@@ -107,13 +116,23 @@ class Engine:
         embedding = embedding.float().cpu().numpy()
         queries = []
         for i, picture in enumerate(pictures):
-            palette = extract_palette(picture, k=colour.palette_size, max_pixels=colour.max_pixels,
+            palette = extract_palette(picture, bbox=bboxes[i], k=colour.palette_size, max_pixels=colour.max_pixels,
                                       background_delta_e=colour.background_delta_e)
             categories, attributes = describe_predictions(self.loaded.labels, category_probs[i], attribute_probs[i],
                                                           self.config.recommend)
             queries.append(Query(labels[i], checksums[i], embedding[i], category_probs[i], attribute_probs[i],
-                                 palette, categories, attributes))
+                                 palette, categories, attributes, key=keys[i]))
         return queries
+
+    def _key_of_path(self) -> dict[str, str]:
+        """Catalog key of each catalog image's absolute path (built on first use)."""
+        if self._keys_by_path is None:
+            self._keys_by_path = dict(zip(self.catalog.items["path"], self.catalog.items["key"]))
+        return self._keys_by_path
+
+    def _bbox_of_key(self, key: str | None) -> tuple[int, int, int, int] | None:
+        signature = self.catalog.manifest.get("files", {}).get(key) if key else None
+        return tuple(signature[2]) if signature and signature[2] else None  # type: ignore[return-value]
 
     def combine(self, queries: Sequence[Query], name: str | None = None) -> Query:
         """One query from several images (an outfit, several photos of one garment): mean embedding

@@ -137,7 +137,7 @@ def _decode(handle: IO[bytes], name: str | os.PathLike[str], max_pixels: int) ->
             except (OSError, SyntaxError, ValueError, EOFError) as error:
                 raise ImageLoadError(name, f"truncated image ({error})") from None
             image = _apply_orientation(image)
-            return to_rgb(image)
+            return to_rgb(image, name)
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
@@ -147,13 +147,14 @@ def _apply_orientation(image: Image.Image) -> Image.Image:
         return image
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image, name: str | os.PathLike[str] = "<image>") -> Image.Image:
     """An RGB copy of ``image`` from any PIL mode; transparency is composited on white.
 
     16-bit modes are scaled to 8 bits (``round(v * 255 / 65535)``), not clipped. Mode ``I`` (32-bit
     integers) holds either 8-bit data or, from older Pillow versions and some TIFFs, 16-bit data:
     nothing in the file says which, so values above 255 select the 16-bit scale. Mode ``F`` in
-    0..1 is scaled by 255, anything else is clipped to 0..255.
+    0..1 is scaled by 255, anything else is clipped to 0..255. A mode PIL cannot convert raises
+    :class:`ImageLoadError` naming ``name``.
     """
     mode = image.mode
     if mode == "RGB":
@@ -175,7 +176,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
     try:
         return image.convert("RGB")  # L, 1, P without transparency, CMYK, YCbCr, ...
     except (ValueError, OSError) as error:
-        name = getattr(image, "filename", "") or "<image>"
         raise ImageLoadError(name, f"not an image (unsupported mode {mode}: {error})") from None
 
 

@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from fashion.checkpoint import CheckpointError
 from fashion.config import Config, load_config
@@ -83,14 +83,14 @@ def run_recommend(request: Request) -> int:
 
     engine = open_engine(request)
     queries = engine.describe(request.images)
+    own_keys = [q.key for q in queries if q.key]
     if request.combine and len(queries) > 1:
         queries = [engine.combine(queries)]
         pictures = [pictures[0]]
     answers = []
     for query in queries:
-        exclude = [_catalog_key(engine, Path(query.name))] if request.exclude_query else []
-        results = engine.recommend(query, top_k=request.top_k, weights=weights, filters=filters,
-                                   exclude=[k for k in exclude if k])
+        exclude = [] if not request.exclude_query else ([query.key] if query.key else own_keys)
+        results = engine.recommend(query, top_k=request.top_k, weights=weights, filters=filters, exclude=exclude)
         answers.append((query, results))
 
     catalog = engine.describe_catalog()
@@ -123,13 +123,6 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
     else:
         print(format_attributes(rows, text))
     return 0
-
-
-def _catalog_key(engine: Any, path: Path) -> str | None:
-    """The catalog key of a query file when it is itself a catalog image (for --exclude-query)."""
-    resolved = str(path.resolve())
-    matches = engine.catalog.items.index[engine.catalog.items["path"] == resolved]
-    return str(engine.catalog.items.at[matches[0], "key"]) if len(matches) else None
 
 
 def _json_default(value: Any) -> Any:

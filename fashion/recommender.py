@@ -176,6 +176,7 @@ class Query:
     palette: Any  # fashion.colour.Palette
     categories: list[dict[str, Any]] = field(default_factory=list)  # top 3: id, name, probability
     attributes: list[dict[str, Any]] = field(default_factory=list)  # predicted: id, name, type, probability
+    key: str | None = None  # the catalog key when the query image is itself in the catalog
 
     @property
     def predicted_category(self) -> str:
@@ -189,8 +190,8 @@ class Query:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready description (no arrays)."""
-        return {"name": self.name, "checksum": self.checksum, "categories": self.categories,
-                "attributes": self.attributes, "colours": self.colours()}
+        return {"name": self.name, "checksum": self.checksum, "catalog_key": self.key,
+                "categories": self.categories, "attributes": self.attributes, "colours": self.colours()}
 
 
 @dataclass

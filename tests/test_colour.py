@@ -172,6 +172,15 @@ def test_palette_structure():
     assert len(palette.hex) == len(palette) and palette.hex[0].startswith("#")
 
 
+@pytest.mark.parametrize("use_bbox", [True, False], ids=["bbox", "no-bbox"])
+def test_enclosed_background_coloured_stripes_stay_in_the_palette(use_bbox):
+    """White stripes inside a red shirt's outline are garment, though white like the background."""
+    image = draw_shirt((200, 30, 40), stripes=(255, 255, 255), outline=(150, 20, 30))
+    palette = extract_palette(image, bbox=SHIRT_BBOX if use_bbox else None)
+    assert palette.families[:2] == ["red", "white"]
+    assert 0.15 <= palette.shares[1] <= 0.35  # 2 of every 8 rows
+
+
 def test_single_colour_image_gives_one_colour_palette():
     image = Image.new("RGB", (40, 30), (10, 120, 200))
     for k in (1, 2, 5):
@@ -216,6 +225,13 @@ def test_garment_pixels_any_size(size):
     pixels = garment_pixels(image, max_pixels=1000)
     assert 1 <= len(pixels) <= 1000
     assert extract_palette(image).rgb.shape[1] == 3
+
+
+def test_zero_background_delta_e_keeps_the_whole_region():
+    image = draw_shirt((200, 30, 40))
+    pixels = garment_pixels(image, bbox=SHIRT_BBOX, max_pixels=100_000, background_delta_e=0.0)
+    assert len(pixels) == 81 * 77  # every pixel of the box, background included
+    assert (pixels == 255).all(axis=1).any()
 
 
 def test_other_modes_and_odd_bboxes():
@@ -312,6 +328,8 @@ def test_vectorised_similarity_matches_scalar_and_handles_padding():
     assert many.dtype == np.float32 and many.shape == (6,)
     assert np.allclose(many[:5], [palette_similarity(query, p) for p in palettes], atol=1e-5)
     assert many[5] == 0.0  # no palette at all
+    precomputed = palette_similarity_many(query, labs, shares, self_match=colour.palette_self_match(labs, shares))
+    assert np.allclose(precomputed, many)
     assert colour.palette_similarity_matrix is palette_similarity_many
     with pytest.raises(ValueError):
         palette_similarity_many(query, labs[0], shares[0])

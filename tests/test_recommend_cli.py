@@ -58,6 +58,7 @@ def test_recommend_json_ranks_the_query_image_first(tiny_run, tiny_sample, index
         probabilities = [c["probability"] for c in query["categories"]]
         assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
         assert query["colours"] and query["attributes"]
+        assert query["catalog_key"] == query_path.relative_to(tiny_sample).as_posix()
         first = answer["results"][0]
         assert Path(first["path"]) == query_path.resolve()
         assert first["score"]["visual"] == pytest.approx(1.0, abs=1e-3)
@@ -80,6 +81,7 @@ def test_text_table_and_contact_sheet(tiny_run, tiny_sample, index_dir, tmp_path
     assert f"query: {query}" in out and "category:" in out and "colours:" in out
     assert "1.00·visual + 0.00·category + 0.00·colour" in out
     assert "shared attributes" in out and query.relative_to(tiny_sample).as_posix() in out
+    assert "indexing" not in result.stderr  # the catalog built by the first test is up to date
     with Image.open(sheet) as image:
         assert image.format == "PNG" and image.width > 3 * 180
 

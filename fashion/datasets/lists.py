@@ -6,10 +6,12 @@ contain spaces, so a row is split from the right. The fine split files (``train_
 no count, no header and no name: only values, aligned with ``train.txt`` by line.
 
 ``list_attr_img.txt`` is 289,222 rows of 1,000 values (about 900 MB), so rows are not split in
-Python: each chunk of the file is tokenised with numpy (token starts and ends from a whitespace
-mask, tokens per line from the newline positions) and the last ``n_values`` tokens of each line
-are parsed as integers column by column. Bad rows are found in the same vectorised pass and
-reported through :class:`~fashion.datasets.common.BadRows` with their line numbers.
+Python: each 1 MB chunk of the file is tokenised with numpy (token ends from a whitespace mask,
+tokens per line from where the newlines fall among them), each row's last ``n_values`` tokens are
+its values, and a value of one or two bytes (``1``, ``-1``, ``0``, a category number) is read
+backwards from its end without ever locating its start. Longer values and text take a slower,
+still vectorised, path. Bad rows are found in the same pass and reported through
+:class:`~fashion.datasets.common.BadRows` with their line numbers.
 """
 
 from __future__ import annotations
@@ -357,7 +359,7 @@ def _value_selector(n_tokens: int, first: np.ndarray, counts: np.ndarray, rules:
     """
     k = rules.n_values
     if k == 0:
-        return lambda per_token: per_token[:0].reshape(len(first), 0) if len(first) else per_token[:0].reshape(0, 0)
+        return lambda per_token: np.empty((len(first), 0), dtype=per_token.dtype)
     if uniform and not rules.named:
         return lambda per_token: per_token.reshape(-1, k)
     if uniform:
