@@ -112,27 +112,30 @@ def colorthief(quality: int) -> Callable[[TruthRow], np.ndarray]:
     return run
 
 
-def measure(name: str, method: Callable[[TruthRow], np.ndarray], rows: list[TruthRow]) -> MethodResult:
-    """Run ``method`` on every row (after two untimed warm-up calls)."""
-    for row in rows[:2]:
-        try:
-            method(row)
-        except Exception:  # noqa: BLE001 - a failing warm-up shows up in the timed pass
-            pass
-    result = MethodResult(name, [], [], [], [], [])
+def measure(methods: list[tuple[str, Callable[[TruthRow], np.ndarray]]], rows: list[TruthRow]) -> list[MethodResult]:
+    """Run every method on every row, interleaved image by image so that load from other jobs on
+    shared cores weighs on all methods alike (after two untimed warm-up images)."""
+    for _, method in methods:
+        for row in rows[:2]:
+            try:
+                method(row)
+            except Exception:  # noqa: BLE001 - a failing warm-up shows up in the timed pass
+                pass
+    results = [MethodResult(name, [], [], [], [], []) for name, _ in methods]
     for row in rows:
-        start, cpu_start = time.perf_counter(), time.process_time()
-        try:
-            lab = method(row)
-        except Exception:  # noqa: BLE001 - colorthief raises bare Exceptions (e.g. all-white images)
-            lab = None
-        result.ms.append((time.perf_counter() - start) * 1000.0)
-        result.cpu_ms.append((time.process_time() - cpu_start) * 1000.0)
         truth = rgb_to_lab(np.array(row.rgb, np.uint8))
-        result.delta_e.append(float("inf") if lab is None else float(ciede2000(lab, truth)))
-        result.got.append("(failed)" if lab is None else colour_name(lab))
-        result.rows.append(row)
-    return result
+        for (_, method), result in zip(methods, results):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            try:
+                lab = method(row)
+            except Exception:  # noqa: BLE001 - colorthief raises bare Exceptions (e.g. all-white images)
+                lab = None
+            result.ms.append((time.perf_counter() - start) * 1000.0)
+            result.cpu_ms.append((time.process_time() - cpu_start) * 1000.0)
+            result.delta_e.append(float("inf") if lab is None else float(ciede2000(lab, truth)))
+            result.got.append("(failed)" if lab is None else colour_name(lab))
+            result.rows.append(row)
+    return results
 
 
 def _share_within(result: MethodResult, keep: Callable[[TruthRow], bool]) -> str:
@@ -223,7 +226,7 @@ def run(root: Path, quick: bool = False) -> str:
         rows = rows[::10]
     methods = [("ours (bbox)", ours(True)), ("ours (no bbox)", ours(False)),
                ("colorthief q=10 (default)", colorthief(10)), ("colorthief q=1", colorthief(1))]
-    results = [measure(name, method, rows) for name, method in methods]
+    results = measure(methods, rows)
     stages = stage_times(rows[: min(len(rows), 200)])
     size = Image.open(rows[0].path).size if rows else (0, 0)
     return "\n".join([
@@ -233,8 +236,9 @@ def run(root: Path, quick: bool = False) -> str:
         "",
         f"Built-in sample `{root.relative_to(PROJECT_ROOT) if root.is_relative_to(PROJECT_ROOT) else root}`"
         f"{' (every 10th image)' if quick else ''}: {len(rows)} images (about {size[0]}x{size[1]} px, JPEG). "
-        "Dominant colour vs the true garment colour, CIEDE2000; ms per image with decode, one process "
-        "(wall clock, and CPU time of this process, which other jobs on shared cores do not inflate as much). "
+        "Dominant colour vs the true garment colour, CIEDE2000; ms per image with decode, one process, "
+        "methods interleaved image by image (wall clock, and CPU time of this process, which other jobs on "
+        "shared cores inflate less). "
         "colorthief's dominant colour is its first palette entry (`get_color`). Failed = raised an exception "
         "(colorthief on an all-white image); failures count as misses.",
         "",

@@ -252,12 +252,6 @@ class Catalog:
         """(N,) int: the model's top-1 category for every item."""
         return np.argmax(self.category_probs, axis=1) if self.category_probs.shape[1] else np.zeros(len(self), int)
 
-    def category_of(self, category_names: list[str]) -> np.ndarray:
-        """(N,) object: each item's catalog label, or its predicted category where it has none."""
-        labels = self.items["label"].to_numpy(dtype=object)
-        predicted = np.asarray(category_names, dtype=object)[self.predicted_category] if category_names else labels
-        return np.where(labels != "", labels, predicted)
-
 
 def read_current(directory: Path) -> Path | None:
     """The live version folder of a catalog folder, or None when it has none yet."""

@@ -171,12 +171,16 @@ class Engine:
     def categories(self, text: str = "") -> list[dict[str, Any]]:
         """Categories whose name contains ``text`` (case-insensitive): id, name, body part, catalog items.
 
-        An item counts under its catalog label, or its predicted category where it has none.
+        An item counts under its catalog label, or its predicted category where it has none (or
+        a label the model does not know).
         """
         labels = self.loaded.labels
-        shown = self.catalog.category_of(labels.category_names)
+        known = set(labels.category_names)
+        predicted = np.asarray(labels.category_names, dtype=object)[self.catalog.predicted_category]
         counts: dict[str, int] = {}
-        for name in shown:
+        # A label from another vocabulary (a shop's metadata.csv) counts under the predicted category.
+        for label, guess in zip(self.catalog.items["label"], predicted):
+            name = label if label in known else guess
             counts[name] = counts.get(name, 0) + 1
         needle = text.casefold().strip()
         return [{"id": i, "name": name, "type": CATEGORY_TYPE_NAMES.get(labels.category_types[i], "unknown"),

@@ -163,6 +163,12 @@ class StepState:
     epoch: int = 0
     batch: int = 0
     global_step: int = 0
+    # RNG state right after the last completed step: an interrupt can land after the next batch
+    # was already drawn and augmented, and resuming must redraw that batch identically.
+    rng: dict[str, Any] | None = None
+    # BatchNorm statistics after the last completed step: an interrupted forward pass has
+    # already updated them, and saving those would make a resumed run drift.
+    buffers: dict[str, torch.Tensor] | None = None
 
 
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -215,6 +221,8 @@ def train_one_epoch(
         scheduler.step()
         state.batch += 1
         state.global_step += 1
+        state.rng = _rng_state()
+        state.buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
         batch_size = len(categories)
         total_loss += loss.item() * batch_size
         correct += int((category_logits.argmax(1) == categories).sum())
@@ -438,7 +446,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
     def payload(metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         training = {"epoch": state.epoch, "batch": state.batch, "global_step": state.global_step,
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "best_value": best_value, "rng": _rng_state()}
+                    "scaler": scaler.state_dict(), "best_value": best_value, "rng": state.rng or _rng_state()}
         return build_payload(model, config, labels, training, metrics)
 
     val_loader = _loader(splits.val, batch_size * 2, workers, device)
@@ -454,7 +462,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                 )
                 row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.global_step,
                                        "lr": scheduler.get_last_lr()[0], **epoch_stats}
-                state.epoch, state.batch = state.epoch + 1, 0
+                state.epoch, state.batch, state.rng, state.buffers = state.epoch + 1, 0, None, None
                 if main:
                     val = evaluate(model, val_loader, device, labels, amp=amp) if len(splits.val) else {}
                     row.update({f"val_{k}": v for k, v in val.items() if isinstance(v, float)})
@@ -472,6 +480,8 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                 dist.barrier(context)
         except (KeyboardInterrupt, Interrupted):
             interrupted = True
+            if state.buffers is not None:
+                train_model.load_state_dict(state.buffers, strict=False)
             if main:
                 save_checkpoint(last_path, payload())
                 print(f"\ninterrupted at epoch {state.epoch + 1}, batch {state.batch}; "

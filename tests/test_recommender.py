@@ -96,6 +96,18 @@ def test_build_index_switches_backend_by_size():
     assert build_index(vectors, faiss_min_items=100).name == "exact"
     if faiss_available():
         assert build_index(vectors, faiss_min_items=4).name == "faiss-flat"
+        assert build_index(vectors.astype(np.float16), faiss_min_items=4).name == "faiss-fp16"
+
+
+@pytest.mark.skipif(not faiss_available(), reason="faiss-cpu not installed")
+def test_faiss_fp16_is_exact_over_float16_vectors():
+    rng = np.random.default_rng(3)
+    vectors = normalise_rows(rng.standard_normal((500, 64))).astype(np.float16)
+    queries = rng.standard_normal((4, 64)).astype(np.float32)
+    want_scores, want_indices = ExactIndex(vectors.astype(np.float32), normalise=False).search(queries, 10)
+    scores, indices = FaissIndex(vectors, kind="fp16", normalise=False).search(queries, 10)
+    np.testing.assert_array_equal(indices, want_indices)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-4, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- score parts
