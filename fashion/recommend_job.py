@@ -52,11 +52,11 @@ def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
     return path
 
 
-def open_engine(request: Request) -> Any:
+def open_engine(request: Request, config: Config | None = None) -> Any:
     """Configuration + checkpoint + catalog → Engine (the catalog is built or updated when needed)."""
     from fashion.engine import Engine
 
-    config = load_config(request.config_path, request.overrides)
+    config = config or load_config(request.config_path, request.overrides)
     checkpoint = resolve_checkpoint(config, request.checkpoint)
     return Engine.open(checkpoint, request.catalog, config, index_dir=request.index_dir, device=request.device,
                        progress=request.progress)
@@ -80,8 +80,10 @@ def run_recommend(request: Request) -> int:
         weights = Weights.parse(request.weights, weights)
     weights = weights.with_overrides(request.w_visual, request.w_category, request.w_colour)
     filters = Filters(category=request.category, colour=request.colour, same_category=request.same_category)
+    if request.colour:
+        _check_colour_name(request.colour)
 
-    engine = open_engine(request)
+    engine = open_engine(request, config)
     queries = engine.describe(request.images)
     own_keys = [q.key for q in queries if q.key]
     if request.combine and len(queries) > 1:
@@ -123,6 +125,18 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
     else:
         print(format_attributes(rows, text))
     return 0
+
+
+def _check_colour_name(name: str) -> None:
+    """Fail early (before any catalog build) on a colour name the filter would not know."""
+    from fashion.colour import is_colour_family, lab_for_name
+    from fashion.recommender import RecommendError
+
+    if not is_colour_family(name):
+        try:
+            lab_for_name(name)
+        except ValueError as error:
+            raise RecommendError(str(error)) from None
 
 
 def _json_default(value: Any) -> Any:

@@ -100,6 +100,22 @@ def test_filters_through_the_cli(tiny_run, tiny_sample, index_dir):
     assert bad.exit_code == 1 and "unknown category 'spacesuit'" in bad.stderr
 
 
+def test_combined_query_and_weight_options(tiny_run, tiny_sample, index_dir):
+    first, second = test_images(tiny_sample)[:2]
+    result = invoke([first, second, "--combine", "--exclude-query", "--json", "--w-colour", "1", "--w-visual", "0",
+                     "--w-category", "0", "--checkpoint", tiny_run / "best.pt", "--index-dir", index_dir,
+                     "--no-progress"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["weights"] == {"visual": 0.0, "category": 0.0, "colour": 1.0}
+    [answer] = payload["queries"]
+    assert answer["query"]["name"] == f"{first} + {second}"
+    keys = {first.relative_to(tiny_sample).as_posix(), second.relative_to(tiny_sample).as_posix()}
+    assert not keys & {r["key"] for r in answer["results"]}
+    totals = [r["score"]["total"] for r in answer["results"]]
+    assert totals == [r["score"]["colour"] for r in answer["results"]] and totals == sorted(totals, reverse=True)
+
+
 def test_category_and_attribute_lookup(tiny_run, tiny_sample, index_dir):
     common = ["--checkpoint", tiny_run / "best.pt", "--index-dir", index_dir, "--no-progress"]
     result = invoke(["--categories", "JACK", *common])
