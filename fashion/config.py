@@ -130,6 +130,17 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = field(default=8000, metadata=_range(0, 65535))
+    max_upload_mb: float = field(default=10.0, metadata=_range(0.001))
+    max_images: int = field(default=4, metadata=_range(1, 64))
+    max_top_k: int = field(default=100, metadata=_range(1))
+    query_cache: int = field(default=1024, metadata=_range(1))
+    describe_workers: int = field(default=-1, metadata=_range(-1, 64))
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = DataConfig()
     sample: SampleConfig = SampleConfig()
@@ -139,6 +150,7 @@ class Config:
     catalog: CatalogConfig = CatalogConfig()
     recommend: RecommendConfig = RecommendConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    web: WebConfig = WebConfig()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The configuration as plain nested dicts (for YAML, JSON and checkpoints)."""

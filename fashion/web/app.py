@@ -1,0 +1,783 @@
+"""The web page and JSON API: ``create_app(engine, config) -> FastAPI`` and ``serve(...)``.
+
+Endpoints (the OpenAPI page is at ``/docs``, the schema at ``/openapi.json``):
+
+* ``GET /`` — the page (plain HTML, CSS and JavaScript from ``fashion/web/static``);
+* ``POST /recommend`` — multipart: one or more photos in the field ``image`` (or ``query_id``
+  of a photo described before, to re-rank without uploading it again), ``top_k``, ``weights``
+  (``"0.6,0.25,0.15"`` or ``"colour=1"`` as ``recommend.py --weights``), ``w_visual`` /
+  ``w_category`` / ``w_colour``, ``category``, ``colour``, ``same_category``, ``combine``.
+  The answer is ``recommend.py --json``'s, plus ``query_id`` on each query and ``id`` (the
+  catalog row, for ``/items/{id}/image``) on each result;
+* ``GET /categories?q=`` / ``GET /attributes?q=`` — the lookups of ``recommend.py --categories``;
+* ``GET /colours`` — the colour families the colour filter knows;
+* ``GET /items/{id}/image`` — a catalog image by its row number (never by a path);
+* ``POST /feedback`` — like / dislike of a shown item, stored in the feedback store;
+* ``GET /health`` — liveness, catalog, model, limits and defaults.
+
+Safety: uploads larger than ``web.max_upload_mb`` are refused with 413 before they are read in
+full (at once when ``Content-Length`` says so), files that are not images with 415, images with
+more than ``data.max_image_pixels`` pixels (decompression bombs) with 413 before they are
+decoded; every error is JSON ``{"error": "..."}`` and never holds a traceback (those go to the
+server's log). ``serve`` binds to 127.0.0.1 unless told otherwise and then also refuses requests
+whose ``Host`` is not a loopback name (DNS rebinding).
+
+Describing an upload (decode, network, colour palette) costs tens of milliseconds of CPU, most
+of it the palette's pure-Python median cut, which holds the GIL; with ``web.describe_workers``
+worker processes (one per core by default, started by ``serve``) uploads are described in
+parallel while this process only parses requests, searches and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Literal, Sequence
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+
+from fashion.config import Config
+
+if TYPE_CHECKING:
+    from fashion.engine import Engine
+    from fashion.feedback import FeedbackStore
+    from fashion.recommender import Query
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MB = 1024 * 1024
+JSON_BODY_LIMIT = 64 * 1024  # POST /feedback and any other JSON body
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+QUERY_ID = re.compile(r"^[0-9a-f]{64}$")
+ITEM_ID = re.compile(r"^[0-9]{1,12}$")
+PAGE_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+                                "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                                "form-action 'self'; frame-ancestors 'none'"),
+}
+COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                  "X-Frame-Options": "DENY"}
+IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+               ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
+
+log = logging.getLogger("fashion.web")
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON answers and errors
+
+
+def _json_default(value: Any) -> Any:
+    """NaN-free JSON for numpy scalars (as ``recommend.py --json``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if math.isnan(number) else number
+
+
+class JSON(JSONResponse):
+    """JSON rendered like ``recommend.py --json`` (numpy scalars, no NaN), UTF-8, compact."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, default=_json_default,
+                          separators=(",", ":")).encode("utf-8")
+
+
+class ApiError(HTTPException):
+    """A refused request: HTTP status and a message for ``{"error": ...}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status_code=status, detail=message)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSON:
+    return JSON({"error": message}, status_code=status, headers=headers)
+
+
+def _image_error_status(cause: str) -> int:
+    """HTTP status for an :class:`~fashion.images.ImageLoadError` cause."""
+    if cause.startswith("not an image"):
+        return 415
+    if cause.startswith("image too large"):
+        return 413
+    return 400  # empty file, truncated image, unreadable
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    """``field: problem; ...`` without echoing the request's values."""
+    parts = []
+    for item in error.errors():
+        location = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{location or 'request'}: {item.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts[:5])
+
+
+# ---------------------------------------------------------------------------------------------
+# Outermost guard: body size, Host header, security headers, no tracebacks
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request too large: more than {_format_mb(limit)} "
+                                                  "(web.max_upload_mb)")
+
+
+def _format_mb(size: int) -> str:
+    return f"{size / MB:g} MB"
+
+
+class Guard:
+    """Pure ASGI middleware around the whole application.
+
+    * refuses a request body over its limit: at once from ``Content-Length``, else as soon as
+      the streamed body passes it (the rest is never read);
+    * refuses a ``Host`` outside ``allowed_hosts`` (when given);
+    * adds security headers;
+    * turns any exception that escapes the app into ``500 {"error": "internal server error"}``
+      (the traceback goes to the log, never to the client).
+    """
+
+    def __init__(self, app: Callable, limit_for: Callable[[str, str], int],
+                 allowed_hosts: Sequence[str] | None = None) -> None:
+        self.app = app
+        self.limit_for = limit_for
+        self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts else None
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        headers = Headers(scope=scope)
+        started = False
+
+        async def send_with_headers(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                extra = MutableHeaders(scope=message)
+                for name, value in COMMON_HEADERS.items():
+                    extra.setdefault(name, value)
+                if path == "/" or path.startswith("/static/"):
+                    for name, value in PAGE_HEADERS.items():
+                        extra.setdefault(name, value)
+            await send(message)
+
+        async def answer(status: int, message: str) -> None:
+            await _error(status, message)(scope, receive, send_with_headers)
+
+        if self.allowed_hosts is not None:
+            host = headers.get("host", "").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in self.allowed_hosts:
+                await answer(400, "unexpected Host header: this server only answers requests for "
+                                  + ", ".join(sorted(self.allowed_hosts)))
+                return
+        limit = self.limit_for(scope.get("method", "GET"), path)
+        declared = headers.get("content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await answer(400, "invalid Content-Length header")
+                return
+            if size > limit:
+                await answer(413, _BodyTooLarge(limit).detail)
+                return
+        received = 0
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge as error:
+            if not started:
+                await answer(413, str(error.detail))
+        except Exception:  # noqa: BLE001 - the client gets a JSON 500, the log the traceback
+            log.exception("unexpected error answering %s %s", scope.get("method"), path)
+            if not started:
+                await answer(500, "internal server error (details are in the server's log)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Described queries, kept for re-ranking by id
+
+
+class QueryCache:
+    """The most recently described queries by id (an LRU of ``size`` entries; thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._queries: OrderedDict[str, "Query"] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query_id: str) -> "Query | None":
+        with self._lock:
+            query = self._queries.get(query_id)
+            if query is not None:
+                self._queries.move_to_end(query_id)
+            return query
+
+    def put(self, query_id: str, query: "Query") -> None:
+        with self._lock:
+            self._queries[query_id] = query
+            self._queries.move_to_end(query_id)
+            while len(self._queries) > self.size:
+                self._queries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing uploads: in this process, or in worker processes
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
+    """Worker process initialiser: load the model once (no catalog: uploads need none)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    from fashion.checkpoint import load_model
+    from fashion.config import config_from_dict
+    from fashion.engine import Engine
+
+    torch.set_num_threads(max(1, threads))
+    loaded = load_model(checkpoint, device="cpu")
+    # describe() of raw bytes uses only the model and the configuration.
+    _WORKER["engine"] = Engine(loaded, None, None, config_from_dict(config), None)  # type: ignore[arg-type]
+    _WORKER["engine"].describe([_probe_image()])  # warm: first calls allocate and tune
+
+
+def _worker_describe(datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
+    """(model checksum, worker pid, [Query | ("error", name, cause)]) for uploads, in a worker."""
+    from fashion.images import ImageLoadError
+
+    engine = _WORKER["engine"]
+    try:
+        answers: list[Any] = engine.describe(datas, names)
+    except ImageLoadError as error:  # its custom __init__ does not survive pickling: send the parts
+        answers = [("error", error.path, error.cause)]
+    return engine.loaded.checksum, os.getpid(), answers
+
+
+def _probe_image() -> bytes:
+    """A small PNG (a coloured square on white) to warm a model up."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (96, 128), "white")
+    ImageDraw.Draw(picture).rectangle((20, 20, 76, 108), fill=(40, 70, 160))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def default_describe_workers(configured: int) -> int:
+    """``web.describe_workers``: -1 means one per available core (at most 8)."""
+    if configured >= 0:
+        return configured
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+class Describer:
+    """Uploaded bytes → :class:`~fashion.recommender.Query`, with the engine's own ``describe``.
+
+    ``workers == 0`` (or no checkpoint path): in a thread of this process. Otherwise in that many
+    worker processes (spawned, each loading the checkpoint once, checked against the engine's
+    model checksum); a broken pool falls back to this process.
+    """
+
+    def __init__(self, engine: "Engine", workers: int = 0, checkpoint: str | Path | None = None) -> None:
+        self.engine = engine
+        self.workers = workers if checkpoint is not None else 0
+        self.checkpoint = str(checkpoint) if checkpoint is not None else None
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        return f"{self.workers} worker processes" if self._pool is not None or self.workers else "in process"
+
+    def _get_pool(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        if not self.workers:
+            return None
+        with self._lock:
+            if self._pool is None:
+                try:
+                    cores = len(os.sched_getaffinity(0))
+                except AttributeError:
+                    cores = os.cpu_count() or 1
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_start,
+                    initargs=(self.checkpoint, self.engine.config.to_dict(), max(1, cores // self.workers)))
+            return self._pool
+
+    async def start(self, timeout: float = 300.0) -> None:
+        """Start every worker process and wait until each has loaded and warmed its model."""
+        pool = self._get_pool()
+        if pool is None:
+            return
+        loop = asyncio.get_running_loop()
+        seen: set[int] = set()
+        deadline = loop.time() + timeout
+        probe = _probe_image()
+        while len(seen) < self.workers and loop.time() < deadline:
+            # Submitted together, the tasks make the pool spawn every worker; each returns its pid.
+            futures = [loop.run_in_executor(pool, _worker_describe, [probe], ["probe"]) for _ in range(self.workers)]
+            for checksum, pid, _ in await asyncio.gather(*futures):
+                self._check(checksum)
+                seen.add(pid)
+
+    def _check(self, checksum: str) -> None:
+        if checksum != self.engine.loaded.checksum:
+            raise RuntimeError("describe worker loaded another model than the server (checkpoint changed on disk?)")
+
+    async def describe(self, datas: list[bytes], names: list[str]) -> list["Query"]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from fashion.images import ImageLoadError
+
+        pool = self._get_pool()
+        if pool is not None:
+            try:
+                checksum, _, answers = await asyncio.get_running_loop().run_in_executor(
+                    pool, _worker_describe, datas, names)
+            except BrokenProcessPool:
+                log.error("describe workers died; describing uploads in the server process from now on")
+                with self._lock:
+                    self.workers, self._pool = 0, None
+            else:
+                self._check(checksum)
+                for answer in answers:
+                    if isinstance(answer, tuple):
+                        raise ImageLoadError(answer[1], answer[2])
+                return answers
+        return await run_in_threadpool(self.engine.describe, datas, names)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Feedback: one writer thread owns the SQLite connection (connections must not cross threads)
+
+
+class FeedbackWriter:
+    """Records events in the feedback store at ``path`` from one dedicated thread."""
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._store: "FeedbackStore | None" = None
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, *args: Any) -> Any:
+        from fashion.feedback import FeedbackStore
+
+        if self._store is None:
+            self._store = FeedbackStore(self.path, timeout=self.timeout)
+        return getattr(self._store, method)(*args)
+
+    async def call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="feedback")
+            future = self._executor.submit(self._call, method, *args)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Close the store and stop the thread (a later call opens them again)."""
+        def close_store() -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.submit(close_store)
+            executor.shutdown(wait=True)
+
+
+class FeedbackIn(BaseModel):
+    """A like or dislike of one shown item for one described query."""
+
+    query_id: str = Field(description="`query_id` of the query the item was shown for (from POST /recommend).")
+    item: str | None = Field(None, description="The item's catalog key (`key` of the result).")
+    id: int | None = Field(None, ge=0, description="Or the item's catalog row (`id` of the result).")
+    label: Literal["like", "dislike", 1, -1] = Field(description="`like` / `dislike` (or 1 / -1).")
+    weights: dict[str, float] | None = Field(
+        None, description="The weights the shopper saw (visual, category, colour); default: the configured ones.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The application
+
+
+def create_app(engine: "Engine", config: Config | None = None, feedback_store: "FeedbackStore | str | Path | None" = None,
+               *, checkpoint: str | Path | None = None, describe_workers: int | None = None,
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+    """The FastAPI application answering from ``engine`` (opened once, kept warm).
+
+    ``config``: the ``web`` limits (default: the engine's configuration). ``feedback_store``: a
+    :class:`~fashion.feedback.FeedbackStore` (or its path) for ``POST /feedback``; by default
+    ``<catalog index>/<feedback.filename>`` when ``feedback.enabled``. ``checkpoint`` (the
+    engine's checkpoint file) lets ``describe_workers`` worker processes (default
+    ``web.describe_workers`` when a checkpoint is given, else 0) describe uploads.
+    ``allowed_hosts``: when given, requests for any other ``Host`` are refused.
+    """
+    from fashion.colour import COLOUR_FAMILIES
+    from fashion.feedback import DISLIKE, LIKE, FeedbackEvent, FeedbackError, make_catalog_key
+    from fashion.images import ImageLoadError
+    from fashion.recommender import Filters, RecommendError, Weights, blend
+
+    config = config or engine.config
+    web = config.web
+    upload_limit = int(web.max_upload_mb * MB)
+    workers = default_describe_workers(web.describe_workers if describe_workers is None else describe_workers)
+    describer = Describer(engine, workers if checkpoint is not None else 0, checkpoint)
+    queries = QueryCache(web.query_cache)
+    catalog_key = make_catalog_key(engine.catalog.directory, engine.loaded.checksum)
+    if feedback_store is None and engine.config.feedback.enabled:
+        feedback_store = engine.catalog.directory / engine.config.feedback.filename
+    feedback: FeedbackWriter | None = None
+    if feedback_store is not None:
+        path = getattr(feedback_store, "path", feedback_store)
+        feedback = FeedbackWriter(Path(path), getattr(feedback_store, "timeout", 30.0))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await describer.start()
+        try:
+            yield
+        finally:
+            describer.close()
+            if feedback is not None:
+                feedback.close()
+
+    app = FastAPI(
+        title="fashion: visually similar catalog items",
+        version="1",
+        description="Upload a clothing photo; get catalog items that look like it, with the visual, category "
+                    "and colour parts of each score. The page is at `/`.",
+        default_response_class=JSON,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.describer = describer
+    app.state.queries = queries
+    app.state.catalog_key = catalog_key
+    app.state.feedback = feedback
+
+    def limit_for(method: str, path: str) -> int:
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return 0
+        return upload_limit if path == "/recommend" else JSON_BODY_LIMIT
+
+    app.add_middleware(Guard, limit_for=limit_for, allowed_hosts=allowed_hosts)
+
+    # -- errors: always {"error": message}
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if error.status_code == 404 and error.detail == "Not Found":
+            return _error(404, f"no such page or endpoint: {request.url.path[:200]}")
+        if error.status_code == 405:
+            return _error(405, f"method {request.method} not allowed here", headers=error.headers)
+        return _error(error.status_code, str(error.detail), headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        return _error(422, _validation_message(error))
+
+    @app.exception_handler(ImageLoadError)
+    async def image_error(request: Request, error: ImageLoadError) -> Response:
+        return _error(_image_error_status(error.cause), f"{error.path}: {error.cause}")
+
+    @app.exception_handler(RecommendError)
+    async def recommend_error(request: Request, error: RecommendError) -> Response:
+        return _error(400, str(error))
+
+    @app.exception_handler(FeedbackError)
+    async def feedback_error(request: Request, error: FeedbackError) -> Response:
+        return _error(503, f"feedback store unavailable: {error}")
+
+    # -- the page
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # -- API
+
+    @app.get("/health", summary="Liveness, catalog, model, limits and defaults")
+    async def health() -> Response:
+        labels = engine.loaded.labels
+        return JSON({
+            "status": "ok",
+            "catalog": engine.describe_catalog(),
+            "model": {"checksum": engine.loaded.checksum, "arch": engine.loaded.config.model.arch,
+                      "categories": len(labels.category_names), "attributes": len(labels.attribute_names)},
+            "defaults": {"top_k": engine.config.recommend.top_k, "weights": engine.default_weights().as_dict()},
+            "limits": {"max_upload_mb": web.max_upload_mb, "max_images": web.max_images, "max_top_k": web.max_top_k,
+                       "max_image_pixels": engine.config.data.max_image_pixels},
+            "feedback": feedback is not None,
+            "describe": describer.mode,
+            "queries_cached": len(queries),
+        })
+
+    @app.get("/categories", summary="Categories whose name contains q, with catalog counts")
+    async def categories(q: str = "") -> Response:
+        return JSON({"categories": engine.categories(q[:200])})
+
+    @app.get("/attributes", summary="Attributes whose name or type contains q, with catalog counts")
+    async def attributes(q: str = "") -> Response:
+        return JSON({"attributes": engine.attributes(q[:200])})
+
+    @app.get("/colours", summary="Colour families the colour filter knows (any CSS4 colour name works too)")
+    async def colours() -> Response:
+        return JSON({"families": list(COLOUR_FAMILIES)})
+
+    @app.get("/items/{item_id}/image", summary="A catalog image by its row number (the `id` of a result)",
+             response_class=FileResponse, responses={404: {"description": "No catalog item with that id"}})
+    async def item_image(item_id: str) -> Response:
+        row = int(item_id) if ITEM_ID.match(item_id) else -1
+        if not 0 <= row < len(engine.catalog):
+            raise ApiError(404, f"no catalog item with id {item_id[:40]!r} (ids are 0 to {len(engine.catalog) - 1})")
+        path = Path(str(engine.catalog.items["path"].iat[row]))  # from the catalog, never the request
+        media_type = IMAGE_TYPES.get(path.suffix.lower())
+        if media_type is None or not path.is_file():
+            raise ApiError(404, f"catalog item {row}: its image is no longer on disk")
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.post("/recommend", summary="Catalog items that look like the uploaded photo(s), explained",
+              responses={400: {"description": "Bad parameters or unreadable image"},
+                         404: {"description": "Unknown or expired query_id"},
+                         413: {"description": "Upload too large, or too many pixels (decompression bomb)"},
+                         415: {"description": "Not an image"}})
+    async def recommend(
+        image: list[UploadFile] | None = File(None, description="Photo(s) (JPEG, PNG, WebP, ...). Several give one "
+                                                                   "answer each, or one with combine."),
+        query_id: str | None = Form(None, description="Re-rank a photo described before (its `query_id`) "
+                                                      "instead of uploading it again."),
+        top_k: int | None = Form(None, ge=1, description="Results per query (default recommend.top_k)."),
+        weights: str | None = Form(None, description="'visual,category,colour' (e.g. 1,0,0) or 'colour=0.5'."),
+        w_visual: float | None = Form(None, ge=0, description="Weight of visual similarity."),
+        w_category: float | None = Form(None, ge=0, description="Weight of category agreement."),
+        w_colour: float | None = Form(None, ge=0, description="Weight of colour similarity."),
+        category: str | None = Form(None, description="Only items of this category."),
+        colour: str | None = Form(None, description="Only items with this colour (family or CSS4 name)."),
+        same_category: bool = Form(False, description="Only items of the query's predicted category."),
+        combine: bool = Form(False, description="Several photos as one query."),
+    ) -> Response:
+        uploads = [u for u in (image or []) if u is not None]
+        if top_k is not None and top_k > web.max_top_k:
+            raise ApiError(400, f"top_k must be at most {web.max_top_k} (web.max_top_k)")
+        weights_used = Weights.from_config(engine.config.recommend)
+        if weights:
+            weights_used = Weights.parse(weights, weights_used)
+        weights_used = weights_used.with_overrides(w_visual, w_category, w_colour)
+        filters = Filters(category=(category or "").strip() or None, colour=(colour or "").strip() or None,
+                          same_category=same_category)
+        if uploads and query_id:
+            raise ApiError(400, "send either image or query_id, not both")
+        if uploads:
+            if len(uploads) > web.max_images:
+                raise ApiError(400, f"at most {web.max_images} images per request (web.max_images)")
+            described = await _describe_uploads(uploads)
+        elif query_id:
+            query = queries.get(query_id.strip().lower()) if QUERY_ID.match(query_id.strip().lower()) else None
+            if query is None:
+                raise ApiError(404, "unknown or expired query_id: upload the photo again")
+            described = [(query_id.strip().lower(), query)]
+        else:
+            raise ApiError(400, "no image: upload a photo in the multipart field 'image' (or give a query_id)")
+        if combine and len(described) > 1:
+            query = engine.combine([q for _, q in described])
+            queries.put(query.checksum, query)
+            described = [(query.checksum, query)]
+        payload = await run_in_threadpool(_answer, described, top_k, weights_used, filters)
+        return JSON(payload)
+
+    async def _describe_uploads(uploads: list[UploadFile]) -> list[tuple[str, "Query"]]:
+        datas, names = [], []
+        for number, upload in enumerate(uploads, start=1):
+            datas.append(await upload.read())
+            name = Path((upload.filename or "").replace("\\", "/")).name.strip()[:120]
+            names.append(name or f"upload {number}")
+        ids = [hashlib.sha256(data).hexdigest() for data in datas]
+        found = {i: queries.get(i) for i in ids}
+        missing = [n for n, i in enumerate(ids) if found[i] is None]
+        if missing:
+            fresh = await describer.describe([datas[n] for n in missing], [names[n] for n in missing])
+            for n, query in zip(missing, fresh):
+                queries.put(ids[n], query)
+                found[ids[n]] = query
+        # A photo described before keeps its description; the name is this upload's.
+        described = []
+        for i, name in zip(ids, names):
+            query = found[i]
+            if query.name != name:  # type: ignore[union-attr]
+                query = replace(query, name=name)
+                queries.put(i, query)
+            described.append((i, query))
+        return described
+
+    def _answer(described: list[tuple[str, "Query"]], top_k: int | None, weights: Weights,
+                filters: Filters) -> dict[str, Any]:
+        answers = []
+        for query_id, query in described:
+            results = engine.recommend(query, top_k=top_k, weights=weights, filters=filters)
+            answers.append({"query_id": query_id, "query": query.to_dict(),
+                            "results": [{**r.to_dict(), "id": r.row} for r in results]})
+        return {"catalog": engine.describe_catalog(), "weights": weights.normalised().as_dict(),
+                "filters": filters.as_dict(), "queries": answers}
+
+    @app.post("/feedback", summary="Record a like or dislike of a shown item",
+              responses={404: {"description": "Unknown query or item"},
+                         503: {"description": "No feedback store"}})
+    async def post_feedback(body: FeedbackIn) -> Response:
+        if feedback is None:
+            raise ApiError(503, "feedback is switched off (feedback.enabled: false)")
+        query_id = body.query_id.strip().lower()
+        query = queries.get(query_id) if QUERY_ID.match(query_id) else None
+        if query is None:
+            raise ApiError(404, "unknown or expired query_id: upload the photo again")
+        if body.item is not None:
+            row = engine.recommender.row_of(body.item)
+        elif body.id is not None:
+            row = body.id if body.id < len(engine.catalog) else None
+        else:
+            raise ApiError(422, "invalid request: give the item's key (item) or its id")
+        if row is None:
+            raise ApiError(404, "no such catalog item")
+        key = engine.recommender.keys[row]
+        shown = engine.default_weights()
+        if body.weights:
+            unknown = set(body.weights) - {"visual", "category", "colour"}
+            if unknown:
+                raise ApiError(422, f"invalid request: unknown weight(s) {', '.join(sorted(unknown))}")
+            shown = shown.with_overrides(**body.weights)
+        shown = shown.normalised()
+        parts = await run_in_threadpool(engine.recommender.components, query, [row])
+        total = float(blend(parts, shown)[0])
+        label = LIKE if body.label in ("like", 1) else DISLIKE
+        event = FeedbackEvent(
+            catalog_key=catalog_key, query_checksum=query.checksum, item=key, label=label,
+            query_embedding=query.embedding, query_name=query.name,
+            score_visual=float(parts[0, 0]), score_category=float(parts[0, 1]), score_colour=float(parts[0, 2]),
+            score_total=total, weight_visual=shown.visual, weight_category=shown.category, weight_colour=shown.colour)
+        await feedback.call("record", [event])
+        return JSON({"recorded": True, "catalog_key": catalog_key, "query_id": query_id, "item": key, "id": row,
+                     "label": "like" if label == LIKE else "dislike",
+                     "score": {"total": round(total, 4), "visual": round(float(parts[0, 0]), 4),
+                               "category": round(float(parts[0, 1]), 4), "colour": round(float(parts[0, 2]), 4)}})
+
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(checkpoint: str | Path, catalog: str | Path | None = None, config: Config | None = None,
+          host: str | None = None, port: int | None = None, *, index_dir: str | Path | None = None,
+          device: str = "auto", describe_workers: int | None = None, progress: bool = True,
+          log_level: str = "info", ready: Callable[[str], None] | None = None) -> None:
+    """Open the engine once (building or updating the catalog index first when needed) and serve
+    the page and API with uvicorn until interrupted.
+
+    ``host`` / ``port`` default to ``web.host`` / ``web.port`` (127.0.0.1:8000). On a loopback
+    address requests for other ``Host`` names are refused; binding elsewhere prints a warning.
+    ``ready(url)`` is called once the server accepts connections.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see recommend.py)
+    import sys
+
+    import uvicorn
+
+    from fashion.config import load_config
+    from fashion.engine import Engine
+
+    config = config or load_config()
+    host = host or config.web.host
+    port = config.web.port if port is None else port
+    engine = Engine.open(checkpoint, catalog, config, index_dir=index_dir, device=device, progress=progress)
+    loopback = is_loopback(host)
+    if not loopback:
+        print(f"warning: serving on {host}, reachable from other machines; there is no authentication",
+              file=sys.stderr)
+    allowed = [*LOOPBACK_HOSTS, host] if loopback else None
+    app = create_app(engine, config, checkpoint=checkpoint, describe_workers=describe_workers, allowed_hosts=allowed)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                                           timeout_graceful_shutdown=5))
+    shown = f"[{host}]" if ":" in host else host
+
+    async def run() -> None:
+        task = asyncio.ensure_future(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+            url = f"http://{shown}:{bound}/"
+            print(f"serving {len(engine.catalog):,} catalog items on {url} (API docs: {url}docs); "
+                  "Ctrl+C stops", file=sys.stderr, flush=True)
+            if ready is not None:
+                ready(url)
+        await task
+
+    asyncio.run(run())

@@ -1,0 +1,299 @@
+// The page: upload a photo once, then re-rank it by its query id as the sliders and filters move.
+// Plain JavaScript, no build step. Server text is only ever put in the page with textContent.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const COMPONENTS = ["visual", "category", "colour"];
+  const state = {
+    file: null,          // the chosen photo (kept to upload again if the server forgot the query)
+    queryId: null,       // the server's id for the described photo
+    defaults: { top_k: 5, weights: { visual: 0.6, category: 0.25, colour: 0.15 } },
+    maxUploadMb: 10,
+    sequence: 0,         // only the latest answer is shown
+    controller: null,    // aborts a superseded request
+    timer: null,
+    previewUrl: null,
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function fixed(value, digits = 2) {
+    return typeof value === "number" && isFinite(value) ? value.toFixed(digits) : "–";
+  }
+
+  function showError(message) {
+    const box = $("error");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  function setStatus(message) {
+    $("status").textContent = message;
+  }
+
+  async function errorText(response) {
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === "string") return body.error;
+    } catch (_) { /* not JSON */ }
+    return `the server answered ${response.status}`;
+  }
+
+  function swatches(container, colours) {
+    container.replaceChildren();
+    for (const colour of colours || []) {
+      const swatch = el("span");
+      swatch.style.setProperty("background-color", /^#[0-9a-fA-F]{6}$/.test(colour.hex) ? colour.hex : "#ccc");
+      swatch.style.setProperty("flex-grow", String(Math.max(colour.share || 0, 0.01)));
+      swatch.title = `${colour.name} (${colour.family}) ${Math.round((colour.share || 0) * 100)}%`;
+      container.append(swatch);
+    }
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  function weights() {
+    const out = {};
+    for (const name of COMPONENTS) out[name] = parseFloat($(`w-${name}`).value);
+    return out;
+  }
+
+  function showWeights() {
+    const raw = weights();
+    const sum = COMPONENTS.reduce((s, n) => s + raw[n], 0);
+    for (const name of COMPONENTS) {
+      $(`o-${name}`).value = sum > 0 ? `${Math.round((100 * raw[name]) / sum)}%` : "0%";
+    }
+  }
+
+  function resetControls() {
+    for (const name of COMPONENTS) $(`w-${name}`).value = state.defaults.weights[name];
+    $("f-category").value = "";
+    $("f-colour").value = "";
+    $("top-k").value = state.defaults.top_k;
+    showWeights();
+  }
+
+  async function loadSetup() {
+    try {
+      const health = await (await fetch("/health")).json();
+      state.defaults = health.defaults;
+      state.maxUploadMb = health.limits.max_upload_mb;
+      $("top-k").max = health.limits.max_top_k;
+      const catalog = health.catalog;
+      $("catalog-info").textContent = `${catalog.items.toLocaleString()} catalog items`;
+    } catch (_) {
+      $("catalog-info").textContent = "The server did not answer.";
+    }
+    resetControls();
+    try {
+      const [categories, colours] = await Promise.all([
+        fetch("/categories").then((r) => r.json()), fetch("/colours").then((r) => r.json())]);
+      const select = $("f-category");
+      for (const category of categories.categories.filter((c) => c.items > 0)) {
+        const option = el("option", null, `${category.name} (${category.items})`);
+        option.value = category.name;
+        select.append(option);
+      }
+      for (const family of colours.families) {
+        const option = el("option", null, family);
+        option.value = family;
+        $("f-colour").append(option);
+      }
+    } catch (_) { /* filters stay at "any" */ }
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  function formFor(useQueryId) {
+    const form = new FormData();
+    if (useQueryId) form.append("query_id", state.queryId);
+    else form.append("image", state.file, state.file.name || "photo");
+    const raw = weights();
+    form.append("w_visual", raw.visual);
+    form.append("w_category", raw.category);
+    form.append("w_colour", raw.colour);
+    const topK = parseInt($("top-k").value, 10);
+    if (topK > 0) form.append("top_k", topK);
+    if ($("f-category").value) form.append("category", $("f-category").value);
+    if ($("f-colour").value) form.append("colour", $("f-colour").value);
+    return form;
+  }
+
+  async function recommend({ upload = false } = {}) {
+    if (!state.file) return;
+    if (state.controller) state.controller.abort();
+    const controller = new AbortController();
+    state.controller = controller;
+    const sequence = ++state.sequence;
+    const useQueryId = !upload && state.queryId !== null;
+    $("results").classList.add("busy");
+    setStatus(useQueryId ? "Re-ranking…" : "Looking at your photo…");
+    const started = performance.now();
+    try {
+      let response = await fetch("/recommend", { method: "POST", body: formFor(useQueryId), signal: controller.signal });
+      if (response.status === 404 && useQueryId) {
+        // The server no longer holds the description (restarted, or evicted): upload again.
+        state.queryId = null;
+        response = await fetch("/recommend", { method: "POST", body: formFor(false), signal: controller.signal });
+      }
+      if (sequence !== state.sequence) return;
+      if (!response.ok) {
+        showError(await errorText(response));
+        setStatus("");
+        return;
+      }
+      const payload = await response.json();
+      if (sequence !== state.sequence) return;
+      showError("");
+      render(payload, performance.now() - started);
+    } catch (error) {
+      if (error.name !== "AbortError" && sequence === state.sequence) {
+        showError(`Could not reach the server (${error.message}).`);
+        setStatus("");
+      }
+    } finally {
+      if (sequence === state.sequence) $("results").classList.remove("busy");
+    }
+  }
+
+  function scheduleRerank() {
+    showWeights();
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => recommend(), 60);
+  }
+
+  // ------------------------------------------------------------------ rendering
+
+  function renderQuery(query) {
+    $("query").hidden = false;
+    const [first, ...others] = query.categories;
+    $("q-category").textContent = first ? first.name : "unknown";
+    $("q-probability").textContent = first ? `${Math.round(first.probability * 100)}%` : "";
+    $("q-others").textContent = others.length
+      ? "or " + others.map((c) => `${c.name} ${Math.round(c.probability * 100)}%`).join(", ") : "";
+    const attributes = $("q-attributes");
+    attributes.replaceChildren(...query.attributes.map((a) => {
+      const chip = el("li", null, a.name);
+      chip.title = `${a.type}, ${Math.round(a.probability * 100)}%`;
+      return chip;
+    }));
+    swatches($("q-colours"), query.colours);
+    $("q-colour-names").replaceChildren(...query.colours.map(
+      (c) => el("li", null, `${c.name} ${Math.round(c.share * 100)}%`)));
+  }
+
+  function renderCard(result, used) {
+    const card = $("card-template").content.firstElementChild.cloneNode(true);
+    card.dataset.key = result.key;
+    card.dataset.id = result.id;
+    const image = card.querySelector(".thumb");
+    image.src = `/items/${encodeURIComponent(result.id)}/image`;
+    image.alt = result.name || result.category || "catalog item";
+    card.querySelector(".rank").textContent = `#${result.rank}`;
+    card.querySelector(".total").textContent = fixed(result.score.total);
+    const parts = [];
+    for (const name of COMPONENTS) {
+      const share = (used[name] || 0) * (result.score[name] || 0);
+      card.querySelector(`.part.${name}`).style.setProperty("width", `${Math.max(0, share * 100)}%`);
+      card.querySelector(`.s-${name}`).textContent = fixed(result.score[name]);
+      parts.push(`${name} ${fixed(result.score[name])} × ${Math.round((used[name] || 0) * 100)}%`);
+    }
+    card.querySelector(".bar").setAttribute("aria-label", `score ${fixed(result.score.total)} = ${parts.join(" + ")}`);
+    card.querySelector(".bar").title = parts.join(" + ");
+    card.querySelector(".category-name").textContent = result.category || result.predicted_category || "";
+    swatches(card.querySelector(".swatches"), result.colours);
+    const shared = (result.shared_attributes || []).map((a) => a.name);
+    card.querySelector(".shared").textContent = shared.length ? `Also ${shared.join(", ")}` : "";
+    for (const button of card.querySelectorAll(".vote button")) {
+      button.addEventListener("click", () => vote(card, button, button.classList.contains("like") ? "like" : "dislike"));
+    }
+    return card;
+  }
+
+  function render(payload, elapsedMs) {
+    const answer = payload.queries[0];
+    state.queryId = answer.query_id;
+    renderQuery(answer.query);
+    const cards = answer.results.map((result) => renderCard(result, payload.weights));
+    $("results").replaceChildren(...cards);
+    const filters = [payload.filters.category, payload.filters.colour].filter(Boolean);
+    setStatus(cards.length
+      ? `${cards.length} items${filters.length ? ` (only ${filters.join(", ")})` : ""} in ${Math.round(elapsedMs)} ms`
+      : "No catalog item passes these filters.");
+  }
+
+  async function vote(card, button, label) {
+    if (!state.queryId) return;
+    const buttons = card.querySelectorAll(".vote button");
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const response = await fetch("/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ query_id: state.queryId, item: card.dataset.key, label, weights: weights() }),
+      });
+      if (!response.ok) {
+        showError(await errorText(response));
+        return;
+      }
+      buttons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      showError("");
+    } catch (error) {
+      showError(`Could not send your vote (${error.message}).`);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  // ------------------------------------------------------------------ choosing a photo
+
+  function choose(file) {
+    if (!file) return;
+    if (file.size > state.maxUploadMb * 1024 * 1024) {
+      showError(`That photo is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${state.maxUploadMb} MB.`);
+      return;
+    }
+    state.file = file;
+    state.queryId = null;
+    if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+    state.previewUrl = URL.createObjectURL(file);
+    const preview = $("preview");
+    preview.src = state.previewUrl;
+    preview.hidden = false;
+    $("drop-text").textContent = "Choose another photo or drop it here";
+    recommend({ upload: true });
+  }
+
+  function setUp() {
+    const drop = $("drop");
+    $("file").addEventListener("change", (event) => choose(event.target.files[0]));
+    for (const type of ["dragenter", "dragover"]) {
+      drop.addEventListener(type, (event) => { event.preventDefault(); drop.classList.add("over"); });
+    }
+    for (const type of ["dragleave", "drop"]) {
+      drop.addEventListener(type, () => drop.classList.remove("over"));
+    }
+    drop.addEventListener("drop", (event) => {
+      event.preventDefault();
+      choose(event.dataTransfer.files[0]);
+    });
+    drop.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file").click(); }
+    });
+    for (const name of COMPONENTS) $(`w-${name}`).addEventListener("input", scheduleRerank);
+    for (const id of ["f-category", "f-colour", "top-k"]) $(id).addEventListener("change", scheduleRerank);
+    $("reset").addEventListener("click", () => { resetControls(); scheduleRerank(); });
+    loadSetup();
+  }
+
+  setUp();
+})();

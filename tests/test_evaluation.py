@@ -1,0 +1,116 @@
+"""The evaluate job end to end on the tiny generated sample, through ``python -m fashion.evaluate``."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+METHODS = ["random", "visual", "colour", "category", "blend", "tuned"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_run, tmp_path_factory):
+    """One CLI evaluation of the tiny run: (completed process, output folder)."""
+    out = tmp_path_factory.mktemp("evaluation")
+    result = run_cli(["-m", "fashion.evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--out", str(out),
+                      "--no-progress", "--grid-step", "0.5"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, out
+
+
+def test_table_on_screen(evaluated):
+    result, _ = evaluated
+    text = result.stdout
+    assert "classification (test" in text and "category top-1" in text
+    for title in ("cat P@k", "colour@k", "mean dE", "attr J@k", "item R@k", "mean"):
+        assert title in text
+    for method in METHODS:
+        assert f"\n{method:<10}" in text
+    assert "tuned = grid search on the val split" in text
+
+
+def test_metrics_json_csv_and_plot_written(evaluated):
+    _, out = evaluated
+    report = json.loads((out / "metrics.json").read_text())
+    assert list(report["retrieval"]) == METHODS  # the random baseline is there, in the same run
+    for method in METHODS:
+        assert set(report["retrieval"][method]) == {"category_precision", "colour_agreement", "mean_delta_e",
+                                                    "attribute_overlap", "same_item_recall", "mean"}
+        assert set(report["retrieval"][method]["category_precision"]) == {"1", "5", "10"}
+    assert report["weights"]["visual"] == {"visual": 1.0, "category": 0.0, "colour": 0.0}
+    assert report["protocol"]["queries"] == "test" and report["protocol"]["query_excluded_from_own_results"]
+    assert "category_top1" in report["classification"]
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(METHODS) * 3
+    assert {row["method"] for row in rows} == set(METHODS)
+    assert (out / "metrics_vs_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "grid_search.csv").is_file()
+
+
+def test_grid_search_used_the_validation_split(evaluated, tiny_sample):
+    _, out = evaluated
+    report = json.loads((out / "metrics.json").read_text())
+    grid = report["grid_search"]
+    partition = (tiny_sample / "Eval" / "list_eval_partition.txt").read_text().split()
+    assert grid["split"] == "val"
+    assert grid["queries"] == partition.count("val")  # (the in-process test below proves no test image is ranked)
+    assert len(grid["table"]) == 6  # step 0.5: (1,0,0), (.5,.5,0), (.5,0,.5), (0,1,0), (0,.5,.5), (0,0,1)
+    assert report["weights"]["tuned"] == grid["best_weights"]
+
+
+def test_grid_search_never_ranks_test_images(tiny_run, monkeypatch):
+    """In process: the weight search only ever ranks validation images."""
+    from fashion import evaluation
+    from fashion.checkpoint import load_model
+    from fashion.config import load_config
+    from fashion.training_job import load_training_data
+
+    loaded = load_model(tiny_run / "best.pt", device="cpu")
+    data = load_training_data(loaded.config)
+    config = load_config(overrides=["catalog.workers=0"]).replace(data=loaded.config.data)
+    calls = []
+    original = evaluation.rank_methods
+
+    def spy(features, queries, gallery, methods, *args, **kwargs):
+        calls.append(({str(s) for s in data.frame["split"].to_numpy()[features.rows[queries]]},
+                      {str(s) for s in data.frame["split"].to_numpy()[features.rows[gallery]]},
+                      [m.name for m in methods]))
+        return original(features, queries, gallery, methods, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "rank_methods", spy)
+    report = evaluation.evaluate(loaded, data, config, evaluation.EvalOptions(grid_step=0.5), progress=False,
+                                 log=lambda _: None)
+    (grid_q, grid_g, grid_methods), (test_q, test_g, test_methods) = calls
+    assert grid_q == grid_g == {"val"} and "configured" in grid_methods
+    assert test_q == test_g == {"test"} and test_methods == METHODS
+    # Sanity of the figures themselves: the random baseline is a baseline, visual is exact cosine.
+    for values in report["retrieval"]["visual"]["category_precision"].values():
+        assert 0.0 <= values <= 1.0
+    assert np.isfinite(report["retrieval"]["random"]["mean"][10])
+
+
+def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
+    missing = run_cli(["-m", "fashion.evaluate", "--checkpoint", str(tmp_path / "nope.pt")])
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("error:") and "checkpoint not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    # The option checks in process (same code path, without another interpreter start-up).
+    from fashion.evaluate import main
+
+    checkpoint = tiny_run / "best.pt"
+    for kwargs, message in (({"queries": "tset"}, "unknown split 'tset'"),
+                            ({"tune": "test"}, "tuned on other data"),
+                            ({"ks": "1,five"}, "--ks must be comma-separated integers")):
+        options = {"checkpoint": checkpoint, "data": None, "out": tmp_path, "config": None, "set_": [],
+                   "queries": "test", "gallery": "test", "tune": "val", "ks": "1,5,10", "grid_step": 0.1,
+                   "objective": "mean", "seed": 0, "pool": True, "progress": False, "device": "cpu", **kwargs}
+        with pytest.raises(SystemExit) as exit_info:
+            main(**options)
+        assert exit_info.value.code == 1
+        assert message in capsys.readouterr().err
