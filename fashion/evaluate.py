@@ -51,8 +51,9 @@ def main(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from fashion.cli_errors import exit_on_known_errors
     from fashion.evaluation import EvalOptions, EvaluationError, run_evaluation
+    from fashion.recommender import RecommendError
 
-    with exit_on_known_errors(extra=(EvaluationError,)):
+    with exit_on_known_errors(extra=(EvaluationError, RecommendError)):
         try:
             cutoffs = tuple(int(k) for k in ks.split(",") if k.strip())
         except ValueError:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from fashion.config import Config
 from fashion.datasets import LabelledData
@@ -266,7 +267,7 @@ class Truth:
         attributes = None
         if data.attributes is not None and data.attributes.shape[1] and (data.attributes == 1).any():
             attributes = data.attributes[features.rows]
-        items = np.array(["" if v is None or v != v else str(v) for v in frame["item_id"]], dtype=object)
+        items = np.array(["" if pd.isna(v) else str(v) for v in frame["item_id"]], dtype=object)
         return cls(frame["category"].to_numpy(dtype=np.int64), attributes, items, features.dominant_lab)
 
     def take(self, positions: np.ndarray) -> "Truth":
@@ -386,6 +387,7 @@ def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptio
     (``recommend.candidate_multiple``), the colour settings and the batch size.
     """
     options = options.check()
+    configured = Weights.from_config(config.recommend).normalised()  # bad weights fail before the slow part
     started = time.perf_counter()
     frame = data.frame
     wanted = set(options.queries) | set(options.gallery) | ({options.tune} if options.tune else set())
@@ -404,7 +406,6 @@ def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptio
         raise EvaluationError("no readable image in the query or gallery split")
     k = max(options.ks)
     pool_size = k * config.recommend.candidate_multiple if options.pool else len(features)
-    configured = Weights.from_config(config.recommend)
     match_delta_e = config.colour.match_delta_e
 
     grid: GridResult | None = None
@@ -457,7 +458,7 @@ def _weights_text(weights: Weights) -> str:
 
 def _grid_json(grid: GridResult | None, note: str, options: EvalOptions) -> dict[str, Any]:
     if grid is None:
-        return {"split": options.tune, "skipped": note or "disabled"}
+        return {"split": options.tune, "skipped": note or "disabled (--tune none)"}
     return {
         "split": grid.split, "objective": f"{grid.objective}@{grid.k}", "queries": grid.queries,
         "step": options.grid_step, "best_weights": grid.best.as_dict(), "best_value": grid.best_value,

@@ -132,9 +132,11 @@ def main(
                    "folder; pass --data PATH where you have it)")
         raise typer.Exit(0)
     from fashion.cli_errors import exit_on_known_errors
+    from fashion.catalog import CatalogError
     from fashion.evaluation import EvaluationError
+    from fashion.recommender import RecommendError
 
-    with exit_on_known_errors(extra=(EvaluationError,)):
+    with exit_on_known_errors(extra=(EvaluationError, CatalogError, RecommendError)):
         code = run(root, minutes, epochs, run_name, overwrite, list(set_), progress)
     raise typer.Exit(code)
 

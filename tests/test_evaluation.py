@@ -114,3 +114,48 @@ def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
             main(**options)
         assert exit_info.value.code == 1
         assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ the real-photo run
+
+
+def test_real_run_without_data_says_so_and_exits_cleanly(tmp_path):
+    result = run_cli(["-m", "fashion.real_run", "--data", str(tmp_path / "absent")])
+    assert result.returncode == 0
+    assert "real-photo data not found" in result.stdout
+
+
+def test_real_run_sizes_epochs_to_the_budget():
+    from fashion.real_run import MAX_EPOCHS, MIN_EPOCHS, plan_epochs
+
+    # 30 img/s, 3,068 + 341 images: an epoch is 1.15 * (3068 + 341/3) / 30 = 122 s; 15 min of 20 train.
+    plan = plan_epochs(30.0, 3068, 341, 20)
+    assert plan.epochs == 7 and plan.expected_train_seconds <= 0.75 * 20 * 60
+    assert plan_epochs(0.5, 3068, 341, 20).epochs == MIN_EPOCHS
+    assert plan_epochs(1e6, 3068, 341, 20).epochs == MAX_EPOCHS
+
+
+def test_real_run_end_to_end_on_a_tiny_folder_dataset(tiny_sample, tmp_path):
+    """The part-3 pipeline (train, catalog, evaluate, RESULTS.md) on class folders made from the tiny sample."""
+    import shutil
+
+    from fashion.datasets import load_dataset
+
+    data = load_dataset(tiny_sample)
+    root = tmp_path / "clothes"
+    folder = {"train": "train", "val": "validation", "test": "test"}
+    for row in data.frame.itertuples():
+        target = root / folder[row.split] / row.category_name.replace(" ", "_")
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(row.path, target / f"{row.Index:03d}.jpg")
+    result = run_cli(["-m", "fashion.real_run", "--data", str(root), "--epochs", "1", "--no-progress",
+                      "--set", "model.image_size=32", "--set", f"train.run_dir={tmp_path / 'runs'}",
+                      "--set", "train.workers=0", "--set", "catalog.batch_size=16", "--set", "catalog.workers=0"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = tmp_path / "runs" / "real-clothing"
+    report = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+    assert report["dataset"]["layout"] == "folders" and report["grid_search"]["split"] == "val"
+    assert np.isnan(report["retrieval"]["visual"]["same_item_recall"]["10"] or np.nan)  # folders have no items
+    assert (run_dir / "catalog" / "CURRENT").is_file()
+    results = (run_dir / "RESULTS.md").read_text()
+    assert f"python -m fashion.real_run --data {root} --epochs 1" in results and "| blend |" in results
