@@ -59,12 +59,12 @@ def default_workers(requested: int) -> int:
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def decode_all(images: SquareImages, workers: int, description: str) -> torch.Tensor:
+def decode_all(images: SquareImages, workers: int, description: str, show_progress: bool = True) -> torch.Tensor:
     """Decode every image once into a (N, 3, S, S) uint8 tensor, with a progress bar."""
     out = torch.empty((len(images), 3, images.size, images.size), dtype=torch.uint8)
     loader = DataLoader(images, batch_size=64, num_workers=workers, shuffle=False)
     position = 0
-    for batch in tqdm(loader, desc=description, unit="batch", leave=False):
+    for batch in tqdm(loader, desc=description, unit="batch", leave=False, disable=not show_progress):
         out[position : position + len(batch)] = batch
         position += len(batch)
     return out
@@ -101,12 +101,13 @@ def labelled_images(
     cache_mb: int,
     workers: int,
     description: str,
+    show_progress: bool = True,
 ) -> LabelledImages:
     """Build a LabelledImages for a split, preloading it into memory when it fits ``cache_mb``."""
     images = SquareImages(frame, size, use_bbox=use_bbox, max_pixels=max_pixels)
     pixels: SquareImages | torch.Tensor = images
     if len(images) * 3 * size * size <= cache_mb * 2**20:
-        pixels = decode_all(images, workers, description)
+        pixels = decode_all(images, workers, description, show_progress)
     categories = torch.tensor(frame["category"].to_numpy(dtype=np.int64))
     rows = frame.index.to_numpy()
     attribute_tensor = (

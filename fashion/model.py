@@ -6,6 +6,7 @@ timm, features and heads are separate methods, so nothing slices ``children()``.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -83,8 +84,11 @@ class FashionNet(nn.Module):
         self.trunk = trunk
         self.dropout = nn.Dropout(dropout)
         self.category_head = nn.Linear(self.embedding_dim, num_categories)
-        # A layout without attributes (folder per class) gets a head with zero outputs.
-        self.attribute_head = nn.Linear(self.embedding_dim, num_attributes)
+        # A layout without attributes (folder per class) gets a head with zero outputs;
+        # initialising it would only warn about zero-element tensors.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            self.attribute_head = nn.Linear(self.embedding_dim, num_attributes)
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled penultimate features, (B, D), not normalised."""

@@ -294,7 +294,7 @@ def build_splits(data: LabelledData, config: Config, workers: int, show_progress
     frame = data.frame
     size = config.model.image_size
     common = dict(use_bbox=config.data.use_bbox, max_pixels=config.data.max_image_pixels,
-                  cache_mb=config.data.cache_mb, workers=workers)
+                  cache_mb=config.data.cache_mb, workers=workers, show_progress=show_progress)
     parts = {}
     for split in ("train", "val", "test"):
         rows = frame[frame["split"] == split]
