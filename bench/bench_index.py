@@ -132,8 +132,8 @@ def main(quick: bool = False) -> str:
     bare_rate, build_rate = n / forward_s, n / build_s
     ratio = build_rate / bare_rate
     # Best possible on these cores: all the CPU work spread perfectly over every core.
-    bound = forward_s / ((s["decode"] + s["colour"] + forward_cpu) / (os.cpu_count() or 1))
     s = report.seconds
+    bound = forward_s / ((s["decode"] + s["colour"] + forward_cpu) / (os.cpu_count() or 1))
     workers = config.catalog.workers
     lines = [
         "## Catalog index build",

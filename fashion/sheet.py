@@ -51,8 +51,10 @@ def _swatches(draw: ImageDraw.ImageDraw, x: int, y: int, colours: Sequence[dict]
     left = x
     total = sum(c["share"] for c in colours) or 1.0
     for colour in colours:
-        right = left + max(1, round(width * colour["share"] / total))
-        draw.rectangle([left, y, min(right, x + width) - 1, y + 11], fill=colour["hex"])
+        right = min(x + width, left + max(1, round(width * colour["share"] / total)))
+        if right <= left:  # rounding used the whole bar up: the remaining colours are slivers
+            break
+        draw.rectangle([left, y, right - 1, y + 11], fill=colour["hex"])
         left = right
     draw.rectangle([x, y, x + width - 1, y + 11], outline=(90, 90, 90))
 

@@ -277,3 +277,16 @@ def test_candidate_pool_widens_when_views_crowd_it():
     results = Recommender(catalog, LABELS, config.recommend, config.colour).recommend(
         make_query([1, 0, 0], [1, 0, 0]), top_k=3)
     assert len(results) == 3 and results[0].item_id == "same"
+
+
+def test_contact_sheet_with_tiny_colour_shares(recommender, tmp_path):
+    from PIL import Image
+
+    from fashion.sheet import write_contact_sheet
+
+    query = make_query([1, 0, 0], [1, 0, 0])
+    query.palette = Palette.from_rgb([RED, BLUE, WHITE, (1, 2, 3), (9, 9, 9)], [0.94, 0.03, 0.02, 0.005, 0.005])
+    results = recommender.recommend(query, top_k=3)  # catalog paths do not exist: placeholder tiles
+    out = write_contact_sheet(tmp_path / "sheet.png", [(query, Image.new("RGB", (30, 60), RED), results)])
+    with Image.open(out) as image:
+        assert image.size[0] > 4 * 180 and image.format == "PNG"

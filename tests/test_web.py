@@ -361,7 +361,7 @@ def test_describe_worker_process_gives_the_same_answer(tiny_run, engine, config,
 
     expected = upload(client, photo, name="w.jpg").json()
     with TestClient(create_app(engine, config, checkpoint=tiny_run / "best.pt", describe_workers=1)) as pooled:
-        assert pooled.get("/health").json()["describe"] == "1 worker processes"
+        assert pooled.get("/health").json()["describe"] == "1 worker process"
         answer = upload(pooled, photo, name="w.jpg")
         assert answer.status_code == 200, answer.text
         assert answer.json() == expected

@@ -205,6 +205,7 @@
       const share = (used[name] || 0) * (result.score[name] || 0);
       card.querySelector(`.part.${name}`).style.setProperty("width", `${Math.max(0, share * 100)}%`);
       card.querySelector(`.s-${name}`).textContent = fixed(result.score[name]);
+      card.querySelector(`.w-${name}`).textContent = `×${Math.round((used[name] || 0) * 100)}%`;
       parts.push(`${name} ${fixed(result.score[name])} × ${Math.round((used[name] || 0) * 100)}%`);
     }
     card.querySelector(".bar").setAttribute("aria-label", `score ${fixed(result.score.total)} = ${parts.join(" + ")}`);

@@ -1,0 +1,203 @@
+"""The page in a real browser: headless Chromium (Debian's ``chromium`` + ``chromium-driver``) driven by
+selenium against ``fashion.web.app.serve`` running in its own process on loopback.
+
+Upload a sample photo, see the result cards, move the weight sliders and see the order change,
+like an item; the screenshot is saved as ``test-artifacts/web.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TINY_MODEL, TINY_SAMPLE
+from test_web import split_images
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = ROOT / "test-artifacts"
+HOW_TO_ENABLE = "the browser test needs Debian's Chromium: `apt-get install chromium chromium-driver` enables it"
+
+SERVE = r"""
+import json, sys
+from fashion.config import load_config
+from fashion.web.app import serve
+checkpoint, index, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+serve(checkpoint, None, load_config(overrides=overrides), port=0, index_dir=index, device="cpu",
+      describe_workers=0, progress=False, log_level="warning")
+"""
+
+
+def browser_available() -> str | None:
+    """Why the browser test cannot run here (None when it can)."""
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            return f"{path} is missing; {HOW_TO_ENABLE}"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    return None
+
+
+pytestmark = pytest.mark.skipif(browser_available() is not None, reason=browser_available() or "")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run, tiny_sample, tmp_path_factory):
+    """``serve()`` in a child process on a free loopback port; yields its URL and index folder."""
+    index = tmp_path_factory.mktemp("browser-index") / "catalog"
+    overrides = TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", "recommend.dedupe_items=false"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(tiny_run / "best.pt"), str(index), json.dumps(overrides)],
+        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    lines: "queue.Queue[str]" = queue.Queue()
+    log: list[str] = []
+
+    def read() -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            log.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    url = None
+    deadline = time.monotonic() + 180
+    while url is None and time.monotonic() < deadline and process.poll() is None:
+        try:
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", lines.get(timeout=1))
+        except queue.Empty:
+            continue
+        url = found.group(1) if found else None
+    if url is None:
+        process.kill()
+        pytest.fail("the server did not start:\n" + "".join(log))
+    yield url, index
+    process.send_signal(2)  # Ctrl+C: a clean shutdown
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    assert "Traceback" not in "".join(log), "".join(log)
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--window-size=1280,1100", f"--user-data-dir={profile}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    browser.set_page_load_timeout(60)
+    yield browser
+    browser.quit()
+
+
+def ranking(url: str, photo: Path, weights: str) -> list[str]:
+    """Result keys for ``photo`` with ``weights``, straight from the API."""
+    boundary = uuid.uuid4().hex
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="weights"\r\n\r\n{weights}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{photo.name}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n").encode() + photo.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url + "recommend", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return [r["key"] for r in json.load(response)["queries"][0]["results"]]
+
+
+def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, index = server
+    # A photo whose ranking changes when colour alone counts (what the sliders will be set to).
+    photo = default = by_colour = None
+    for candidate in split_images(tiny_sample, "train")[:12]:
+        default, by_colour = ranking(url, candidate, "0.6,0.25,0.15"), ranking(url, candidate, "0,0,1")
+        if default != by_colour:
+            photo = candidate
+            break
+    assert photo is not None, "no sample photo whose order depends on the weights"
+
+    wait = WebDriverWait(driver, 60)
+    driver.get(url)
+    wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#f-colour option")) > 1)
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+
+    def card_keys(d) -> list[str]:
+        return [card.get_attribute("data-key") for card in d.find_elements(By.CSS_SELECTOR, "#results li.card")]
+
+    wait.until(lambda d: card_keys(d) == default)
+    cards = driver.find_elements(By.CSS_SELECTOR, "#results li.card")
+    assert len(cards) == 5
+    first = cards[0]
+    assert first.find_element(By.CSS_SELECTOR, ".total").text.replace(".", "").isdigit()
+    assert first.find_element(By.CSS_SELECTOR, "img.thumb").get_attribute("src").endswith("/image")
+    wait.until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#results img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
+    assert driver.find_element(By.ID, "q-category").text
+    assert driver.find_elements(By.CSS_SELECTOR, "#q-colours span")
+
+    # Looks and category to 0, colour to 1 (keyboard on the sliders: real input events).
+    driver.find_element(By.ID, "w-visual").send_keys(Keys.HOME)
+    driver.find_element(By.ID, "w-category").send_keys(Keys.HOME)
+    driver.find_element(By.ID, "w-colour").send_keys(Keys.END)
+    wait.until(lambda d: card_keys(d) == by_colour)
+    assert driver.find_element(By.ID, "o-colour").text == "100%"
+    totals = [float(e.text) for e in driver.find_elements(By.CSS_SELECTOR, "#results .total")]
+    assert totals == sorted(totals, reverse=True)
+    wait.until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#results img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
+
+    like = driver.find_element(By.CSS_SELECTOR, "#results li.card .like")
+    like.click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results li.card .like").get_attribute("aria-pressed")
+               == "true")
+    assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(ARTIFACTS / "web.png"))
+
+    from fashion.feedback import FeedbackStore
+
+    with FeedbackStore(index / "feedback.sqlite") as store:
+        events = store.event_list()
+    assert [(e.item, e.label) for e in events] == [(by_colour[0], 1)]
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not problems, problems
+
+
+def test_bad_file_shows_the_servers_error(server, driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo at all")
+    driver.get(url)
+    wait = WebDriverWait(driver, 60)
+    wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
+    driver.find_element(By.ID, "file").send_keys(str(text))
+    wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert "notes.jpg: not an image" in driver.find_element(By.ID, "error").text
