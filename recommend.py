@@ -51,6 +51,10 @@ def main(
                                     "whose name or type contains the given text."),
     progress: bool = typer.Option(True, help="Show a progress bar while indexing the catalog."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
+    serve: bool = typer.Option(False, "--serve", help="Serve the web page and JSON API (model and catalog loaded "
+                               "once; API docs at /docs)."),
+    host: Optional[str] = typer.Option(None, help="--serve: address to bind (default web.host: 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="--serve: port (default web.port: 8000)."),
 ) -> None:
     """Recommend visually similar catalog items for each query image, explained."""
     # Before torch loads OpenMP: threads that spin while waiting stall badly when the cores are
@@ -70,7 +74,16 @@ def main(
 
     with exit_on_known_errors(extra=(CatalogError, RecommendError)):
         try:
-            if categories or attributes:
+            if serve:
+                from fashion.config import load_config
+                from fashion.recommend_job import resolve_checkpoint
+                from fashion.web.app import serve as serve_web
+
+                settings = load_config(request.config_path, request.overrides)
+                serve_web(resolve_checkpoint(settings, request.checkpoint), request.catalog, settings, host=host,
+                          port=port, index_dir=request.index_dir, device=request.device, progress=request.progress)
+                code = 0
+            elif categories or attributes:
                 text = " ".join(str(p) for p in request.images)
                 code = run_lookup(request, "categories" if categories else "attributes", text)
             else:
