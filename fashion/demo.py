@@ -36,8 +36,9 @@ def main() -> None:
     test = data.frame[data.frame["split"] == "test"]
     query = test["path"].iloc[0]
     sheet = run_dir / "demo_sheet.png"
-    _run(["recommend.py", str(query), "--sheet", str(sheet)])
-    print(f"\ncontact sheet: {sheet}")
+    # The query photo is itself in the catalog (the test split); leave it out so the table shows
+    # other photos: the same item's other views should come first.
+    _run(["recommend.py", str(query), "--exclude-query", "--sheet", str(sheet)])
 
 
 if __name__ == "__main__":
