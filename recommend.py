@@ -49,6 +49,12 @@ def main(
                                     "items) whose name contains the given text."),
     attributes: bool = typer.Option(False, "--attributes", help="List attributes (id, name, type, catalog items) "
                                     "whose name or type contains the given text."),
+    like: List[str] = typer.Option([], "--like", help="Record that you like this result (its path as shown); "
+                                   "repeatable. Prints the re-ranked list."),
+    dislike: List[str] = typer.Option([], "--dislike", help="Record that you dislike this result; repeatable."),
+    feedback: bool = typer.Option(False, "--feedback", help="Summarise the recorded feedback (and learned weights)."),
+    feedback_export: Optional[Path] = typer.Option(None, "--feedback-export", help="Write the feedback as CSV."),
+    feedback_reset: bool = typer.Option(False, "--feedback-reset", help="Delete the catalog's recorded feedback."),
     progress: bool = typer.Option(True, help="Show a progress bar while indexing the catalog."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),
     serve: bool = typer.Option(False, "--serve", help="Serve the web page and JSON API (model and catalog loaded "
@@ -61,18 +67,20 @@ def main(
     # shared (a DataLoader worker, other processes): 1.2 s instead of 20 ms for one image here.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from fashion.cli_errors import exit_on_known_errors
-    from fashion.recommend_job import Request, run_lookup, run_recommend
+    from fashion.feedback import FeedbackError
+    from fashion.recommend_job import Request, run_feedback, run_lookup, run_recommend
 
     request = Request(
         images=list(images or []), checkpoint=checkpoint, catalog=catalog, index_dir=index_dir, config_path=config,
         overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights, w_visual=w_visual,
         w_category=w_category, w_colour=w_colour, category=category, colour=colour, same_category=same_category,
         combine=combine, exclude_query=exclude_query, progress=progress, device=device,
+        likes=list(like), dislikes=list(dislike),
     )
     from fashion.catalog import CatalogError
     from fashion.recommender import RecommendError
 
-    with exit_on_known_errors(extra=(CatalogError, RecommendError)):
+    with exit_on_known_errors(extra=(CatalogError, RecommendError, FeedbackError)):
         try:
             if serve:
                 from fashion.config import load_config
@@ -83,6 +91,9 @@ def main(
                 serve_web(resolve_checkpoint(settings, request.checkpoint), request.catalog, settings, host=host,
                           port=port, index_dir=request.index_dir, device=request.device, progress=request.progress)
                 code = 0
+            elif feedback or feedback_export or feedback_reset:
+                action = "export" if feedback_export else "reset" if feedback_reset else "summary"
+                code = run_feedback(request, action, feedback_export)
             elif categories or attributes:
                 text = " ".join(str(p) for p in request.images)
                 code = run_lookup(request, "categories" if categories else "attributes", text)

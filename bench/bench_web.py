@@ -197,7 +197,8 @@ def summary(label: str, run: dict, sent: int) -> tuple[str, float, float]:
     """A Markdown table row and (median ms, p99 ms)."""
     ms = np.array(run["latencies"]) * 1000
     if not len(ms):
-        return f"| {label} | – | – | – | – | – | – | {sent} sent, {len(run['errors'])} errors |", float("inf"), float("inf")
+        row = f"| {label} | – | – | – | – | – | – | {sent} sent, {len(run['errors'])} errors |"
+        return row, float("inf"), float("inf")
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     cpu = f"{run['cpu_ms']:.0f}" if run.get("cpu_ms") is not None else "–"
     row = (f"| {label} | **{p50:.0f}** | {p90:.0f} | **{p99:.0f}** | {ms.max():.0f} | "
@@ -287,7 +288,8 @@ def main(quick: bool = False) -> str:
     if run.get("cpu_ms") is not None:
         floor = CLIENTS * run["cpu_ms"] / 2
         lines += ["", f"The server used {run['cpu_ms']:.0f} ms of CPU per upload (all its processes), so on 2 cores "
-                      f"it had to itself the median would be about {CLIENTS} × {run['cpu_ms']:.0f} ÷ 2 ≈ {floor:.0f} ms "
+                      f"it had to itself the median would be about {CLIENTS} × {run['cpu_ms']:.0f} ÷ 2 ≈ "
+                      f"{floor:.0f} ms "
                       f"(an estimate, not a measurement); the measured figures above are what it got here."]
     if errors:
         lines += ["", "Errors (first 5): " + "; ".join(errors[:5])]

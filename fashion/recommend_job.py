@@ -40,6 +40,8 @@ class Request:
     exclude_query: bool = False
     progress: bool = True
     device: str = "auto"
+    likes: list[str] = field(default_factory=list)
+    dislikes: list[str] = field(default_factory=list)
 
 
 def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
@@ -75,6 +77,8 @@ def run_recommend(request: Request) -> int:
     config = load_config(request.config_path, request.overrides)
     # Check the query files before a possibly long catalog build.
     pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
+    explicit_weights = bool(request.weights) or any(
+        w is not None for w in (request.w_visual, request.w_category, request.w_colour))
     weights = Weights.from_config(config.recommend)
     if request.weights:
         weights = Weights.parse(request.weights, weights)
@@ -84,6 +88,11 @@ def run_recommend(request: Request) -> int:
         _check_colour_name(request.colour)
 
     engine = open_engine(request, config)
+    from fashion.feedback_job import FeedbackSession
+
+    feedback = FeedbackSession.open(engine)
+    if (request.likes or request.dislikes) and feedback is None:
+        raise RecommendError("feedback is switched off (feedback.enabled=false); --like/--dislike need it")
     queries = engine.describe(request.images)
     own_keys = [q.key for q in queries if q.key]
     if request.combine and len(queries) > 1:
@@ -92,8 +101,18 @@ def run_recommend(request: Request) -> int:
     answers = []
     for query in queries:
         exclude = [] if not request.exclude_query else ([query.key] if query.key else own_keys)
-        results = engine.recommend(query, top_k=request.top_k, weights=weights, filters=filters, exclude=exclude)
+        query_weights, adjustments = weights, None
+        if feedback is not None:
+            if request.likes or request.dislikes:
+                # Events carry the scores the shopper saw: those of the ranking before this feedback.
+                shown_query, shown_weights, _ = feedback.adapt(query, weights if explicit_weights else None)
+                count = feedback.record(shown_query, shown_weights, request.likes, request.dislikes)
+                print(f"recorded {count} feedback event(s); re-ranked:", file=sys.stderr)
+            query, query_weights, adjustments = feedback.adapt(query, weights if explicit_weights else None)
+        results = engine.recommend(query, top_k=request.top_k, weights=query_weights, filters=filters,
+                                   exclude=exclude, adjustments=adjustments)
         answers.append((query, results))
+        weights = query_weights
 
     catalog = engine.describe_catalog()
     used = weights.normalised().as_dict()
@@ -125,6 +144,39 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
     else:
         print(format_attributes(rows, text))
     return 0
+
+
+def run_feedback(request: Request, action: str, export: Path | None = None) -> int:
+    """``--feedback`` (summary), ``--feedback-export PATH`` (CSV) or ``--feedback-reset`` for the catalog."""
+    from fashion.feedback_job import FeedbackSession
+    from fashion.recommender import RecommendError
+
+    engine = open_engine(request)
+    session = FeedbackSession.open(engine)
+    if session is None:
+        raise RecommendError("feedback is switched off or its store cannot be opened (see the warning above)")
+    if action == "export":
+        rows = session.store.export_csv(export, session.catalog_key)
+        print(f"wrote {rows} feedback events to {export}")
+    elif action == "reset":
+        print(f"removed {session.store.reset(session.catalog_key)} feedback events (learned weights too)")
+    else:
+        summary = session.summary()
+        print(json.dumps(summary, indent=2, default=_json_default) if request.as_json else _format_summary(summary))
+    return 0
+
+
+def _format_summary(summary: dict[str, Any]) -> str:
+    """The feedback summary as a few readable lines."""
+    lines = [f"feedback events: {summary.get('events', 0)} ({summary.get('likes', 0)} likes, "
+             f"{summary.get('dislikes', 0)} dislikes) over {summary.get('queries', 0)} queries"]
+    for key, title in (("most_liked", "most liked"), ("most_disliked", "most disliked")):
+        items = summary.get(key) or []
+        if items:
+            lines.append(f"{title}: " + ", ".join(f"{i['item']} (+{i['likes']}/-{i['dislikes']})" for i in items))
+    weights = summary.get("learned_weights")
+    lines.append(f"learned weights: {weights}" if weights else "learned weights: none yet (defaults in use)")
+    return "\n".join(lines)
 
 
 def _check_colour_name(name: str) -> None:

@@ -175,3 +175,45 @@ def test_bad_query_in_a_real_process_has_no_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "nope.jpg" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_like_and_dislike_change_the_next_ranking(tiny_run, tiny_sample, tmp_path):
+    """--like/--dislike record events in the catalog's store and re-rank: liked up, disliked down."""
+    index = tmp_path / "catalog"
+    query = test_images(tiny_sample)[0]
+    # Every view counts as a result: the tiny test split holds only a few items.
+    common = [query, "--json", "--no-progress", "--exclude-query", "--top-k", "6", "--checkpoint",
+              tiny_run / "best.pt", "--index-dir", index, "--set", "recommend.dedupe_items=false"]
+    def ranking(result) -> dict[str, float]:
+        assert result.exit_code == 0, result.output
+        return {r["key"]: r["score"]["total"] for r in json.loads(result.stdout)["queries"][0]["results"]}
+
+    before = ranking(invoke(common))
+    ranked = list(before)
+    liked, disliked = ranked[-1], ranked[0]
+    after = ranking(invoke(common + ["--like", liked, "--dislike", disliked]))
+    reranked = list(after)
+    # The query moves towards the liked item and away from the disliked one (Rocchio), and the
+    # disliked item gets a small, bounded prior penalty: scores move accordingly.
+    assert after[liked] > before[liked]
+    assert disliked not in after or after[disliked] < before[disliked]
+    # The events persist: a later plain query is adapted too, and the summary counts them.
+    again = invoke(common)
+    assert list(ranking(again)) == reranked
+    summary = invoke(["--feedback", "--json", "--checkpoint", tiny_run / "best.pt", "--index-dir", index])
+    assert summary.exit_code == 0, summary.output
+    counts = json.loads(summary.stdout)
+    assert (counts["likes"], counts["dislikes"]) == (1, 1)
+    exported = invoke(["--feedback-export", tmp_path / "fb.csv", "--checkpoint", tiny_run / "best.pt",
+                       "--index-dir", index])
+    assert exported.exit_code == 0 and len(pd.read_csv(tmp_path / "fb.csv")) == 2
+    reset = invoke(["--feedback-reset", "--checkpoint", tiny_run / "best.pt", "--index-dir", index])
+    assert reset.exit_code == 0
+    assert ranking(invoke(common)) == pytest.approx(before)
+
+
+def test_unknown_liked_item_is_a_clear_error(tiny_run, tiny_sample, tmp_path):
+    result = invoke([test_images(tiny_sample)[0], "--no-progress", "--checkpoint", tiny_run / "best.pt",
+                     "--index-dir", tmp_path / "catalog", "--like", "no/such/item.jpg"])
+    assert result.exit_code == 1
+    assert "no single catalog item matches" in result.output

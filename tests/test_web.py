@@ -4,7 +4,6 @@ only, feedback, and every refusal as a JSON error without a traceback."""
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import struct
 import zlib
@@ -13,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import ROOT, TINY_MODEL, TINY_SAMPLE, overrides_args
@@ -168,7 +166,8 @@ def test_weights_filters_and_rerank_by_query_id(client, photo):
 
 def test_several_images_and_combine(client, tiny_sample):
     first, second = split_images(tiny_sample, "train")[1:3]
-    files = [("image", ("a.jpg", first.read_bytes(), "image/jpeg")), ("image", ("b.jpg", second.read_bytes(), "image/jpeg"))]
+    files = [("image", ("a.jpg", first.read_bytes(), "image/jpeg")),
+             ("image", ("b.jpg", second.read_bytes(), "image/jpeg"))]
     separate = client.post("/recommend", files=files).json()
     assert [a["query"]["name"] for a in separate["queries"]] == ["a.jpg", "b.jpg"]
     combined = client.post("/recommend", files=files, data={"combine": "true"}).json()
@@ -366,3 +365,24 @@ def test_describe_worker_process_gives_the_same_answer(tiny_run, engine, config,
         assert answer.status_code == 200, answer.text
         assert answer.json() == expected
         assert_json_error(upload(pooled, b"not an image", name="x.png"), 415, "x.png: not an image")
+
+
+def test_feedback_refits_the_learned_weights(engine, tiny_sample, photo, tmp_path):
+    from dataclasses import replace
+
+    from fashion.config import load_config
+    from fashion.feedback import FeedbackStore
+    from fashion.web.app import create_app
+
+    config = load_config(overrides=overrides(tiny_sample) + ["feedback.min_events=2"])
+    store = tmp_path / "feedback.sqlite"
+    with TestClient(create_app(replace(engine, config=config), config, feedback_store=store)) as fresh:
+        answer = upload(fresh, photo).json()["queries"][0]
+        for result, label in zip(answer["results"][:4], ["like", "dislike", "like", "dislike"]):
+            assert fresh.post("/feedback", json={"query_id": answer["query_id"], "item": result["key"],
+                                                 "label": label}).status_code == 200
+        catalog_key = fresh.app.state.catalog_key
+    with FeedbackStore(store) as opened:
+        learned = opened.load_weights(catalog_key)
+        assert opened.count(catalog_key) == 4
+    assert learned is not None and learned.n_events == 4

@@ -435,14 +435,16 @@ class FeedbackWriter:
         self._store: "FeedbackStore | None" = None
         self._lock = threading.Lock()
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _call(self, method: str | Callable[..., Any], *args: Any) -> Any:
         from fashion.feedback import FeedbackStore
 
         if self._store is None:
             self._store = FeedbackStore(self.path, timeout=self.timeout)
+        if callable(method):  # a function of the store, run in the store's thread
+            return method(self._store, *args)
         return getattr(self._store, method)(*args)
 
-    async def call(self, method: str, *args: Any) -> Any:
+    async def call(self, method: str | Callable[..., Any], *args: Any) -> Any:
         with self._lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="feedback")
@@ -478,8 +480,9 @@ class FeedbackIn(BaseModel):
 # The application
 
 
-def create_app(engine: "Engine", config: Config | None = None, feedback_store: "FeedbackStore | str | Path | None" = None,
-               *, checkpoint: str | Path | None = None, describe_workers: int | None = None,
+def create_app(engine: "Engine", config: Config | None = None,
+               feedback_store: "FeedbackStore | str | Path | None" = None, *,
+               checkpoint: str | Path | None = None, describe_workers: int | None = None,
                allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The FastAPI application answering from ``engine`` (opened once, kept warm).
 
@@ -700,6 +703,18 @@ def create_app(engine: "Engine", config: Config | None = None, feedback_store: "
         return {"catalog": engine.describe_catalog(), "weights": weights.normalised().as_dict(),
                 "filters": filters.as_dict(), "queries": answers}
 
+    def record_and_refit(store: "FeedbackStore", events: list[FeedbackEvent]) -> int:
+        """Store the events, then refit the learned blend weights (as ``recommend.py --like`` does)."""
+        from fashion.adaptation import refit_weights
+
+        written = store.record(events)
+        prior = engine.default_weights().normalised().as_array()
+        try:
+            refit_weights(store, catalog_key, prior, engine.config.feedback)
+        except Exception:  # noqa: BLE001 - the event is stored; a failed fit only keeps the old weights
+            log.exception("refitting the blend weights from feedback failed")
+        return written
+
     @app.post("/feedback", summary="Record a like or dislike of a shown item",
               responses={404: {"description": "Unknown query or item"},
                          503: {"description": "No feedback store"}})
@@ -734,7 +749,7 @@ def create_app(engine: "Engine", config: Config | None = None, feedback_store: "
             query_embedding=query.embedding, query_name=query.name,
             score_visual=float(parts[0, 0]), score_category=float(parts[0, 1]), score_colour=float(parts[0, 2]),
             score_total=total, weight_visual=shown.visual, weight_category=shown.category, weight_colour=shown.colour)
-        await feedback.call("record", [event])
+        await feedback.call(record_and_refit, [event])
         return JSON({"recorded": True, "catalog_key": catalog_key, "query_id": query_id, "item": key, "id": row,
                      "label": "like" if label == LIKE else "dislike",
                      "score": {"total": round(total, 4), "visual": round(float(parts[0, 0]), 4),
