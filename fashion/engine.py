@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from fashion.catalog import Catalog, default_index_dir
-from fashion.checkpoint import LoadedModel, load_model
+from fashion.checkpoint import LoadedModel, file_checksum, load_model
 from fashion.config import Config, load_config
 from fashion.indexer import Log, log_to_stderr, open_catalog
 from fashion.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
@@ -96,7 +96,7 @@ class Engine:
                 checksum = hashlib.sha256(item).hexdigest()
             else:
                 picture = load_image(item, max_pixels=max_pixels)
-                checksum = _file_sha256(Path(item))
+                checksum = file_checksum(Path(item))
                 label = str(item)
                 key = self._key_of_path().get(str(Path(item).resolve()))
             pictures.append(picture)
@@ -207,11 +207,3 @@ class Engine:
         return {"index": str(self.catalog.directory), "items": len(self.catalog),
                 "source": self.catalog.manifest.get("source", {}).get("root"),
                 "search": self.recommender.index.name}
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

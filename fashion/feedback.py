@@ -137,12 +137,10 @@ def checksum_bytes(data: bytes) -> str:
 
 
 def checksum_file(path: str | Path) -> str:
-    """sha256 hex digest of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """sha256 hex digest of a file's bytes (the same digest queries and checkpoints use)."""
+    from fashion.checkpoint import file_checksum
+
+    return file_checksum(Path(path))
 
 
 def checksum_embedding(embedding: np.ndarray) -> str:

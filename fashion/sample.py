@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 # Bump when the drawings or files change, so ``ensure_sample`` regenerates old samples.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # The real DeepFashion list (Anno/list_category_cloth.txt): name, type (1 upper, 2 lower, 3 full body).
 DEEPFASHION_CATEGORIES: tuple[tuple[str, int], ...] = (
