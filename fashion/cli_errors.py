@@ -14,9 +14,10 @@ def known_errors() -> tuple[type[BaseException], ...]:
     from fashion.datasets import DatasetError
     from fashion.images import ImageLoadError
     from fashion.model import WeightsError
+    from fashion.sample import SampleError
     from fashion.training import TrainingError
 
-    return (ConfigError, DatasetError, ImageLoadError, CheckpointError, WeightsError, TrainingError)
+    return (ConfigError, DatasetError, ImageLoadError, CheckpointError, WeightsError, TrainingError, SampleError)
 
 
 @contextlib.contextmanager
