@@ -45,8 +45,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SampleConfig:
-    items: int = field(default=400, metadata=_range(1))
-    views: int = field(default=5, metadata=_range(1))
+    items: int = field(default=1000, metadata=_range(1))
+    views: int = field(default=2, metadata=_range(1))
     image_size: int = field(default=256, metadata=_range(32, 1024))
     seed: int = 0
 
@@ -63,17 +63,19 @@ class ModelConfig:
 class TrainConfig:
     run_name: str = "sample"
     run_dir: str = "runs"
-    epochs: int = field(default=8, metadata=_range(1))
-    batch_size: int = field(default=64, metadata=_range(1))
+    epochs: int = field(default=10, metadata=_range(1))
+    batch_size: int = field(default=32, metadata=_range(1))
     optimizer: str = field(default="adamw", metadata=_choice("adamw", "sgd"))
-    lr: float = field(default=0.003, metadata=_range(0.0))
+    lr: float = field(default=0.005, metadata=_range(0.0))
     weight_decay: float = field(default=0.05, metadata=_range(0.0))
     momentum: float = field(default=0.9, metadata=_range(0.0, 1.0))
     warmup_epochs: float = field(default=1.0, metadata=_range(0.0))
     label_smoothing: float = field(default=0.1, metadata=_range(0.0, 0.5))
-    attribute_loss_weight: float = field(default=1.0, metadata=_range(0.0))
+    attribute_loss_weight: float = field(default=4.0, metadata=_range(0.0))
     pos_weight_cap: float = field(default=10.0, metadata=_range(1.0))
-    best_metric: str = "category_top1"
+    best_metric: str = field(default="category_attribute_mean", metadata=_choice(
+        "category_top1", "category_top3", "category_top5", "attribute_top3_recall", "attribute_top5_recall",
+        "category_attribute_mean"))
     workers: int = field(default=-1, metadata=_range(-1))
     device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda", "mps"))
     amp: bool = True

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import pandas as pd
 import torch
@@ -72,29 +70,42 @@ def decode_all(images: SquareImages, workers: int, description: str, show_progre
 
 @dataclass
 class LabelledImages(Dataset):
-    """(image tensor, category, attribute labels) triples for training and evaluation.
+    """(uint8 image, category, attribute labels) triples for training and evaluation.
 
-    ``pixels`` is either a SquareImages (decode on access) or a preloaded uint8 tensor.
-    ``augment`` maps a uint8 (3, S, S) tensor to the network's float input.
+    ``pixels`` is either a SquareImages (decode on access) or a preloaded uint8 tensor. Images
+    stay uint8 here: the training loop augments or normalises whole batches on its device.
     """
 
     pixels: SquareImages | torch.Tensor
     categories: torch.Tensor
     attributes: torch.Tensor  # (N, A) int8: 1 positive, -1 negative, 0 unknown; A may be 0
-    augment: Callable[[torch.Tensor], torch.Tensor]
 
     def __len__(self) -> int:
         return len(self.categories)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.augment(self.pixels[index]), self.categories[index], self.attributes[index]
+        return self.pixels[index], self.categories[index], self.attributes[index]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """A whole batch: one indexing operation on preloaded tensors (the DataLoader's fast path)."""
+        if not isinstance(self.pixels, torch.Tensor):
+            return [self[index] for index in indices]
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return [(self.pixels[rows], self.categories[rows], self.attributes[rows])]
+
+
+def collate_labelled(batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, ...]:
+    """Stack samples into a batch, or pass through a batch ``__getitems__`` already built."""
+    if len(batch) == 1 and batch[0][0].dim() == 4:
+        return batch[0]
+    images, categories, attributes = zip(*batch)
+    return torch.stack(images), torch.stack(categories), torch.stack(attributes)
 
 
 def labelled_images(
     frame: pd.DataFrame,
     attributes: np.ndarray | None,
     size: int,
-    augment: Callable[[torch.Tensor], torch.Tensor],
     *,
     use_bbox: bool,
     max_pixels: int,
@@ -115,4 +126,4 @@ def labelled_images(
         if attributes is not None
         else torch.zeros((len(frame), 0), dtype=torch.int8)
     )
-    return LabelledImages(pixels, categories, attribute_tensor, augment)
+    return LabelledImages(pixels, categories, attribute_tensor)

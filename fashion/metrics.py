@@ -107,4 +107,10 @@ def classification_report(
             for k, value in by_k.items():
                 key = f"attribute_top{k}_recall" if group == "all" else f"attribute_top{k}_recall_{group}"
                 report[key] = value
+    # One number for selecting checkpoints on both tasks (``train.best_metric``); with no
+    # attribute labels it is the category top-1 alone.
+    attribute_recall = report.get("attribute_top3_recall")
+    report["category_attribute_mean"] = (
+        report["category_top1"] if attribute_recall is None else (report["category_top1"] + attribute_recall) / 2
+    )
     return report

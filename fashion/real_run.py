@@ -33,6 +33,9 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "clothing-dataset-small"
 ARCH = "resnet18"
 IMAGE_SIZE = 112
 BATCH_SIZE = 64
+# The sample's defaults (batch 32, lr 0.005) are tuned for its drawings; these are the settings
+# the real-photo results in the README were measured with.
+LEARNING_RATE = 0.003
 # Share of the budget left for training; the rest covers decoding the photos once, the
 # per-epoch validation, the final test pass, the catalog build and the evaluation.
 TRAIN_SHARE = 0.75
@@ -154,7 +157,8 @@ def run(root: Path, minutes: float, epochs: int | None, run_name: str, overwrite
 
     started = time.perf_counter()
     base = [f"model.arch={ARCH}", f"model.image_size={IMAGE_SIZE}", "model.weights=none",
-            f"train.batch_size={BATCH_SIZE}", "train.device=cpu", f"train.run_name={run_name}"]
+            f"train.batch_size={BATCH_SIZE}", f"train.lr={LEARNING_RATE}", "train.device=cpu",
+            f"train.run_name={run_name}"]
     config = resolve_config(None, base + extra, root)
     run_dir = Path(config.train.run_dir) / config.train.run_name
     finished = (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file()

@@ -1100,7 +1100,7 @@ def _replace_folder(tmp: Path, root: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def generate_sample(root: Path | str, items: int = 400, views: int = 5, image_size: int = 256, seed: int = 0,
+def generate_sample(root: Path | str, items: int = 1000, views: int = 2, image_size: int = 256, seed: int = 0,
                     workers: int | None = None) -> Path:
     """Generate the sample catalog under ``root`` (replacing an older sample there); returns ``root``.
 
@@ -1173,8 +1173,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     @app.command(help="Generate the built-in sample catalog (DeepFashion coarse layout).")
     def command(
         root: Path = typer.Option(Path("data/sample"), "--root", help="Folder to write the sample into."),
-        items: int = typer.Option(400, "--items", min=1, help="Number of garments."),
-        views: int = typer.Option(5, "--views", min=1, help="Photos per garment."),
+        items: int = typer.Option(1000, "--items", min=1, help="Number of garments."),
+        views: int = typer.Option(2, "--views", min=1, help="Photos per garment."),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same sample)."),
         image_size: int = typer.Option(256, "--image-size", min=32, max=1024, help="Longest image side, pixels."),
         workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU core)."),

@@ -14,7 +14,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -34,11 +34,11 @@ from fashion.checkpoint import (
 )
 from fashion.config import Config, config_from_dict, save_config
 from fashion.datasets import LabelledData
-from fashion.loader import LabelledImages, default_workers, labelled_images
+from fashion.loader import LabelledImages, collate_labelled, default_workers, labelled_images
 from fashion.metrics import classification_report
 from fashion.model import FashionNet
 from fashion.run_files import append_history, plot_curves, write_json
-from fashion.transforms import normalise, train_augment, train_prepare_size
+from fashion.transforms import BatchAugment, normalise_batch, train_prepare_size
 
 
 class TrainingError(RuntimeError):
@@ -189,11 +189,13 @@ def train_one_epoch(
     state: StepState,
     *,
     amp: bool,
+    augment: Callable[[torch.Tensor], torch.Tensor],
     max_batches: int = 0,
     show_progress: bool = True,
 ) -> dict[str, float]:
     """Train for (the rest of) one epoch; updates ``state`` after every step.
 
+    ``augment`` turns each uint8 batch, already on ``device``, into the network's input.
     Returns mean loss, running category accuracy, images and seconds of this call.
     """
     model.train()
@@ -204,7 +206,7 @@ def train_one_epoch(
     for images, categories, attributes in bar:
         if max_batches and state.batch >= max_batches:
             break
-        images = images.to(device, non_blocking=True)
+        images = augment(images.to(device, non_blocking=True))
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         categories = categories.to(device, non_blocking=True)
@@ -246,7 +248,7 @@ def predict(model: nn.Module, loader: DataLoader, device: torch.device, amp: boo
     model.eval()
     category_probs, attribute_probs, categories, attributes = [], [], [], []
     for images, cats, attrs in tqdm(loader, desc=description, unit="batch", leave=False, disable=not show_progress):
-        images = images.to(device, non_blocking=True)
+        images = normalise_batch(images.to(device, non_blocking=True))
         with _autocast(device, amp):
             category_logits, attribute_logits = model(images)
         category_probs.append(category_logits.float().softmax(1).cpu().numpy())
@@ -290,7 +292,7 @@ def labels_of(data: LabelledData) -> Labels:
 
 
 def build_splits(data: LabelledData, config: Config, workers: int, show_progress: bool) -> Splits:
-    """Train/val/test datasets; train is augmented, val/test only normalised."""
+    """Train/val/test datasets of uint8 images; train is kept larger, for augmentation's crops."""
     frame = data.frame
     size = config.model.image_size
     common = dict(use_bbox=config.data.use_bbox, max_pixels=config.data.max_image_pixels,
@@ -299,11 +301,10 @@ def build_splits(data: LabelledData, config: Config, workers: int, show_progress
     for split in ("train", "val", "test"):
         rows = frame[frame["split"] == split]
         if split == "train":
-            parts[split] = labelled_images(rows, data.attributes, train_prepare_size(size), train_augment(size),
+            parts[split] = labelled_images(rows, data.attributes, train_prepare_size(size),
                                            description="decoding train", **common)
         else:
-            parts[split] = labelled_images(rows, data.attributes, size, normalise(),
-                                           description=f"decoding {split}", **common)
+            parts[split] = labelled_images(rows, data.attributes, size, description=f"decoding {split}", **common)
     if len(parts["train"]) == 0:
         raise TrainingError("the dataset has no training images (split 'train' is empty)")
     return Splits(**parts)
@@ -311,14 +312,14 @@ def build_splits(data: LabelledData, config: Config, workers: int, show_progress
 
 def _loader(dataset: LabelledImages, batch_size: int, workers: int, device: torch.device,
             sampler: Sampler | None = None) -> DataLoader:
-    # Preloaded tensors augment fast in-process; worker processes would only add IPC.
+    # Preloaded tensors are sliced a batch at a time in-process; worker processes would only add IPC.
     cached = isinstance(dataset.pixels, torch.Tensor)
     count = 0 if cached else workers
     # A private generator: creating an iterator must not draw from the global RNG, or a resumed
     # run's augmentations would drift from the uninterrupted run's.
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=count,
                       pin_memory=device.type == "cuda", persistent_workers=count > 0,
-                      drop_last=False, generator=torch.Generator().manual_seed(0))
+                      drop_last=False, generator=torch.Generator().manual_seed(0), collate_fn=collate_labelled)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -450,6 +451,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         return build_payload(model, config, labels, training, metrics)
 
     val_loader = _loader(splits.val, batch_size * 2, workers, device)
+    augment = BatchAugment(config.model.image_size)
     interrupted = False
     with _sigterm_as_interrupt():
         try:
@@ -458,7 +460,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                 train_loader = _loader(splits.train, batch_size, workers, device, sampler)
                 epoch_stats = train_one_epoch(
                     train_model, train_loader, loss_fn, optimizer, scheduler, scaler, device, state, amp=amp,
-                    max_batches=config.train.max_train_batches, show_progress=show_progress and main,
+                    augment=augment, max_batches=config.train.max_train_batches, show_progress=show_progress and main,
                 )
                 row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.global_step,
                                        "lr": scheduler.get_last_lr()[0], **epoch_stats}
@@ -466,9 +468,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                 if main:
                     val = evaluate(model, val_loader, device, labels, amp=amp) if len(splits.val) else {}
                     row.update({f"val_{k}": v for k, v in val.items() if isinstance(v, float)})
-                    value = val.get(config.train.best_metric, -row["train_loss"])
-                    if value is None or math.isnan(value):
-                        value = -row["train_loss"]
+                    value = _selection_value(val, config.train.best_metric, row["train_loss"])
                     improved = value > best_value
                     if improved:
                         best_value = value
@@ -506,6 +506,19 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         plot_curves(run_dir / "history.csv", run_dir / "curves.png")
     dist.shutdown(context)
     return FitResult(run_dir, metrics)
+
+
+def _selection_value(val: dict[str, Any], metric: str, train_loss: float) -> float:
+    """The number ``best.pt`` is chosen by: the configured validation metric where it exists.
+
+    Attribute metrics do not exist without attribute labels (folder datasets): category top-1
+    stands in. With no validation images at all, the lowest training loss wins.
+    """
+    for key in (metric, "category_top1"):
+        value = val.get(key)
+        if isinstance(value, float) and not math.isnan(value):
+            return value
+    return -train_loss
 
 
 def _majority_accuracy(splits: Splits) -> float:

@@ -34,6 +34,7 @@ def test_overrides_are_typed():
         (["train.epochs=0"], "train.epochs must be >= 1"),
         (["model.arch=vgg16"], "model.arch must be one of resnet18, resnet34, resnet50"),
         (["data.use_bbox=maybe"], "data.use_bbox must be bool"),
+        (["train.best_metric=val_top1"], "train.best_metric must be one of category_top1"),
         (["train.epochs"], "must look like section.key=value"),
         (["epochs=3"], "must look like section.key"),
     ],

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fashion.metrics import attribute_topk_recall, per_class_accuracy, topk_accuracy
+from fashion.metrics import attribute_topk_recall, classification_report, per_class_accuracy, topk_accuracy
 
 
 def test_topk_accuracy_hand_computed():
@@ -55,3 +55,16 @@ def test_attribute_recall_does_not_reward_true_negatives():
     labels = np.array([[-1, -1, -1, -1, 1]])
     scores = np.zeros((1, 5))
     assert attribute_topk_recall(scores, labels, [1] * 5, ks=(3,))["all"][3] == 0.0
+
+
+def test_report_combines_category_and_attribute_for_checkpoint_selection():
+    category_scores = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    targets = np.array([0, 1, 1, 1])  # predictions 0, 0, 1, 0: 2 of 4 right
+    attribute_scores = np.array([[0.9, 0.1, 0.0, 0.0]] * 4)
+    labels = np.array([[1, -1, -1, -1], [-1, -1, -1, 1], [1, -1, -1, -1], [1, -1, -1, -1]])
+    with_attributes = classification_report(category_scores, targets, attribute_scores, labels, [1, 1, 1, 1], 2)
+    # Top-3 of [0.9, 0.1, 0, 0] is attributes 0, 1, 2: image 1's positive (attribute 3) is missed.
+    assert with_attributes["attribute_top3_recall"] == 0.75
+    assert with_attributes["category_attribute_mean"] == pytest.approx((0.5 + 0.75) / 2)
+    without = classification_report(category_scores, targets, None, None, [], 2)
+    assert without["category_attribute_mean"] == without["category_top1"] == 0.5
