@@ -63,7 +63,7 @@ class ModelConfig:
 class TrainConfig:
     run_name: str = "sample"
     run_dir: str = "runs"
-    epochs: int = field(default=10, metadata=_range(1))
+    epochs: int = field(default=12, metadata=_range(1))
     batch_size: int = field(default=32, metadata=_range(1))
     optimizer: str = field(default="adamw", metadata=_choice("adamw", "sgd"))
     lr: float = field(default=0.005, metadata=_range(0.0))

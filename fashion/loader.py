@@ -60,7 +60,9 @@ def default_workers(requested: int) -> int:
 def decode_all(images: SquareImages, workers: int, description: str, show_progress: bool = True) -> torch.Tensor:
     """Decode every image once into a (N, 3, S, S) uint8 tensor, with a progress bar."""
     out = torch.empty((len(images), 3, images.size, images.size), dtype=torch.uint8)
-    loader = DataLoader(images, batch_size=64, num_workers=workers, shuffle=False)
+    # A private generator: starting a DataLoader must not draw from the global RNG that training seeds.
+    loader = DataLoader(images, batch_size=64, num_workers=workers, shuffle=False,
+                        generator=torch.Generator().manual_seed(0))
     position = 0
     for batch in tqdm(loader, desc=description, unit="batch", leave=False, disable=not show_progress):
         out[position : position + len(batch)] = batch

@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -1136,10 +1136,11 @@ def read_manifest(root: Path | str) -> dict[str, Any] | None:
         return None
 
 
-def ensure_sample(root: Path | str, sample_cfg: Any) -> Path:
+def ensure_sample(root: Path | str, sample_cfg: Any, announce: Callable[[str], None] | None = None) -> Path:
     """Generate the sample under ``root`` unless one with the same settings is already there.
 
     ``sample_cfg`` is a ``fashion.config.SampleConfig`` (fields items, views, image_size, seed).
+    ``announce`` (e.g. ``print``) is told before and after a generation, which takes a while.
     """
     root = Path(root)
     wanted = _settings(sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed)
@@ -1147,7 +1148,13 @@ def ensure_sample(root: Path | str, sample_cfg: Any) -> Path:
     complete = (root / "Eval" / "list_eval_partition.txt").is_file() and (root / "img").is_dir()
     if manifest is not None and manifest.get("settings") == wanted and complete:
         return root
-    return generate_sample(root, sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed)
+    start = time.perf_counter()
+    if announce:
+        announce(f"generating the built-in sample ({sample_cfg.items} items x {sample_cfg.views} views) in {root} ...")
+    generated = generate_sample(root, sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed)
+    if announce:
+        announce(f"sample ready in {time.perf_counter() - start:.1f} s")
+    return generated
 
 
 # ------------------------------------------------------------------------------------------ CLI

@@ -401,10 +401,12 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
             for stale in ("history.csv", "metrics.json", "best.pt", "curves.png"):
                 (run_dir / stale).unlink(missing_ok=True)
 
-    seed_everything(config.train.seed)
     device = context.device if context.world > 1 else pick_device(config.train.device)
     workers = default_workers(config.train.workers)
     splits = build_splits(data, config, workers, show_progress and main)
+    # Seeded after the data is ready, so the initial weights and every augmentation depend on
+    # the seed alone, not on whether the splits were decoded into memory or stream from disk.
+    seed_everything(config.train.seed)
 
     model = FashionNet(config.model.arch, len(labels.category_names), len(labels.attribute_names),
                        weights="none" if checkpoint else config.model.weights, dropout=config.model.dropout)

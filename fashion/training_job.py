@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +16,8 @@ def load_training_data(config: Config) -> LabelledData:
     if config.data.sample:
         from fashion.sample import ensure_sample
 
-        ensure_sample(root, config.sample)
+        # stderr, like the progress bars: stdout may be JSON (recommend.py --json).
+        ensure_sample(root, config.sample, announce=lambda message: print(message, file=sys.stderr))
     return load_dataset(root, layout=config.data.layout, on_bad_rows=config.data.on_bad_rows,
                         val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction,
                         seed=config.train.seed)

@@ -197,9 +197,9 @@ def test_splits_are_by_item(tiny: Path) -> None:
 
 
 def test_default_split_is_80_10_10_and_every_category_is_in_every_split() -> None:
-    plan = plan_sample(400, seed=0)
+    plan = plan_sample(SampleConfig().items, seed=0)
     counts = {s: sum(item.split == s for item in plan) for s in ("train", "val", "test")}
-    assert counts == {"train": 320, "val": 40, "test": 40}
+    assert SampleConfig().items == 1000 and counts == {"train": 800, "val": 100, "test": 100}
     for category in SAMPLE_CATEGORIES:
         assert {item.split for item in plan if item.category == category} == {"train", "val", "test"}
 
@@ -239,10 +239,13 @@ def test_palette_has_white_and_black_garments_and_varied_backgrounds(tmp_path: P
 def test_ensure_sample_regenerates_only_when_settings_differ(tmp_path: Path) -> None:
     root = tmp_path / "sample"
     cfg = SampleConfig(items=4, views=1, image_size=48, seed=0)
-    ensure_sample(root, cfg)
+    messages: list[str] = []
+    ensure_sample(root, cfg, announce=messages.append)
+    assert messages[0].startswith("generating the built-in sample (4 items x 1 views)")
+    assert messages[1].startswith("sample ready in")
     (root / "marker").write_text("kept")  # survives only if the folder is left alone
-    ensure_sample(root, cfg)
-    assert (root / "marker").exists()
+    ensure_sample(root, cfg, announce=messages.append)
+    assert (root / "marker").exists() and len(messages) == 2  # nothing generated, nothing said
     ensure_sample(root, SampleConfig(items=4, views=1, image_size=48, seed=1))
     assert not (root / "marker").exists()
     assert json.loads((root / "sample.json").read_text())["settings"]["seed"] == 1
