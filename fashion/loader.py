@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -89,19 +90,21 @@ class LabelledImages(Dataset):
         return self.pixels[index], self.categories[index], self.attributes[index]
 
     def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """A whole batch: one indexing operation on preloaded tensors (the DataLoader's fast path)."""
-        if not isinstance(self.pixels, torch.Tensor):
-            return [self[index] for index in indices]
+        """A whole batch, built here (the DataLoader's batched fetch), as a one-element list.
+
+        Preloaded pixels are gathered by one indexing operation; decoded ones are stacked.
+        """
         rows = torch.as_tensor(indices, dtype=torch.long)
-        return [(self.pixels[rows], self.categories[rows], self.attributes[rows])]
+        if isinstance(self.pixels, torch.Tensor):
+            images = self.pixels[rows]
+        else:
+            images = torch.stack([self.pixels[index] for index in indices])
+        return [(images, self.categories[rows], self.attributes[rows])]
 
 
 def collate_labelled(batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, ...]:
-    """Stack samples into a batch, or pass through a batch ``__getitems__`` already built."""
-    if len(batch) == 1 and batch[0][0].dim() == 4:
-        return batch[0]
-    images, categories, attributes = zip(*batch)
-    return torch.stack(images), torch.stack(categories), torch.stack(attributes)
+    """The DataLoader's collate for LabelledImages: ``__getitems__`` already built the batch."""
+    return batch[0]
 
 
 def labelled_images(

@@ -38,6 +38,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fashion.config import SampleConfig  # its defaults are the generator's and the CLI's
+
 # Bump when the drawings or files change, so ``ensure_sample`` regenerates old samples.
 GENERATOR_VERSION = 2
 
@@ -1100,7 +1102,8 @@ def _replace_folder(tmp: Path, root: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def generate_sample(root: Path | str, items: int = 1000, views: int = 2, image_size: int = 256, seed: int = 0,
+def generate_sample(root: Path | str, items: int = SampleConfig.items, views: int = SampleConfig.views,
+                    image_size: int = SampleConfig.image_size, seed: int = SampleConfig.seed,
                     workers: int | None = None) -> Path:
     """Generate the sample catalog under ``root`` (replacing an older sample there); returns ``root``.
 
@@ -1136,10 +1139,9 @@ def read_manifest(root: Path | str) -> dict[str, Any] | None:
         return None
 
 
-def ensure_sample(root: Path | str, sample_cfg: Any, announce: Callable[[str], None] | None = None) -> Path:
+def ensure_sample(root: Path | str, sample_cfg: SampleConfig, announce: Callable[[str], None] | None = None) -> Path:
     """Generate the sample under ``root`` unless one with the same settings is already there.
 
-    ``sample_cfg`` is a ``fashion.config.SampleConfig`` (fields items, views, image_size, seed).
     ``announce`` (e.g. ``print``) is told before and after a generation, which takes a while.
     """
     root = Path(root)
@@ -1180,10 +1182,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     @app.command(help="Generate the built-in sample catalog (DeepFashion coarse layout).")
     def command(
         root: Path = typer.Option(Path("data/sample"), "--root", help="Folder to write the sample into."),
-        items: int = typer.Option(1000, "--items", min=1, help="Number of garments."),
-        views: int = typer.Option(2, "--views", min=1, help="Photos per garment."),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same sample)."),
-        image_size: int = typer.Option(256, "--image-size", min=32, max=1024, help="Longest image side, pixels."),
+        items: int = typer.Option(SampleConfig.items, "--items", min=1, help="Number of garments."),
+        views: int = typer.Option(SampleConfig.views, "--views", min=1, help="Photos per garment."),
+        seed: int = typer.Option(SampleConfig.seed, "--seed", help="Random seed (same seed, same sample)."),
+        image_size: int = typer.Option(SampleConfig.image_size, "--image-size", min=32, max=1024, help="Longest image side, pixels."),
         workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU core)."),
     ) -> None:
         raise typer.Exit(run_cli(root, items, views, seed, image_size, workers or None))
