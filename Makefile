@@ -20,7 +20,7 @@ $(TEST_STAMP): $(STAMP)
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m fashion.demo
+	$(PY) -m fashion.cli.demo
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest -q

@@ -66,9 +66,9 @@ def main(
     # Before torch loads OpenMP: threads that spin while waiting stall badly when the cores are
     # shared (a DataLoader worker, other processes): 1.2 s instead of 20 ms for one image here.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from fashion.cli_errors import exit_on_known_errors
-    from fashion.feedback import FeedbackError
-    from fashion.recommend_job import Request, run_feedback, run_lookup, run_recommend
+    from fashion.cli.errors import exit_on_known_errors
+    from fashion.feedback.store import FeedbackError
+    from fashion.cli.recommend import Request, run_feedback, run_lookup, run_recommend
 
     request = Request(
         images=list(images or []), checkpoint=checkpoint, catalog=catalog, index_dir=index_dir, config_path=config,
@@ -77,14 +77,14 @@ def main(
         combine=combine, exclude_query=exclude_query, progress=progress, device=device,
         likes=list(like), dislikes=list(dislike),
     )
-    from fashion.catalog import CatalogError
-    from fashion.recommender import RecommendError
+    from fashion.index.catalog import CatalogError
+    from fashion.recommend.recommender import RecommendError
 
     with exit_on_known_errors(extra=(CatalogError, RecommendError, FeedbackError)):
         try:
             if serve:
                 from fashion.config import load_config
-                from fashion.recommend_job import resolve_checkpoint
+                from fashion.cli.recommend import resolve_checkpoint
                 from fashion.web.app import serve as serve_web
 
                 settings = load_config(request.config_path, request.overrides)

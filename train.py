@@ -1,6 +1,6 @@
 """Train FashionNet: ``python train.py [--data PATH] [--epochs N] [--set section.key=value] [--resume]``.
 
-A thin CLI: it resolves the configuration, loads the data and calls ``fashion.training.fit``.
+A thin CLI: it resolves the configuration, loads the data and calls ``fashion.train.loop.fit``.
 Under ``torchrun --nproc_per_node=N train.py`` it trains data-parallel.
 """
 
@@ -33,8 +33,8 @@ def main(
     # Before torch loads OpenMP: spinning worker threads stall badly when the cores are shared
     # with other processes (seen here: 8 instead of 30 images/s beside one other training job).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from fashion.cli_errors import exit_on_known_errors
-    from fashion.training_job import run_training
+    from fashion.cli.errors import exit_on_known_errors
+    from fashion.cli.train import run_training
 
     shortcuts = {"train.epochs": epochs, "train.batch_size": batch_size, "model.arch": arch,
                  "train.run_name": run_name}

@@ -4,7 +4,7 @@ For every image of the built-in sample (``data/sample``, generated on first use 
 ``SampleConfig``), each method gives a dominant colour, compared with the garment's true fill
 colour (``Anno/list_colour_truth.txt``) by CIEDE2000:
 
-* ours (bbox): ``fashion.colour.extract_palette(image, bbox)`` with the DeepFashion bbox;
+* ours (bbox): ``fashion.colour.palette.extract_palette(image, bbox)`` with the DeepFashion bbox;
 * ours (no bbox): the same on the whole image;
 * colorthief q=10 / q=1: ``ColorThief(path).get_palette(color_count=5, quality=q)[0]`` (its first
   entry, what ``get_color`` returns and what users take as "the" colour; q=10 is the default).
@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import PROJECT_ROOT, machine_info
-from fashion.colour import ciede2000, colour_name, extract_palette, garment_pixels, palette_from_pixels, rgb_to_lab
+from fashion.colour.palette import ciede2000, colour_name, extract_palette, garment_pixels, palette_from_pixels, rgb_to_lab
 
 SAMPLE_ROOT = PROJECT_ROOT / "data" / "sample"
 MATCH_DELTA_E = 10.0
@@ -81,7 +81,7 @@ def load_truth(root: Path) -> list[TruthRow]:
 def ensure_root() -> Path:
     """The built-in sample, generated with the default settings when missing."""
     from fashion.config import SampleConfig
-    from fashion.sample import ensure_sample
+    from fashion.data.sample import ensure_sample
 
     return ensure_sample(SAMPLE_ROOT, SampleConfig())
 
@@ -89,7 +89,7 @@ def ensure_root() -> Path:
 def _load(path: Path) -> Image.Image:
     """Decode an image to RGB through the project's loader when it exists (else PIL directly)."""
     try:
-        from fashion.images import load_image
+        from fashion.data.images import load_image
     except ImportError:
         with Image.open(path) as image:
             return image.convert("RGB")
@@ -165,7 +165,7 @@ def stage_times(rows: list[TruthRow]) -> dict[str, float]:
     """Median CPU ms of each stage of ours (bbox), and MMCQ's cost with and without the trim."""
     from colorthief import MMCQ
 
-    from fashion.colour import RARE_COLOUR_FRACTION, _drop_rare_colours
+    from fashion.colour.palette import RARE_COLOUR_FRACTION, _drop_rare_colours
 
     stages: dict[str, list[float]] = {
         "decode": [], "garment pixels": [], "whole palette step": [], "of which MMCQ.quantize": [],
@@ -194,7 +194,7 @@ def stage_times(rows: list[TruthRow]) -> dict[str, float]:
 def similarity_ms(n: int = 10_000, k: int = 5) -> tuple[float, float]:
     """Median wall ms of ``palette_similarity_many`` against ``n`` random packed palettes: as is,
     and with the catalog's ``palette_self_match`` computed beforehand."""
-    from fashion.colour import Palette, pack_palettes, palette_self_match, palette_similarity_many
+    from fashion.colour.palette import Palette, pack_palettes, palette_self_match, palette_similarity_many
 
     rng = np.random.default_rng(0)
     palettes = [Palette.from_rgb(rng.integers(0, 256, size=(k, 3)), rng.random(k) + 0.05) for _ in range(200)]

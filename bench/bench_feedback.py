@@ -4,7 +4,7 @@ Each simulated shopper has a hidden taste ("same colour matters most", "same cat
 most", "same pattern matters most", or "default": the configured blend itself, plus noise).
 On 30 training queries the shopper sees the top 10 of the default ranking and likes (+1) or
 dislikes (-1) every one of them; the learned blend weights and the item prior are fitted from
-those events exactly as the recommender does (``fashion.adaptation``); then on 30 *other*
+those events exactly as the recommender does (``fashion.feedback.adaptation``); then on 30 *other*
 queries precision@5 under the shopper's own taste is measured before (default weights) and
 after adaptation.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fashion.adaptation import fit_blend_weights, item_prior, prior_adjustments
+from fashion.feedback.adaptation import fit_blend_weights, item_prior, prior_adjustments
 from fashion.config import FeedbackConfig, load_config
 
 TASTES = ("colour", "category", "pattern", "default")

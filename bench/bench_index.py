@@ -6,7 +6,7 @@ sized heads: 50 categories, 1000 attributes; random weights: speed does not depe
 
 * bare forward: the images decoded and preprocessed once beforehand, then only ``model.infer``
   in batches of ``catalog.batch_size`` (what the network alone costs);
-* build: ``fashion.indexer.build_catalog`` from scratch (DataLoader workers decode, crop,
+* build: ``fashion.index.builder.build_catalog`` from scratch (DataLoader workers decode, crop,
   transform and extract palettes while the main process runs the network; then the save);
 * incremental: the same build again with nothing changed, and with one image changed.
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from bench.common import PROJECT_ROOT, SHARED_DATA, machine_info, median
-from fashion.checkpoint import Labels, build_payload, load_model, save_checkpoint
+from fashion.model.checkpoint import Labels, build_payload, load_model, save_checkpoint
 from fashion.config import Config, load_config
-from fashion.model import FashionNet
+from fashion.model.network import FashionNet
 
 WORK = PROJECT_ROOT / "runs" / "bench"
 TARGET_RATIO = 0.7
@@ -55,7 +55,7 @@ def source_images(n: int) -> tuple[list[Path], str]:
         photos = sorted(p for p in SHARED_DATA.rglob("*.jpg"))
         if photos:
             return photos[:n], f"real photos ({SHARED_DATA.name}, 400x534 JPEG)"
-    from fashion.sample import ensure_sample
+    from fashion.data.sample import ensure_sample
 
     config = load_config()
     root = ensure_sample(PROJECT_ROOT / config.data.root, config.sample)
@@ -74,7 +74,7 @@ def link_folder(images: list[Path], folder: Path) -> Path:
 
 def bare_forward(images: list[Path], config: Config, checkpoint: Path) -> tuple[float, float, float]:
     """(seconds decoding+preprocessing, wall and CPU seconds of model.infer alone) for all images."""
-    from fashion.images import load_image
+    from fashion.data.images import load_image
 
     loaded = load_model(checkpoint, device="cpu")
     start = time.perf_counter()
@@ -91,8 +91,8 @@ def bare_forward(images: list[Path], config: Config, checkpoint: Path) -> tuple[
 
 def main(quick: bool = False) -> str:
     """Markdown section: per-image stage times, throughputs and the ratio to the bare forward."""
-    from fashion.catalog import folder_source
-    from fashion.indexer import build_catalog
+    from fashion.index.catalog import folder_source
+    from fashion.index.builder import build_catalog
 
     config = load_config()
     n = 192 if quick else 1024

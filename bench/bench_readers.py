@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import machine_info, median, time_repeated
-from fashion.datasets import load_dataset, read_deepfashion_list
+from fashion.data.datasets import load_dataset, read_deepfashion_list
 
 FULL_ROWS = 289_222
 QUICK_ROWS = 20_000

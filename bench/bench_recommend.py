@@ -41,11 +41,11 @@ import json, os, sys, time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as recommend.py does
 t0 = time.perf_counter()
 from fashion.config import load_config
-from fashion.engine import Engine
+from fashion.recommend.engine import Engine
 t1 = time.perf_counter()
-from fashion.checkpoint import load_model
-from fashion.indexer import open_catalog
-from fashion.recommender import Recommender
+from fashion.model.checkpoint import load_model
+from fashion.index.builder import open_catalog
+from fashion.recommend.recommender import Recommender
 config = load_config()
 loaded = load_model(sys.argv[1], device="cpu")
 t2 = time.perf_counter()
@@ -115,7 +115,7 @@ def latency(n: int) -> list[str]:
     load = os.getloadavg()[0]
     phases = json.loads(phases_run.stdout.strip().splitlines()[-1])
 
-    from fashion.engine import Engine
+    from fashion.recommend.engine import Engine
 
     engine = Engine.open(checkpoint, folder, config, index_dir=index, device="cpu", progress=False)
     warm = []
@@ -180,8 +180,8 @@ def quality() -> list[str]:
     """Markdown lines for the quality part (skipped without a model trained on the sample)."""
     import json as _json
 
-    from fashion.catalog import short_hash
-    from fashion.engine import Engine
+    from fashion.index.catalog import short_hash
+    from fashion.recommend.engine import Engine
 
     config = load_config()
     candidates = [Path(os.environ.get("FASHION_BENCH_CHECKPOINT", "")),

@@ -1,7 +1,7 @@
 """Search latency per query on one core: ours vs numpy argsort vs scikit-learn vs FAISS (flat, HNSW).
 
 Random 512-d unit vectors (10k / 100k / 1M items), one query at a time, top-10. "ours" is
-:class:`fashion.search.ExactIndex` (one matrix product + argpartition); "numpy sort" is the same
+:class:`fashion.index.search.ExactIndex` (one matrix product + argpartition); "numpy sort" is the same
 product with a full ``argsort``; scikit-learn is ``NearestNeighbors(metric="cosine",
 algorithm="brute")``; FAISS ``IndexFlatIP`` is exact, ``IndexHNSWFlat`` (M=32, efSearch=64) is
 approximate: its recall@10 against the exact answer is reported. Random vectors are the hard
@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from bench.common import machine_info, median
-from fashion.search import ExactIndex, FaissIndex, faiss_available
+from fashion.index.search import ExactIndex, FaissIndex, faiss_available
 
 DIM = 512
 K = 10

@@ -21,11 +21,11 @@ def _time_real(config, data, splits, batches: int, per_image: bool = False) -> f
     ``per_image`` swaps the batch augmentation for torchvision's per-image transforms (the
     design it replaced), to show what that choice is worth.
     """
-    from fashion.checkpoint import pick_device
-    from fashion.model import FashionNet
-    from fashion.training import (FashionLoss, StepState, _loader, attribute_pos_weight, make_optimizer,
+    from fashion.model.checkpoint import pick_device
+    from fashion.model.network import FashionNet
+    from fashion.train.loop import (FashionLoss, StepState, _loader, attribute_pos_weight, make_optimizer,
                                   train_one_epoch, warmup_cosine)
-    from fashion.transforms import BatchAugment, train_augment
+    from fashion.data.transforms import BatchAugment, train_augment
 
     device = pick_device(config.train.device)
     model = FashionNet(config.model.arch, len(data.category_names), len(data.attribute_names)).to(device)
@@ -50,8 +50,8 @@ def _time_real(config, data, splits, batches: int, per_image: bool = False) -> f
 
 def _time_bare(config, data, batches: int) -> float:
     """Images/s of the same training step on one preloaded batch (no data pipeline at all)."""
-    from fashion.model import FashionNet
-    from fashion.training import FashionLoss, make_optimizer
+    from fashion.model.network import FashionNet
+    from fashion.train.loop import FashionLoss, make_optimizer
 
     size, batch = config.model.image_size, config.train.batch_size
     model = FashionNet(config.model.arch, len(data.category_names), len(data.attribute_names))
@@ -75,8 +75,8 @@ def _time_bare(config, data, batches: int) -> float:
 def main(quick: bool = False) -> str:
     """Measure and return the Markdown section."""
     from fashion.config import load_config
-    from fashion.training import build_splits
-    from fashion.training_job import load_training_data
+    from fashion.train.loop import build_splits
+    from fashion.data.load import load_training_data
 
     config = load_config(overrides=["train.device=cpu"])
     data = load_training_data(config)

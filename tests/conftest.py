@@ -36,7 +36,7 @@ def run_cli(args: list[str], cwd: Path = ROOT, timeout: float = 300) -> subproce
 def tiny_sample(tmp_path_factory) -> Path:
     """A tiny built-in sample (24 items x 3 views, 64 px)."""
     from fashion.config import load_config
-    from fashion.sample import ensure_sample
+    from fashion.data.sample import ensure_sample
 
     root = tmp_path_factory.mktemp("data") / "sample"
     ensure_sample(root, load_config(overrides=TINY_SAMPLE).sample)

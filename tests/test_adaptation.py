@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion.adaptation import (
+from fashion.feedback.adaptation import (
     blend_weights, fit_blend_weights, item_adjustments, item_prior, prior_adjustments, refine_query, refit_weights,
     rocchio, rocchio_palette,
 )
 from fashion.config import FeedbackConfig
-from fashion.feedback import FeedbackEvent, FeedbackStore
+from fashion.feedback.store import FeedbackEvent, FeedbackStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIOR = np.array([0.6, 0.25, 0.15])

@@ -178,7 +178,7 @@ def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
     ARTIFACTS.mkdir(exist_ok=True)
     assert driver.save_screenshot(str(ARTIFACTS / "web.png"))
 
-    from fashion.feedback import FeedbackStore
+    from fashion.feedback.store import FeedbackStore
 
     with FeedbackStore(index / "feedback.sqlite") as store:
         events = store.event_list()

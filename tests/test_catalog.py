@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from fashion import indexer
-from fashion.catalog import CatalogError, default_index_dir, folder_source, load_catalog, read_manifest
-from fashion.checkpoint import Labels, build_payload, load_model, save_checkpoint
+from fashion.index import builder as indexer
+from fashion.index.catalog import CatalogError, default_index_dir, folder_source, load_catalog, read_manifest
+from fashion.model.checkpoint import Labels, build_payload, load_model, save_checkpoint
 from fashion.config import load_config
-from fashion.engine import Engine
-from fashion.indexer import build_catalog, open_catalog
-from fashion.model import FashionNet
+from fashion.recommend.engine import Engine
+from fashion.index.builder import build_catalog, open_catalog
+from fashion.model.network import FashionNet
 
 SETTINGS = ["model.image_size=32", "catalog.batch_size=2", "catalog.workers=0", "catalog.chunk_images=2",
             "colour.max_pixels=256", "catalog.top_attributes=3"]
@@ -99,7 +99,7 @@ def test_build_writes_a_complete_index(shop, loaded, config, tmp_path):
     np.testing.assert_allclose(catalog.category_probs.sum(axis=1), 1.0, atol=1e-5)
     assert catalog.attribute_index.shape == catalog.attribute_probs.shape == (n, 3)
     assert catalog.palette_lab.shape == (n, 5, 3) and catalog.palette_shares.shape == (n, 5)
-    from fashion.colour import colour_families
+    from fashion.colour.palette import colour_families
 
     families = colour_families(catalog.palette_lab[:, 0])
     for key, family in zip(catalog.items["key"], families):

@@ -1,4 +1,4 @@
-"""fashion.colour: CIELAB and CIEDE2000 reference values, palettes of drawn garments, names, similarity."""
+"""fashion.colour.palette: CIELAB and CIEDE2000 reference values, palettes of drawn garments, names, similarity."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fashion import colour
-from fashion.colour import (
+from fashion.colour import palette as colour
+from fashion.colour.palette import (
     Palette, ciede2000, colour_families, colour_family, colour_name, colour_names, delta_e_dominant,
     extract_palette, garment_pixels, is_colour_family, lab_for_name, lab_to_rgb, pack_palettes,
     palette_colour_mask, palette_from_pixels, palette_has_colour, palette_similarity,
@@ -359,7 +359,7 @@ def test_delta_e_dominant_and_validation():
 
 
 def test_nothing_heavy_happens_at_import():
-    code = ("import sys, fashion.colour as c; "
+    code = ("import sys, fashion.colour.palette as c; "
             "assert c._css_lab.cache_info().currsize == 0 and c._linear_lut.cache_info().currsize == 0; "
             "assert 'colorthief' not in sys.modules and 'scipy.ndimage' not in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""fashion.datasets: every layout on tiny generated trees, exact values, every bad-row case."""
+"""fashion.data.datasets: every layout on tiny generated trees, exact values, every bad-row case."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import fashion.datasets.lists as lists
-from fashion.datasets import (
+import fashion.data.datasets.lists as lists
+from fashion.data.datasets import (
     DatasetError,
     DatasetWarning,
     LabelledData,
@@ -19,7 +19,7 @@ from fashion.datasets import (
     load_dataset,
     read_deepfashion_list,
 )
-from fashion.datasets.common import item_split
+from fashion.data.datasets.common import item_split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE_CATEGORIES = SHARED / "reference" / "list_category_cloth.txt"
@@ -255,7 +255,7 @@ def test_read_list_across_chunks_keeps_line_numbers(tmp_path, monkeypatch):
     path.write_text(_list(40, "h", rows))
     with pytest.raises(DatasetError, match=r"long.txt: line 20: expected an image name and 4 values, found 2"):
         read_deepfashion_list(path, 4, image_names=True)
-    from fashion.datasets.common import BadRows
+    from fashion.data.datasets.common import BadRows
 
     bad = BadRows("warn")
     table = read_deepfashion_list(path, 4, image_names=True, bad=bad)

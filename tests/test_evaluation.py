@@ -1,4 +1,4 @@
-"""The evaluate job end to end on the tiny generated sample, through ``python -m fashion.evaluate``."""
+"""The evaluate job end to end on the tiny generated sample, through ``python -m fashion.cli.evaluate``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ METHODS = ["random", "visual", "colour", "category", "blend", "tuned"]
 def evaluated(tiny_run, tmp_path_factory):
     """One CLI evaluation of the tiny run: (completed process, output folder)."""
     out = tmp_path_factory.mktemp("evaluation")
-    result = run_cli(["-m", "fashion.evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--out", str(out),
+    result = run_cli(["-m", "fashion.cli.evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--out", str(out),
                       "--no-progress", "--grid-step", "0.5"])
     assert result.returncode == 0, result.stdout + result.stderr
     return result, out
@@ -66,10 +66,10 @@ def test_grid_search_used_the_validation_split(evaluated, tiny_sample):
 
 def test_grid_search_never_ranks_test_images(tiny_run, monkeypatch):
     """In process: the weight search only ever ranks validation images."""
-    from fashion import evaluation
-    from fashion.checkpoint import load_model
+    from fashion.evaluate import run as evaluation
+    from fashion.model.checkpoint import load_model
     from fashion.config import load_config
-    from fashion.training_job import load_training_data
+    from fashion.data.load import load_training_data
 
     loaded = load_model(tiny_run / "best.pt", device="cpu")
     data = load_training_data(loaded.config)
@@ -96,12 +96,12 @@ def test_grid_search_never_ranks_test_images(tiny_run, monkeypatch):
 
 
 def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
-    missing = run_cli(["-m", "fashion.evaluate", "--checkpoint", str(tmp_path / "nope.pt")])
+    missing = run_cli(["-m", "fashion.cli.evaluate", "--checkpoint", str(tmp_path / "nope.pt")])
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error:") and "checkpoint not found" in missing.stderr
     assert "Traceback" not in missing.stderr
     # The option checks in process (same code path, without another interpreter start-up).
-    from fashion.evaluate import main
+    from fashion.cli.evaluate import main
 
     checkpoint = tiny_run / "best.pt"
     for kwargs, message in (({"queries": "tset"}, "unknown split 'tset'"),
@@ -120,13 +120,13 @@ def test_bad_input_is_one_clear_line(tiny_run, tmp_path, capsys):
 
 
 def test_real_run_without_data_says_so_and_exits_cleanly(tmp_path):
-    result = run_cli(["-m", "fashion.real_run", "--data", str(tmp_path / "absent")])
+    result = run_cli(["scripts/real_run.py", "--data", str(tmp_path / "absent")])
     assert result.returncode == 0
     assert "real-photo data not found" in result.stdout
 
 
 def test_real_run_sizes_epochs_to_the_budget():
-    from fashion.real_run import MAX_EPOCHS, MIN_EPOCHS, plan_epochs
+    from scripts.real_run import MAX_EPOCHS, MIN_EPOCHS, plan_epochs
 
     # 30 img/s, 3,068 + 341 images: an epoch is 1.15 * (3068 + 341/3) / 30 = 122 s; 15 min of 20 train.
     plan = plan_epochs(30.0, 3068, 341, 20)
@@ -139,7 +139,7 @@ def test_real_run_end_to_end_on_a_tiny_folder_dataset(tiny_sample, tmp_path):
     """The part-3 pipeline (train, catalog, evaluate, RESULTS.md) on class folders made from the tiny sample."""
     import shutil
 
-    from fashion.datasets import load_dataset
+    from fashion.data.datasets import load_dataset
 
     data = load_dataset(tiny_sample)
     root = tmp_path / "clothes"
@@ -148,7 +148,7 @@ def test_real_run_end_to_end_on_a_tiny_folder_dataset(tiny_sample, tmp_path):
         target = root / folder[row.split] / row.category_name.replace(" ", "_")
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(row.path, target / f"{row.Index:03d}.jpg")
-    result = run_cli(["-m", "fashion.real_run", "--data", str(root), "--epochs", "1", "--no-progress",
+    result = run_cli(["scripts/real_run.py", "--data", str(root), "--epochs", "1", "--no-progress",
                       "--set", "model.image_size=32", "--set", f"train.run_dir={tmp_path / 'runs'}",
                       "--set", "train.workers=0", "--set", "catalog.batch_size=16", "--set", "catalog.workers=0"])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -158,4 +158,4 @@ def test_real_run_end_to_end_on_a_tiny_folder_dataset(tiny_sample, tmp_path):
     assert np.isnan(report["retrieval"]["visual"]["same_item_recall"]["10"] or np.nan)  # folders have no items
     assert (run_dir / "catalog" / "CURRENT").is_file()
     results = (run_dir / "RESULTS.md").read_text()
-    assert f"python -m fashion.real_run --data {root} --epochs 1" in results and "| blend |" in results
+    assert f"python scripts/real_run.py --data {root} --epochs 1" in results and "| blend |" in results

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion.feedback import (
+from fashion.feedback.store import (
     DISLIKE, FORMAT_NAME, LIKE, FeedbackError, FeedbackEvent, FeedbackStore, checksum_bytes, checksum_embedding,
     checksum_file, make_catalog_key,
 )

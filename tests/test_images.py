@@ -1,4 +1,4 @@
-"""fashion.images: every PIL mode to RGB, EXIF orientation, guards and errors, bbox crops."""
+"""fashion.data.images: every PIL mode to RGB, EXIF orientation, guards and errors, bbox crops."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFile
 
-from fashion.images import ImageLoadError, crop_to_bbox, load_image, load_image_bytes, to_rgb
+from fashion.data.images import ImageLoadError, crop_to_bbox, load_image, load_image_bytes, to_rgb
 
 
 def _save(image: Image.Image, path: Path, **kwargs) -> Path:
@@ -150,7 +150,7 @@ def test_unreadable_file(tmp_path):
 
 
 def test_permission_error_is_reported_as_unreadable(tmp_path, monkeypatch):
-    import fashion.images as images
+    import fashion.data.images as images
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

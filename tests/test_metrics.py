@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fashion.metrics import attribute_topk_recall, classification_report, per_class_accuracy, topk_accuracy
+from fashion.train.metrics import attribute_topk_recall, classification_report, per_class_accuracy, topk_accuracy
 
 
 def test_topk_accuracy_hand_computed():

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion.catalog import Catalog
-from fashion.checkpoint import Labels
-from fashion.colour import Palette, rgb_to_lab
+from fashion.index.catalog import Catalog
+from fashion.model.checkpoint import Labels
+from fashion.colour.palette import Palette, rgb_to_lab
 from fashion.config import load_config
-from fashion.recommender import (
+from fashion.recommend.recommender import (
     Filters,
     Query,
     Recommender,
@@ -23,7 +23,7 @@ from fashion.recommender import (
     dedupe_by_item,
     predicted_attributes,
 )
-from fashion.search import ExactIndex, FaissIndex, build_index, faiss_available, normalise_rows, top_k
+from fashion.index.search import ExactIndex, FaissIndex, build_index, faiss_available, normalise_rows, top_k
 
 # ----------------------------------------------------------------------------- search
 
@@ -282,7 +282,7 @@ def test_candidate_pool_widens_when_views_crowd_it():
 def test_contact_sheet_with_tiny_colour_shares(recommender, tmp_path):
     from PIL import Image
 
-    from fashion.sheet import write_contact_sheet
+    from fashion.recommend.sheet import write_contact_sheet
 
     query = make_query([1, 0, 0], [1, 0, 0])
     query.palette = Palette.from_rgb([RED, BLUE, WHITE, (1, 2, 3), (9, 9, 9)], [0.94, 0.03, 0.02, 0.005, 0.005])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fashion.retrieval_metrics import (
+from fashion.evaluate.metrics import (
     attribute_overlap_at_k,
     category_precision_at_k,
     colour_agreement_at_k,

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion import sample
+from fashion.data import sample
 from fashion.config import SampleConfig
-from fashion.sample import (
+from fashion.data.sample import (
     ATTRIBUTE_NAMES, DEEPFASHION_CATEGORIES, GARMENT_COLOURS, SAMPLE_ATTRIBUTES, SAMPLE_CATEGORIES, SampleError,
     ensure_sample, generate_sample, plan_sample, render_view,
 )
@@ -293,7 +293,7 @@ def test_bad_settings_fail_clearly(tmp_path: Path, settings: dict) -> None:
 
 
 def test_cli_writes_the_sample_and_reports_time(tmp_path: Path) -> None:
-    result = run_cli(["-m", "fashion.sample", "--root", str(tmp_path / "s"), "--items", "3", "--views", "2",
+    result = run_cli(["-m", "fashion.data.sample", "--root", str(tmp_path / "s"), "--items", "3", "--views", "2",
                       "--image-size", "48", "--seed", "5"])
     assert result.returncode == 0, result.stderr
     assert re.search(r"wrote 6 images .* to .*s in \d+\.\d s", result.stdout)
@@ -313,7 +313,7 @@ def test_bbox_crops_hold_the_whole_garment(tiny: Path) -> None:
 
 
 def test_the_dataset_reader_reads_back_what_the_generator_wrote(tiny: Path) -> None:
-    datasets = pytest.importorskip("fashion.datasets")
+    datasets = pytest.importorskip("fashion.data.datasets")
     data = datasets.load_dataset(tiny)
     assert data.layout == "deepfashion"
     assert data.category_names == [name for name, _ in DEEPFASHION_CATEGORIES]

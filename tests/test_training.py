@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
-from fashion.checkpoint import CheckpointError, load_model, read_checkpoint
+from fashion.model.checkpoint import CheckpointError, load_model, read_checkpoint
 from fashion.config import load_config
-from fashion.training import FashionLoss, attribute_pos_weight, fit, warmup_cosine
-from fashion.training_job import load_training_data
+from fashion.train.loop import FashionLoss, attribute_pos_weight, fit, warmup_cosine
+from fashion.data.load import load_training_data
 
 from conftest import ROOT, TINY_MODEL, TINY_SAMPLE, overrides_args, run_cli
 

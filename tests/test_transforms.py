@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms import v2
 
-from fashion.transforms import (
+from fashion.data.transforms import (
     BRIGHTNESS,
     CONTRAST,
     CROP_RATIO,

@@ -43,7 +43,7 @@ def config(tiny_sample):
 
 @pytest.fixture(scope="module")
 def engine(tiny_run, config, index_dir):
-    from fashion.engine import Engine
+    from fashion.recommend.engine import Engine
 
     return Engine.open(tiny_run / "best.pt", config=config, index_dir=index_dir, device="cpu", progress=False,
                        log=lambda message: None)
@@ -209,7 +209,7 @@ def test_item_image_refuses_anything_but_a_catalog_id(client, item):
 
 
 def test_feedback_is_recorded(client, engine, photo, feedback_path):
-    from fashion.feedback import FeedbackStore
+    from fashion.feedback.store import FeedbackStore
 
     answer = upload(client, photo).json()["queries"][0]
     shown = answer["results"][1]
@@ -371,7 +371,7 @@ def test_feedback_refits_the_learned_weights(engine, tiny_sample, photo, tmp_pat
     from dataclasses import replace
 
     from fashion.config import load_config
-    from fashion.feedback import FeedbackStore
+    from fashion.feedback.store import FeedbackStore
     from fashion.web.app import create_app
 
     config = load_config(overrides=overrides(tiny_sample) + ["feedback.min_events=2"])

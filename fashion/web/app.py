@@ -58,9 +58,9 @@ from starlette.exceptions import HTTPException
 from fashion.config import Config
 
 if TYPE_CHECKING:
-    from fashion.engine import Engine
-    from fashion.feedback import FeedbackStore
-    from fashion.recommender import Query
+    from fashion.recommend.engine import Engine
+    from fashion.feedback.store import FeedbackStore
+    from fashion.recommend.recommender import Query
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MB = 1024 * 1024
@@ -114,7 +114,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 def _image_error_status(cause: str) -> int:
-    """HTTP status for an :class:`~fashion.images.ImageLoadError` cause."""
+    """HTTP status for an :class:`~fashion.data.images.ImageLoadError` cause."""
     if cause.startswith("not an image"):
         return 415
     if cause.startswith("image too large"):
@@ -280,9 +280,9 @@ def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the server, which stops its workers
     import torch
 
-    from fashion.checkpoint import load_model
+    from fashion.model.checkpoint import load_model
     from fashion.config import config_from_dict
-    from fashion.engine import Engine
+    from fashion.recommend.engine import Engine
 
     torch.set_num_threads(max(1, threads))
     single_threaded_blas()
@@ -294,7 +294,7 @@ def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
 
 def _worker_describe(datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
     """(model checksum, worker pid, [Query | ("error", name, cause)]) for uploads, in a worker."""
-    from fashion.images import ImageLoadError
+    from fashion.data.images import ImageLoadError
 
     engine = _WORKER["engine"]
     try:
@@ -329,7 +329,7 @@ def default_describe_workers(configured: int) -> int:
 
 
 class Describer:
-    """Uploaded bytes → :class:`~fashion.recommender.Query`, with the engine's own ``describe``.
+    """Uploaded bytes → :class:`~fashion.recommend.recommender.Query`, with the engine's own ``describe``.
 
     ``workers == 0`` (or no checkpoint path): in a thread of this process. Otherwise in that many
     worker processes (spawned, each loading the checkpoint once, checked against the engine's
@@ -395,7 +395,7 @@ class Describer:
     async def describe(self, datas: list[bytes], names: list[str]) -> list["Query"]:
         from concurrent.futures.process import BrokenProcessPool
 
-        from fashion.images import ImageLoadError
+        from fashion.data.images import ImageLoadError
 
         pool = self._get_pool()
         if pool is not None:
@@ -436,7 +436,7 @@ class FeedbackWriter:
         self._lock = threading.Lock()
 
     def _call(self, method: str | Callable[..., Any], *args: Any) -> Any:
-        from fashion.feedback import FeedbackStore
+        from fashion.feedback.store import FeedbackStore
 
         if self._store is None:
             self._store = FeedbackStore(self.path, timeout=self.timeout)
@@ -487,16 +487,16 @@ def create_app(engine: "Engine", config: Config | None = None,
     """The FastAPI application answering from ``engine`` (opened once, kept warm).
 
     ``config``: the ``web`` limits (default: the engine's configuration). ``feedback_store``: a
-    :class:`~fashion.feedback.FeedbackStore` (or its path) for ``POST /feedback``; by default
+    :class:`~fashion.feedback.store.FeedbackStore` (or its path) for ``POST /feedback``; by default
     ``<catalog index>/<feedback.filename>`` when ``feedback.enabled``. ``checkpoint`` (the
     engine's checkpoint file) lets ``describe_workers`` worker processes (default
     ``web.describe_workers`` when a checkpoint is given, else 0) describe uploads.
     ``allowed_hosts``: when given, requests for any other ``Host`` are refused.
     """
-    from fashion.colour import COLOUR_FAMILIES
-    from fashion.feedback import DISLIKE, LIKE, FeedbackEvent, FeedbackError, make_catalog_key
-    from fashion.images import ImageLoadError
-    from fashion.recommender import Filters, RecommendError, Weights, blend
+    from fashion.colour.palette import COLOUR_FAMILIES
+    from fashion.feedback.store import DISLIKE, LIKE, FeedbackEvent, FeedbackError, make_catalog_key
+    from fashion.data.images import ImageLoadError
+    from fashion.recommend.recommender import Filters, RecommendError, Weights, blend
 
     config = config or engine.config
     web = config.web
@@ -705,7 +705,7 @@ def create_app(engine: "Engine", config: Config | None = None,
 
     def record_and_refit(store: "FeedbackStore", events: list[FeedbackEvent]) -> int:
         """Store the events, then refit the learned blend weights (as ``recommend.py --like`` does)."""
-        from fashion.adaptation import refit_weights
+        from fashion.feedback.adaptation import refit_weights
 
         written = store.record(events)
         prior = engine.default_weights().normalised().as_array()
@@ -791,7 +791,7 @@ def serve(checkpoint: str | Path, catalog: str | Path | None = None, config: Con
     import uvicorn
 
     from fashion.config import load_config
-    from fashion.engine import Engine
+    from fashion.recommend.engine import Engine
 
     single_threaded_blas()
     config = config or load_config()

@@ -1,0 +1,201 @@
+"""The ``recommend.py`` jobs: recommend for query images, or look up categories / attributes.
+
+Each job resolves the configuration and checkpoint, opens an :class:`~fashion.recommend.engine.Engine`,
+and prints text (or JSON); the CLI only parses arguments and calls one of these.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fashion.model.checkpoint import CheckpointError
+from fashion.config import Config, load_config
+
+
+@dataclass
+class Request:
+    """Everything a ``recommend.py`` invocation asks for (the CLI's arguments, parsed)."""
+
+    images: list[Path] = field(default_factory=list)
+    checkpoint: Path | None = None
+    catalog: Path | None = None
+    index_dir: Path | None = None
+    config_path: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    top_k: int | None = None
+    as_json: bool = False
+    sheet: Path | None = None
+    weights: str | None = None
+    w_visual: float | None = None
+    w_category: float | None = None
+    w_colour: float | None = None
+    category: str | None = None
+    colour: str | None = None
+    same_category: bool = False
+    combine: bool = False
+    exclude_query: bool = False
+    progress: bool = True
+    device: str = "auto"
+    likes: list[str] = field(default_factory=list)
+    dislikes: list[str] = field(default_factory=list)
+
+
+def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
+    """The checkpoint to use: the given one, or ``<train.run_dir>/<train.run_name>/best.pt``."""
+    path = checkpoint or Path(config.train.run_dir) / config.train.run_name / "best.pt"
+    if not path.is_file():
+        if checkpoint is None:
+            raise CheckpointError(f"no trained model found ({path} is missing): run `python train.py` first")
+        raise CheckpointError(f"{path}: checkpoint not found (train a model with `python train.py`)")
+    return path
+
+
+def open_engine(request: Request, config: Config | None = None) -> Any:
+    """Configuration + checkpoint + catalog → Engine (the catalog is built or updated when needed)."""
+    from fashion.recommend.engine import Engine
+
+    config = config or load_config(request.config_path, request.overrides)
+    checkpoint = resolve_checkpoint(config, request.checkpoint)
+    return Engine.open(checkpoint, request.catalog, config, index_dir=request.index_dir, device=request.device,
+                       progress=request.progress)
+
+
+def run_recommend(request: Request) -> int:
+    """Recommend for each query image (or for all of them combined); print a table or JSON."""
+    from fashion.recommend.explain import format_query, format_results
+    from fashion.data.images import load_image
+    from fashion.recommend.recommender import Filters, RecommendError, Weights
+
+    if not request.images:
+        raise RecommendError("give one or more query images (or --categories / --attributes)")
+    if request.top_k is not None and request.top_k < 1:
+        raise RecommendError("--top-k must be at least 1")
+    config = load_config(request.config_path, request.overrides)
+    # Check the query files before a possibly long catalog build.
+    pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
+    explicit_weights = bool(request.weights) or any(
+        w is not None for w in (request.w_visual, request.w_category, request.w_colour))
+    weights = Weights.from_config(config.recommend)
+    if request.weights:
+        weights = Weights.parse(request.weights, weights)
+    weights = weights.with_overrides(request.w_visual, request.w_category, request.w_colour)
+    filters = Filters(category=request.category, colour=request.colour, same_category=request.same_category)
+    if request.colour:
+        _check_colour_name(request.colour)
+
+    engine = open_engine(request, config)
+    from fashion.feedback.session import FeedbackSession
+
+    feedback = FeedbackSession.open(engine)
+    if (request.likes or request.dislikes) and feedback is None:
+        raise RecommendError("feedback is switched off (feedback.enabled=false); --like/--dislike need it")
+    queries = engine.describe(request.images)
+    own_keys = [q.key for q in queries if q.key]
+    if request.combine and len(queries) > 1:
+        queries = [engine.combine(queries)]
+        pictures = [pictures[0]]
+    answers = []
+    for query in queries:
+        exclude = [] if not request.exclude_query else ([query.key] if query.key else own_keys)
+        query_weights, adjustments = weights, None
+        if feedback is not None:
+            if request.likes or request.dislikes:
+                # Events carry the scores the shopper saw: those of the ranking before this feedback.
+                shown_query, shown_weights, _ = feedback.adapt(query, weights if explicit_weights else None)
+                count = feedback.record(shown_query, shown_weights, request.likes, request.dislikes)
+                print(f"recorded {count} feedback event(s); re-ranked:", file=sys.stderr)
+            query, query_weights, adjustments = feedback.adapt(query, weights if explicit_weights else None)
+        results = engine.recommend(query, top_k=request.top_k, weights=query_weights, filters=filters,
+                                   exclude=exclude, adjustments=adjustments)
+        answers.append((query, results))
+        weights = query_weights
+
+    catalog = engine.describe_catalog()
+    used = weights.normalised().as_dict()
+    if request.as_json:
+        payload = {"catalog": catalog, "weights": used, "filters": filters.as_dict(),
+                   "queries": [{"query": q.to_dict(), "results": [r.to_dict() for r in rs]} for q, rs in answers]}
+        print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default))
+    else:
+        blocks = [format_query(q) + "\n" + format_results(rs, catalog, used, filters.as_dict()) for q, rs in answers]
+        print("\n\n".join(blocks))
+    if request.sheet is not None:
+        from fashion.recommend.sheet import write_contact_sheet
+
+        written = write_contact_sheet(request.sheet, [(q, p, rs) for (q, rs), p in zip(answers, pictures)])
+        print(f"contact sheet: {written}", file=sys.stderr if request.as_json else sys.stdout)
+    return 0
+
+
+def run_lookup(request: Request, kind: str, text: str) -> int:
+    """``--categories [TEXT]`` / ``--attributes [TEXT]``: list matching names with catalog counts."""
+    from fashion.recommend.explain import format_attributes, format_categories
+
+    engine = open_engine(request)
+    rows = engine.categories(text) if kind == "categories" else engine.attributes(text)
+    if request.as_json:
+        print(json.dumps({kind: rows}, indent=2, ensure_ascii=False))
+    elif kind == "categories":
+        print(format_categories(rows, text))
+    else:
+        print(format_attributes(rows, text))
+    return 0
+
+
+def run_feedback(request: Request, action: str, export: Path | None = None) -> int:
+    """``--feedback`` (summary), ``--feedback-export PATH`` (CSV) or ``--feedback-reset`` for the catalog."""
+    from fashion.feedback.session import FeedbackSession
+    from fashion.recommend.recommender import RecommendError
+
+    engine = open_engine(request)
+    session = FeedbackSession.open(engine)
+    if session is None:
+        raise RecommendError("feedback is switched off or its store cannot be opened (see the warning above)")
+    if action == "export":
+        rows = session.store.export_csv(export, session.catalog_key)
+        print(f"wrote {rows} feedback events to {export}")
+    elif action == "reset":
+        print(f"removed {session.store.reset(session.catalog_key)} feedback events (learned weights too)")
+    else:
+        summary = session.summary()
+        print(json.dumps(summary, indent=2, default=_json_default) if request.as_json else _format_summary(summary))
+    return 0
+
+
+def _format_summary(summary: dict[str, Any]) -> str:
+    """The feedback summary as a few readable lines."""
+    lines = [f"feedback events: {summary.get('events', 0)} ({summary.get('likes', 0)} likes, "
+             f"{summary.get('dislikes', 0)} dislikes) over {summary.get('queries', 0)} queries"]
+    for key, title in (("most_liked", "most liked"), ("most_disliked", "most disliked")):
+        items = summary.get(key) or []
+        if items:
+            lines.append(f"{title}: " + ", ".join(f"{i['item']} (+{i['likes']}/-{i['dislikes']})" for i in items))
+    weights = summary.get("learned_weights")
+    lines.append(f"learned weights: {weights}" if weights else "learned weights: none yet (defaults in use)")
+    return "\n".join(lines)
+
+
+def _check_colour_name(name: str) -> None:
+    """Fail early (before any catalog build) on a colour name the filter would not know."""
+    from fashion.colour.palette import is_colour_family, lab_for_name
+    from fashion.recommend.recommender import RecommendError
+
+    if not is_colour_family(name):
+        try:
+            lab_for_name(name)
+        except ValueError as error:
+            raise RecommendError(str(error)) from None
+
+
+def _json_default(value: Any) -> Any:
+    """NaN-free JSON for numpy scalars."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if number != number else number
+

@@ -1,0 +1,41 @@
+"""The ``train.py`` job: resolve config, load data (generating the sample), fit, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from fashion.config import Config, load_config, parse_overrides
+from fashion.data.load import load_training_data
+
+
+def resolve_config(config_path: Path | None, overrides: Sequence[str], data: Path | None) -> Config:
+    """hyper_parameters.yaml + ``--set`` overrides; ``--data`` points at user data (no sample generation)."""
+    extra = list(overrides)
+    if data is not None:
+        extra += [f"data.root={data}", "data.sample=false"]
+    return load_config(config_path, extra)
+
+
+def run_training(config_path: Path | None, overrides: Sequence[str], data: Path | None, *, resume: bool,
+                 overwrite: bool, show_progress: bool) -> int:
+    """Run (or resume) training and print the final report; returns the process exit code."""
+    from fashion.train.report import format_final_report
+    from fashion.train.loop import fit, resolve_resume_config
+
+    config = resolve_config(config_path, overrides, data)
+    if resume:
+        # The stored config wins, except for what this command line overrides explicitly.
+        run_dir = Path(config.train.run_dir) / config.train.run_name
+        extra = parse_overrides(list(overrides) + ([f"data.root={data}", "data.sample=false"] if data else []))
+        config = resolve_resume_config(run_dir, extra)
+    dataset = load_training_data(config)
+    print(f"data: {dataset.root} ({dataset.layout}, {len(dataset.frame)} images, "
+          f"{len(dataset.category_names)} categories, {len(dataset.attribute_names)} attributes)")
+    result = fit(config, dataset, resume=resume, overwrite=overwrite, show_progress=show_progress)
+    if result.interrupted:
+        return 130
+    if result.metrics:
+        print(format_final_report(result.metrics))
+        print(f"saved: {result.run_dir}/best.pt (and last.pt, config.yaml, metrics.json, history.csv, curves.png)")
+    return 0

@@ -1,0 +1,601 @@
+"""Shoppers' feedback (like / dislike on a recommended item), stored in an embedded SQLite database.
+
+One file, normally ``<catalog>/feedback.sqlite``, holds every event together with what the shopper
+saw: the query (checksum and embedding), the item, the label, each component score and the
+weights that ranked it. It also keeps the blend weights learned from those events.
+
+Several ``recommend.py`` processes may read and write the same file at once: the database runs
+in WAL mode (readers never block the writer), every write is one ``BEGIN IMMEDIATE`` transaction
+and a busy writer is waited for (``timeout`` seconds), so no event is ever lost.
+
+A file that is not ours (another program's SQLite database, random bytes, a damaged file) raises
+:class:`FeedbackError` naming the file; such a file is only ever read, never changed or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+FORMAT_NAME = "fashion-feedback"
+FORMAT_VERSION = 1
+LIKE = 1
+DISLIKE = -1
+COMPONENTS = ("visual", "category", "colour")
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_EMBEDDING_DTYPE = np.dtype("<f4")  # fixed byte order: the file may move between machines
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    time            TEXT NOT NULL,
+    catalog_key     TEXT NOT NULL,
+    query_checksum  TEXT NOT NULL,
+    query_name      TEXT NOT NULL DEFAULT '',
+    query_embedding BLOB,
+    item            TEXT NOT NULL,
+    label           INTEGER NOT NULL CHECK (label IN (-1, 1)),
+    score_visual    REAL,
+    score_category  REAL,
+    score_colour    REAL,
+    score_total     REAL,
+    weight_visual   REAL,
+    weight_category REAL,
+    weight_colour   REAL
+);
+CREATE INDEX IF NOT EXISTS events_catalog_query ON events (catalog_key, query_checksum);
+CREATE INDEX IF NOT EXISTS events_catalog_item ON events (catalog_key, item);
+CREATE TABLE IF NOT EXISTS learned_weights (
+    catalog_key TEXT PRIMARY KEY,
+    visual      REAL NOT NULL,
+    category    REAL NOT NULL,
+    colour      REAL NOT NULL,
+    n_events    INTEGER NOT NULL,
+    time        TEXT NOT NULL
+);
+"""
+
+_EVENT_COLUMNS = (
+    "id", "time", "catalog_key", "query_checksum", "query_name", "query_embedding", "item", "label",
+    "score_visual", "score_category", "score_colour", "score_total",
+    "weight_visual", "weight_category", "weight_colour",
+)
+
+
+class FeedbackError(ValueError):
+    """The feedback store cannot be used; the message names the file and the cause."""
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """One like (+1) or dislike (-1) of one shown item for one query.
+
+    ``score_*`` and ``weight_*`` are what the shopper saw (NaN when unknown); ``time`` (UTC ISO
+    8601) and ``id`` are filled in by the store.
+    """
+
+    catalog_key: str
+    query_checksum: str
+    item: str
+    label: int
+    query_embedding: np.ndarray | None = None
+    query_name: str = ""
+    score_visual: float = math.nan
+    score_category: float = math.nan
+    score_colour: float = math.nan
+    score_total: float = math.nan
+    weight_visual: float = math.nan
+    weight_category: float = math.nan
+    weight_colour: float = math.nan
+    time: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class LearnedWeights:
+    """Blend weights fitted from a catalog's feedback, as saved in the store."""
+
+    catalog_key: str
+    visual: float
+    category: float
+    colour: float
+    n_events: int
+    time: str
+
+    def as_array(self) -> np.ndarray:
+        """``[visual, category, colour]`` as float64."""
+        return np.array([self.visual, self.category, self.colour], dtype=np.float64)
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """Plain dict (for JSON and the ``--feedback`` summary)."""
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checksums and keys
+
+
+def checksum_bytes(data: bytes) -> str:
+    """sha256 hex digest of raw bytes (a query image file's content)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def checksum_file(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes (the same digest queries and checkpoints use)."""
+    from fashion.model.checkpoint import file_checksum
+
+    return file_checksum(Path(path))
+
+
+def checksum_embedding(embedding: np.ndarray) -> str:
+    """sha256 hex digest of an embedding as little-endian float32 (for multi-image queries)."""
+    return hashlib.sha256(_embedding_to_blob(np.asarray(embedding))).hexdigest()
+
+
+def make_catalog_key(catalog_dir: str | Path, model_checksum: str) -> str:
+    """A stable key telling one catalog's feedback from another's: ``<folder name>-<12 hex>``.
+
+    The model checksum is part of it because embeddings and component scores from another
+    model mean something else.
+    """
+    resolved = str(Path(catalog_dir).resolve())
+    digest = hashlib.sha256(f"{resolved}\n{model_checksum}".encode("utf-8")).hexdigest()[:12]
+    return f"{Path(resolved).name}-{digest}"
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _embedding_to_blob(embedding: np.ndarray | None) -> bytes | None:
+    if embedding is None:
+        return None
+    array = np.asarray(embedding)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"query embedding must be a non-empty 1-D vector, got shape {array.shape}")
+    return np.ascontiguousarray(array, dtype=_EMBEDDING_DTYPE).tobytes()
+
+
+def _blob_to_embedding(blob: bytes | None) -> np.ndarray | None:
+    if blob is None:
+        return None
+    return np.frombuffer(blob, dtype=_EMBEDDING_DTYPE).astype(np.float32)
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _float_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening safely
+
+
+def _probe_existing(path: Path) -> None:
+    """Check, read-only, that an existing non-empty file is a feedback store we can use.
+
+    Runs before any read-write connection so that a foreign file is never touched: no WAL switch,
+    no hot-journal rollback, no checkpoint.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except OSError as error:
+        raise FeedbackError(f"{path}: cannot read the feedback store ({error.strerror or error})") from None
+    if header != _SQLITE_MAGIC:
+        raise FeedbackError(f"{path}: not a feedback store (not an SQLite database, or damaged); "
+                            "move it away or pass another path; it was left untouched")
+    # While a process has the database open in WAL mode its -wal and -shm files exist, and while
+    # one writes in rollback mode (a store being created) its -journal does. Without any of them
+    # nobody is writing, so the file is read as immutable: no side files are created and no hot
+    # journal is rolled back. With them, an ordinary read-only connection sees a consistent state.
+    in_use = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm", "-journal"))
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if in_use else "&immutable=1")
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=5.0)
+    except sqlite3.Error as error:
+        raise FeedbackError(f"{path}: cannot open the feedback store ({error})") from None
+    try:
+        _check_meta(connection, path)
+    except sqlite3.DatabaseError as error:
+        raise FeedbackError(f"{path}: damaged feedback store ({error}); it was left untouched") from None
+    finally:
+        connection.close()
+
+
+def _check_meta(connection: sqlite3.Connection, path: Path) -> bool:
+    """True when the database is ours and readable; False when it is empty; raise when foreign."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return False
+    if "meta" not in tables:
+        raise FeedbackError(f"{path}: an SQLite database of another program (no feedback 'meta' table; "
+                            f"tables: {', '.join(sorted(tables))}); it was left untouched")
+    meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("format") != FORMAT_NAME:
+        raise FeedbackError(f"{path}: an SQLite database of another program (format "
+                            f"{meta.get('format')!r}, expected {FORMAT_NAME!r}); it was left untouched")
+    try:
+        version = int(meta.get("version", ""))
+    except ValueError:
+        raise FeedbackError(f"{path}: feedback store with an unreadable version {meta.get('version')!r}") from None
+    if version > FORMAT_VERSION:
+        raise FeedbackError(f"{path}: feedback store version {version} was written by a newer release; "
+                            f"this one reads version {FORMAT_VERSION}")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class FeedbackStore:
+    """Feedback events and learned blend weights in one SQLite file.
+
+    Open one store per process (a connection must not cross ``fork``); use it as a context
+    manager or call :meth:`close`. All errors surface as :class:`FeedbackError`.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 30.0, create: bool = True) -> None:
+        """Open (and, when ``create``, create) the store at ``path``.
+
+        ``timeout`` is how long a write waits for another process's write to finish.
+        """
+        self.path = Path(path)
+        self.timeout = float(timeout)
+        exists = self.path.exists()
+        if not exists and not create:
+            raise FeedbackError(f"{self.path}: no feedback recorded yet (file does not exist)")
+        if exists and self.path.stat().st_size > 0:
+            _probe_existing(self.path)
+        self._connection: sqlite3.Connection | None = self._open()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: no implicit transactions; every write opens its own below.
+            connection = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as error:
+            raise FeedbackError(f"{self.path}: cannot open the feedback store ({error})") from None
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if not _check_meta(connection, self.path):
+                self._initialise(connection)
+            # Only now, with the file known to be ours, may its journal mode change.
+            self._ensure_wal(connection)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise FeedbackError(f"{self.path}: cannot use the feedback store ({error})") from None
+        except FeedbackError:
+            connection.close()
+            raise
+        return connection
+
+    def _ensure_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch a new store to WAL mode (persistent: later opens find it already so).
+
+        The switch needs every other connection gone for an instant, and SQLite reports
+        "locked" at once instead of waiting, so processes that create the store together
+        retry here until ``timeout``.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                if str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                    return
+                mode = str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+                if mode == "wal":
+                    return
+                raise FeedbackError(f"{self.path}: cannot switch the feedback store to WAL mode (got {mode})")
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 0.1)
+
+    def _initialise(self, connection: sqlite3.Connection) -> None:
+        """Create the schema in one transaction; a racing creator simply finds it done."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if not _check_meta(connection, self.path):
+                # executescript() would COMMIT first; run the statements inside this transaction.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.executemany(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    [("format", FORMAT_NAME), ("version", str(FORMAT_VERSION)), ("created", _utc_now())],
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> "FeedbackStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FeedbackStore({str(self.path)!r})"
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise FeedbackError(f"{self.path}: the feedback store is closed")
+        return self._connection
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn sqlite3 errors into FeedbackError naming the file."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise FeedbackError(f"{self.path}: busy for more than {self.timeout:g} s "
+                                    "(another process is writing)") from None
+            raise FeedbackError(f"{self.path}: {error}") from None
+        except sqlite3.DatabaseError as error:
+            raise FeedbackError(f"{self.path}: damaged feedback store ({error})") from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is stored, or none of it."""
+        with self._errors():
+            db = self._db
+            # IMMEDIATE takes the write lock up front, so a busy writer is waited for here
+            # rather than failing half-way through.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._errors():
+            return self._db.execute(sql, params).fetchall()
+
+    @staticmethod
+    def _where(catalog_key: str | None) -> tuple[str, tuple]:
+        if catalog_key is None:
+            return "", ()
+        return " WHERE catalog_key = ?", (catalog_key,)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def record(self, events: Iterable[FeedbackEvent]) -> int:
+        """Store ``events`` in one transaction; returns how many were stored."""
+        rows = [self._event_row(event) for event in events]
+        if not rows:
+            return 0
+        placeholders = ", ".join("?" * len(_EVENT_COLUMNS[1:]))
+        with self._write() as db:
+            db.executemany(f"INSERT INTO events ({', '.join(_EVENT_COLUMNS[1:])}) VALUES ({placeholders})", rows)
+        return len(rows)
+
+    @staticmethod
+    def _event_row(event: FeedbackEvent) -> tuple:
+        if event.label not in (LIKE, DISLIKE):
+            raise ValueError(f"label must be {LIKE} (like) or {DISLIKE} (dislike), got {event.label!r}")
+        for name in ("catalog_key", "query_checksum", "item"):
+            if not isinstance(getattr(event, name), str) or not getattr(event, name):
+                raise ValueError(f"{name} must be a non-empty string, got {getattr(event, name)!r}")
+        return (
+            event.time or _utc_now(), event.catalog_key, event.query_checksum, event.query_name,
+            _embedding_to_blob(event.query_embedding), event.item, int(event.label),
+            _float_or_none(event.score_visual), _float_or_none(event.score_category),
+            _float_or_none(event.score_colour), _float_or_none(event.score_total),
+            _float_or_none(event.weight_visual), _float_or_none(event.weight_category),
+            _float_or_none(event.weight_colour),
+        )
+
+    def event_list(self, catalog_key: str | None = None) -> list[FeedbackEvent]:
+        """All events (of one catalog, or all), oldest first, as :class:`FeedbackEvent`."""
+        where, params = self._where(catalog_key)
+        rows = self._query(f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events{where} ORDER BY id", params)
+        return [self._row_event(row) for row in rows]
+
+    @staticmethod
+    def _row_event(row: tuple) -> FeedbackEvent:
+        values = dict(zip(_EVENT_COLUMNS, row))
+        values["query_embedding"] = _blob_to_embedding(values["query_embedding"])
+        for name in _EVENT_COLUMNS:
+            if name.startswith(("score_", "weight_")) and values[name] is None:
+                values[name] = math.nan
+        return FeedbackEvent(**values)
+
+    def events(self, catalog_key: str | None = None) -> pd.DataFrame:
+        """All events as a frame, one row per event, oldest first.
+
+        Columns: id, time, catalog_key, query_checksum, query_name, query_embedding (float32
+        array or None), item, label (+1/-1), score_visual, score_category, score_colour,
+        score_total, weight_visual, weight_category, weight_colour (NaN when unknown).
+        """
+        return events_frame(self.event_list(catalog_key))
+
+    def latest_events(self, catalog_key: str) -> pd.DataFrame:
+        """One row per (query, item) of a catalog: the latest vote counts, repeats do not.
+
+        The shopper who runs the same query twice and dislikes the same item twice has said one
+        thing, not two; this is what the weight fit and the item prior learn from.
+        """
+        rows = self._query(
+            f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE id IN ("
+            "SELECT MAX(id) FROM events WHERE catalog_key = ? GROUP BY query_checksum, item) ORDER BY id",
+            (catalog_key,),
+        )
+        return events_frame([self._row_event(row) for row in rows])
+
+    def query_labels(self, catalog_key: str, query_checksum: str) -> dict[str, int]:
+        """``{item: +1 | -1}``: the latest vote on each item for this query (session refinement)."""
+        rows = self._query(
+            "SELECT item, label FROM events WHERE id IN (SELECT MAX(id) FROM events "
+            "WHERE catalog_key = ? AND query_checksum = ? GROUP BY item) ORDER BY id",
+            (catalog_key, query_checksum),
+        )
+        return {item: int(label) for item, label in rows}
+
+    def item_counts(self, catalog_key: str) -> tuple[dict[str, int], dict[str, int]]:
+        """``(likes, dislikes)`` per item, one vote per (query, item) (see :meth:`latest_events`)."""
+        rows = self._query(
+            "SELECT item, SUM(label = 1), SUM(label = -1) FROM events WHERE id IN ("
+            "SELECT MAX(id) FROM events WHERE catalog_key = ? GROUP BY query_checksum, item) GROUP BY item",
+            (catalog_key,),
+        )
+        likes = {item: int(n) for item, n, _ in rows if n}
+        dislikes = {item: int(n) for item, _, n in rows if n}
+        return likes, dislikes
+
+    def training_data(self, catalog_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(component_scores (n, 3), labels (n,), groups (n,))`` for the blend-weight fit.
+
+        One row per (query, item), latest vote; rows whose shown scores are unknown are left out.
+        ``groups`` holds each row's query checksum.
+        """
+        frame = self.latest_events(catalog_key)
+        score_columns = [f"score_{name}" for name in COMPONENTS]
+        if frame.empty:
+            return np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+        frame = frame.dropna(subset=score_columns)
+        return (frame[score_columns].to_numpy(np.float64), frame["label"].to_numpy(np.int64),
+                frame["query_checksum"].to_numpy(object))
+
+    def count(self, catalog_key: str | None = None) -> int:
+        """Number of events (of one catalog, or all)."""
+        where, params = self._where(catalog_key)
+        return int(self._query(f"SELECT COUNT(*) FROM events{where}", params)[0][0])
+
+    def summary(self, catalog_key: str | None = None, top: int = 5) -> dict:
+        """What has been recorded: counts, time span, most liked/disliked items, learned weights.
+
+        Keys: path, catalog_key, events, likes, dislikes, queries (distinct), items (distinct),
+        first, last (UTC ISO or None), catalogs ({key: events}), most_liked / most_disliked
+        (lists of {item, likes, dislikes}, at most ``top``), learned_weights ({key: dict}).
+        """
+        where, params = self._where(catalog_key)
+        events, likes, queries, items, first, last = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(label = 1), 0), COUNT(DISTINCT query_checksum), "
+            f"COUNT(DISTINCT item), MIN(time), MAX(time) FROM events{where}", params)[0]
+        catalogs = dict(self._query(f"SELECT catalog_key, COUNT(*) FROM events{where} "
+                                    "GROUP BY catalog_key ORDER BY catalog_key", params))
+        per_item = self._query(f"SELECT item, SUM(label = 1), SUM(label = -1) FROM events{where} GROUP BY item",
+                               params)
+        ranked = [{"item": item, "likes": int(n_like), "dislikes": int(n_dislike)}
+                  for item, n_like, n_dislike in per_item]
+        most_liked = sorted((r for r in ranked if r["likes"]), key=lambda r: (-r["likes"], r["dislikes"], r["item"]))
+        most_disliked = sorted((r for r in ranked if r["dislikes"]),
+                               key=lambda r: (-r["dislikes"], r["likes"], r["item"]))
+        weights = {w.catalog_key: w.as_dict() for w in self._all_weights(catalog_key)}
+        return {
+            "path": str(self.path), "catalog_key": catalog_key, "events": int(events),
+            "likes": int(likes), "dislikes": int(events) - int(likes), "queries": int(queries),
+            "items": int(items), "first": first, "last": last, "catalogs": catalogs,
+            "most_liked": most_liked[:top], "most_disliked": most_disliked[:top], "learned_weights": weights,
+        }
+
+    def export_csv(self, path: str | Path, catalog_key: str | None = None, embeddings: bool = False) -> int:
+        """Write the events to a CSV file (atomically); returns the number of rows.
+
+        The embedding is left out unless ``embeddings`` (then a space-separated column), since
+        it makes rows kilobytes long; its dimension is always written.
+        """
+        from fashion.io_utils import atomic_write_text
+
+        frame = self.events(catalog_key)
+        dims = [0 if e is None else len(e) for e in frame["query_embedding"]]
+        if embeddings:
+            frame["query_embedding"] = [
+                "" if e is None else " ".join(f"{v:.7g}" for v in e) for e in frame["query_embedding"]]
+        else:
+            frame = frame.drop(columns=["query_embedding"])
+        frame.insert(frame.columns.get_loc("item"), "query_embedding_dim", dims)
+        atomic_write_text(Path(path), frame.to_csv(index=False))
+        return len(frame)
+
+    def reset(self, catalog_key: str | None = None) -> int:
+        """Delete the events (and learned weights) of one catalog, or all; returns events deleted."""
+        where, params = self._where(catalog_key)
+        with self._write() as db:
+            deleted = db.execute(f"DELETE FROM events{where}", params).rowcount
+            db.execute(f"DELETE FROM learned_weights{where}", params)
+        return int(deleted)
+
+    # -- learned weights ----------------------------------------------------------------------
+
+    def save_weights(self, catalog_key: str, weights: Sequence[float] | np.ndarray, n_events: int) -> LearnedWeights:
+        """Save (replace) the blend weights ``[visual, category, colour]`` learned for a catalog."""
+        values = np.asarray(weights, dtype=np.float64)
+        if values.shape != (3,) or not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise ValueError(f"weights must be 3 finite non-negative numbers, got {weights!r}")
+        learned = LearnedWeights(catalog_key, float(values[0]), float(values[1]), float(values[2]),
+                                 int(n_events), _utc_now())
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO learned_weights (catalog_key, visual, category, colour, n_events, time) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (learned.catalog_key, learned.visual, learned.category,
+                                                     learned.colour, learned.n_events, learned.time))
+        return learned
+
+    def load_weights(self, catalog_key: str) -> LearnedWeights | None:
+        """The blend weights learned for a catalog, or None when none were saved."""
+        found = self._all_weights(catalog_key)
+        return found[0] if found else None
+
+    def _all_weights(self, catalog_key: str | None) -> list[LearnedWeights]:
+        where, params = self._where(catalog_key)
+        rows = self._query("SELECT catalog_key, visual, category, colour, n_events, time FROM learned_weights"
+                           f"{where} ORDER BY catalog_key", params)
+        return [LearnedWeights(*row) for row in rows]
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Run SQLite's ``quick_check`` over the whole file; raise FeedbackError if damaged."""
+        result = self._query("PRAGMA quick_check")
+        problems = [row[0] for row in result if row[0] != "ok"]
+        if problems:
+            raise FeedbackError(f"{self.path}: damaged feedback store ({'; '.join(problems[:3])})")
+
+
+def events_frame(events: Sequence[FeedbackEvent]) -> pd.DataFrame:
+    """A list of events as a DataFrame (columns as in :meth:`FeedbackStore.events`)."""
+    frame = pd.DataFrame({name: [getattr(e, name) for e in events] for name in _EVENT_COLUMNS},
+                         columns=list(_EVENT_COLUMNS))
+    return frame.astype({"id": "Int64", "label": "int64"})

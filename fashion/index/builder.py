@@ -1,0 +1,609 @@
+"""Building a catalog index: batched, incremental, resumable.
+
+``build_catalog`` compares the source's images (size, mtime, box) with the live index and with
+the chunks an interrupted build left in ``partial/``, processes only new or changed images
+through a DataLoader (workers decode, crop, transform and extract the palette; the main process
+runs the network), saves a chunk every ``catalog.chunk_images`` images, and finally writes a new
+version folder and swaps it in (see :mod:`fashion.index.catalog`). ``open_catalog`` does the cheap
+freshness check first, so an up-to-date catalog opens without parsing the dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from fashion.index.catalog import (
+    ARRAYS,
+    FORMAT,
+    Catalog,
+    CatalogError,
+    CatalogSource,
+    dataset_signature,
+    dataset_source,
+    folder_source,
+    load_catalog,
+    now_iso,
+    read_manifest,
+    tree_signature,
+    write_version,
+)
+from fashion.model.checkpoint import LoadedModel
+from fashion.config import Config
+
+Log = Callable[[str], None]
+Signature = list  # [size, mtime_ns, [x1, y1, x2, y2] | None]
+
+
+def log_to_stderr(message: str) -> None:
+    """The default progress/message sink: stderr, so ``--json`` output on stdout stays clean."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------- per-image work
+
+
+@dataclass(frozen=True)
+class ColourSettings:
+    """The palette settings that shape stored palettes (part of the catalog fingerprint)."""
+
+    palette_size: int
+    max_pixels: int
+    background_delta_e: float
+
+    @classmethod
+    def from_config(cls, config: Config) -> "ColourSettings":
+        c = config.colour
+        return cls(c.palette_size, c.max_pixels, c.background_delta_e)
+
+
+def padded_palette(palette: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A palette as fixed-size (k, 3) Lab, (k, 3) RGB, (k,) shares; unused slots have share 0."""
+    lab = np.zeros((k, 3), np.float32)
+    rgb = np.zeros((k, 3), np.uint8)
+    shares = np.zeros(k, np.float32)
+    n = min(k, len(palette.shares))
+    lab[:n], rgb[:n], shares[:n] = palette.lab[:n], palette.rgb[:n], palette.shares[:n]
+    return lab, rgb, shares
+
+
+def image_features(image: Any, bbox: tuple[int, int, int, int] | None, transform: Callable,
+                   colour: ColourSettings) -> tuple[torch.Tensor, Any]:
+    """The network input (cropped to the garment) and the palette (garment pixels) of one image."""
+    from fashion.colour.palette import extract_palette
+    from fashion.data.images import crop_to_bbox
+
+    tensor = transform(crop_to_bbox(image, bbox))
+    palette = extract_palette(image, bbox=bbox, k=colour.palette_size, max_pixels=colour.max_pixels,
+                              background_delta_e=colour.background_delta_e)
+    return tensor, palette
+
+
+class CatalogImages(Dataset):
+    """Catalog images for a DataLoader: each item is a dict with the tensor and the palette.
+
+    Runs in the workers: decode (``fashion.data.images``), crop, eval transform, palette. A bad image
+    gives ``{"ok": False, "error": ...}`` instead of an exception, so one broken file does not
+    stop a build of thousands.
+    """
+
+    def __init__(self, paths: Sequence[str], bboxes: Sequence[tuple[int, int, int, int] | None],
+                 transform: Callable, colour: ColourSettings, max_pixels: int) -> None:
+        self.paths = list(paths)
+        self.bboxes = list(bboxes)
+        self.transform = transform
+        self.colour = colour
+        self.max_pixels = max_pixels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from fashion.data.images import ImageLoadError, crop_to_bbox, load_image
+
+        # CPU time of this worker: what each stage costs, whatever else runs on the machine.
+        start = time.process_time()
+        try:
+            image = load_image(self.paths[index], max_pixels=self.max_pixels)
+            tensor = self.transform(crop_to_bbox(image, self.bboxes[index]))
+        except (ImageLoadError, OSError) as error:
+            return {"index": index, "ok": False, "error": str(error)}
+        decoded = time.process_time()
+        from fashion.colour.palette import extract_palette
+
+        palette = extract_palette(image, bbox=self.bboxes[index], k=self.colour.palette_size,
+                                  max_pixels=self.colour.max_pixels,
+                                  background_delta_e=self.colour.background_delta_e)
+        lab, rgb, shares = padded_palette(palette, self.colour.palette_size)
+        return {"index": index, "ok": True, "tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares,
+                "decode_s": decoded - start, "colour_s": time.process_time() - decoded}
+
+
+def collate_items(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack the good items of a batch; pass the bad ones through as (index, error)."""
+    good = [b for b in batch if b["ok"]]
+    return {
+        "index": [b["index"] for b in good],
+        "tensor": torch.stack([b["tensor"] for b in good]) if good else None,
+        "lab": np.stack([b["lab"] for b in good]) if good else None,
+        "rgb": np.stack([b["rgb"] for b in good]) if good else None,
+        "shares": np.stack([b["shares"] for b in good]) if good else None,
+        "decode_s": sum(b["decode_s"] for b in good),
+        "colour_s": sum(b["colour_s"] for b in good),
+        "bad": [(b["index"], b["error"]) for b in batch if not b["ok"]],
+    }
+
+
+def infer_batch(loaded: LoadedModel, tensor: torch.Tensor, top_attributes: int) -> dict[str, np.ndarray]:
+    """Embeddings, category probabilities and the top attribute probabilities of a batch."""
+    with torch.inference_mode():
+        embedding, category_logits, attribute_logits = loaded.model.infer(tensor.to(loaded.device))
+        category_probs = torch.softmax(category_logits.float(), dim=1)
+        attribute_probs = torch.sigmoid(attribute_logits.float())
+        t = attribute_probs.shape[1] if top_attributes <= 0 else min(top_attributes, attribute_probs.shape[1])
+        top_probs, top_index = torch.topk(attribute_probs, t, dim=1) if t else (attribute_probs, attribute_probs.long())
+    return {
+        "embeddings": embedding.float().cpu().numpy(),
+        "category_probs": category_probs.cpu().numpy().astype(np.float32),
+        "attribute_index": top_index.cpu().numpy().astype(np.int32),
+        "attribute_probs": top_probs.cpu().numpy().astype(np.float16),
+    }
+
+
+# ------------------------------------------------------------------------- rows and chunks
+
+
+@dataclass
+class Rows:
+    """Index rows being assembled: keys, signatures and the aligned arrays."""
+
+    keys: list[str] = field(default_factory=list)
+    signatures: list[Signature] = field(default_factory=list)
+    arrays: dict[str, list[np.ndarray]] = field(default_factory=lambda: {name: [] for name in ARRAYS})
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, keys: list[str], signatures: list[Signature], arrays: dict[str, np.ndarray]) -> None:
+        self.keys += keys
+        self.signatures += signatures
+        for name in ARRAYS:
+            self.arrays[name].append(np.asarray(arrays[name]))
+
+    def stacked(self, empty: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each array concatenated ((0, ...) shaped like ``empty`` when there are no rows)."""
+        return {name: np.concatenate(parts) if parts else empty[name] for name, parts in self.arrays.items()}
+
+
+class PartialBuild:
+    """``<catalog>/partial/``: finished chunks of an unfinished build, reusable when it resumes."""
+
+    def __init__(self, directory: Path, fingerprint: str) -> None:
+        self.directory = directory
+        self.fingerprint = fingerprint
+        state = directory / "state.json"
+        current = None
+        if state.is_file():
+            with contextlib.suppress(OSError, json.JSONDecodeError):
+                current = json.loads(state.read_text()).get("fingerprint")
+        if current != fingerprint:
+            # Chunks from another model or other settings are useless: start afresh.
+            shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "state.json").write_text(json.dumps({"fingerprint": fingerprint}))
+
+    def chunks(self) -> Iterator[dict[str, Any]]:
+        """Every readable saved chunk (a damaged one is ignored: its images are simply redone)."""
+        for path in sorted(self.directory.glob("chunk-*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    yield {name: data[name] for name in data.files}
+            except (OSError, ValueError, KeyError):
+                continue
+
+    def save(self, rows: Rows, skipped: dict[str, tuple[Signature, str]], empty: dict[str, np.ndarray]) -> None:
+        """Write one chunk atomically (temp file + rename)."""
+        number = len(list(self.directory.glob("chunk-*.npz")))
+        arrays = rows.stacked(empty)
+        payload = {
+            "keys": np.array(rows.keys, dtype=str),
+            "signatures": np.array([json.dumps(s) for s in rows.signatures], dtype=str),
+            "skipped_keys": np.array(list(skipped), dtype=str),
+            "skipped_signatures": np.array([json.dumps(s) for s, _ in skipped.values()], dtype=str),
+            "skipped_errors": np.array([e for _, e in skipped.values()], dtype=str),
+            **arrays,
+        }
+        final = self.directory / f"chunk-{number:06d}.npz"
+        tmp = final.with_suffix(".tmp")
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **payload)
+        tmp.replace(final)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------- fingerprints
+
+
+def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:
+    """Everything that shapes a stored row: when any of it changes, every row is recomputed."""
+    return {
+        "model_checksum": loaded.checksum,
+        "image_size": int(getattr(loaded.transform, "image_size", 0)),
+        "embedding_dtype": config.catalog.embedding_dtype,
+        "top_attributes": config.catalog.top_attributes,
+        "colour": ColourSettings.from_config(config).__dict__,
+        "max_image_pixels": config.data.max_image_pixels,
+    }
+
+
+def fingerprint_of(settings: dict[str, Any]) -> str:
+    """sha256 of the extraction settings (JSON, sorted keys)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def file_signature(path: str, bbox: tuple[int, int, int, int] | None) -> Signature | None:
+    """[size, mtime_ns, bbox] of an image file, or None when it cannot be read."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return [int(stat.st_size), int(stat.st_mtime_ns), list(bbox) if bbox else None]
+
+
+def _bbox(row: Any) -> tuple[int, int, int, int] | None:
+    values = (row.x1, row.y1, row.x2, row.y2)
+    if any(pd.isna(v) for v in values):
+        return None
+    return tuple(int(v) for v in values)  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------- building
+
+
+@dataclass
+class BuildReport:
+    """What a build did. ``seconds``: decode and colour are CPU seconds summed over images (they
+    run in DataLoader workers, in parallel with the network); model is wall and model_cpu CPU
+    seconds of the network in this process; write and total are wall seconds.
+    """
+
+    total: int = 0
+    processed: int = 0
+    reused: int = 0
+    resumed: int = 0
+    removed: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # key -> error
+    rebuilt_because: str = ""
+    seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "colour": 0.0, "model": 0.0,
+                                                                "model_cpu": 0.0, "write": 0.0, "total": 0.0})
+
+    def summary(self) -> str:
+        """One line for people."""
+        parts = [f"{self.total} images indexed", f"{self.processed} processed", f"{self.reused} unchanged"]
+        if self.resumed:
+            parts.append(f"{self.resumed} from an interrupted build")
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return "catalog: " + ", ".join(parts) + f" ({self.seconds['total']:.1f} s)"
+
+
+@contextlib.contextmanager
+def build_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the catalog folder while building (another process waits)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking, builds must not overlap
+        yield
+        return
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _empty_arrays(loaded: LoadedModel, config: Config) -> dict[str, np.ndarray]:
+    k = config.colour.palette_size
+    c = len(loaded.labels.category_names)
+    a = len(loaded.labels.attribute_names)
+    t = a if config.catalog.top_attributes <= 0 else min(config.catalog.top_attributes, a)
+    return {
+        "embeddings": np.zeros((0, loaded.model.embedding_dim), np.float32),
+        "category_probs": np.zeros((0, c), np.float32),
+        "attribute_index": np.zeros((0, t), np.int32),
+        "attribute_probs": np.zeros((0, t), np.float16),
+        "palette_lab": np.zeros((0, k, 3), np.float32),
+        "palette_rgb": np.zeros((0, k, 3), np.uint8),
+        "palette_shares": np.zeros((0, k), np.float32),
+    }
+
+
+def _previous_rows(directory: Path, fingerprint: str, settings: dict[str, Any], log: Log,
+                   report: BuildReport) -> tuple[Catalog | None, dict[str, tuple[Signature, str]]]:
+    """The live index when its rows can be reused (same model and settings), and its skipped files."""
+    manifest = read_manifest(directory)
+    if manifest is None:
+        return None, {}
+    if manifest.get("fingerprint") != fingerprint:
+        old = manifest.get("settings", {})
+        if old.get("model_checksum") != settings["model_checksum"]:
+            report.rebuilt_because = (f"the catalog in {directory} was built by another model "
+                                      f"({str(old.get('model_checksum'))[:12]}…, now "
+                                      f"{settings['model_checksum'][:12]}…); rebuilding it")
+        else:
+            changed = sorted(k for k in settings if old.get(k) != settings[k])
+            report.rebuilt_because = f"catalog settings changed ({', '.join(changed)}); rebuilding it"
+        log(report.rebuilt_because)
+        return None, {}
+    try:
+        catalog = load_catalog(directory)
+    except CatalogError as error:
+        log(f"{error}; rebuilding it")
+        return None, {}
+    skipped = {k: (v[0], v[1]) for k, v in manifest.get("skipped", {}).items()}
+    return catalog, skipped
+
+
+def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, config: Config, *,
+                  progress: bool = True, log: Log = log_to_stderr) -> BuildReport:
+    """Bring the index in ``directory`` up to date with ``source``; only new/changed images are processed.
+
+    Rows of unchanged images come from the live index or from ``partial/`` chunks of an
+    interrupted build; a Ctrl-C saves what is done so far before it propagates.
+    """
+    start = time.perf_counter()
+    directory = Path(directory)
+    report = BuildReport()
+    settings = extraction_settings(loaded, config)
+    fingerprint = fingerprint_of(settings)
+    empty = _empty_arrays(loaded, config)
+    with build_lock(directory):
+        previous, previous_skipped = _previous_rows(directory, fingerprint, settings, log, report)
+        partial = PartialBuild(directory / "partial", fingerprint)
+        entries = source.entries
+        bboxes = [_bbox(row) for row in entries.itertuples(index=False)]
+        signatures = [file_signature(p, b) for p, b in zip(entries["path"], bboxes)]
+
+        # Where each wanted row comes from: ("prev", row) | ("part", chunk, row) | ("new", position).
+        known: dict[str, tuple[Signature, tuple]] = {}
+        if previous is not None:
+            files = previous.manifest.get("files", {})
+            for row, key in enumerate(previous.items["key"]):
+                known[key] = (files.get(key), ("prev", row))
+        chunks = list(partial.chunks())
+        skipped_known = dict(previous_skipped)
+        for number, chunk in enumerate(chunks):
+            for row, (key, sig) in enumerate(zip(chunk["keys"], chunk["signatures"])):
+                known[str(key)] = (json.loads(str(sig)), ("part", number, row))
+            for key, sig, error in zip(chunk["skipped_keys"], chunk["skipped_signatures"], chunk["skipped_errors"]):
+                skipped_known[str(key)] = (json.loads(str(sig)), str(error))
+
+        plan: list[tuple | None] = []
+        todo: list[int] = []
+        for position, (key, sig) in enumerate(zip(entries["key"], signatures)):
+            if sig is None:
+                report.skipped[key] = f"{entries['path'].iat[position]}: missing"
+                plan.append(None)
+            elif key in known and known[key][0] == sig:
+                origin = known[key][1]
+                report.resumed += origin[0] == "part"
+                report.reused += origin[0] == "prev"
+                plan.append(origin)
+            elif key in skipped_known and skipped_known[key][0] == sig:
+                report.skipped[key] = skipped_known[key][1]  # still bad and unchanged: not retried
+                plan.append(None)
+            else:
+                plan.append(("new", len(todo)))
+                todo.append(position)
+        wanted = set(entries["key"])
+        report.removed = sum(1 for key in (previous.items["key"] if previous is not None else []) if key not in wanted)
+
+        new_rows: dict[int, tuple[int, int]] = {}  # todo position -> (chunk number, row)
+        if todo:
+            log(f"indexing {len(todo)} image{'s' * (len(todo) != 1)} into {directory}"
+                + (f" ({report.reused} unchanged)" if report.reused else "")
+                + (f" (resuming: {report.resumed} already done)" if report.resumed else ""))
+            _process(todo, entries, bboxes, signatures, loaded, config, partial, empty, report, new_rows,
+                     len(chunks), progress)
+            chunks = list(partial.chunks())
+
+        write_start = time.perf_counter()
+        arrays, keep = _assemble(plan, previous, chunks, new_rows, empty)
+        items = entries.iloc[keep].reset_index(drop=True)
+        report.total = len(items)
+        report.processed = len(todo) - sum(1 for p in todo if entries["key"].iat[p] in report.skipped)
+        if config.catalog.embedding_dtype == "float16":
+            arrays["embeddings"] = arrays["embeddings"].astype(np.float16)
+        else:
+            arrays["embeddings"] = arrays["embeddings"].astype(np.float32)
+        manifest = {
+            "format": FORMAT,
+            "created": now_iso(),
+            "model_checksum": loaded.checksum,
+            "fingerprint": fingerprint,
+            "settings": settings,
+            "config": {"catalog": config.catalog.__dict__, "colour": config.colour.__dict__,
+                       "data": {"use_bbox": config.data.use_bbox, "max_image_pixels": config.data.max_image_pixels}},
+            "source": {"kind": source.kind, "root": str(source.root), "signature": source.signature,
+                       **source.details},
+            "count": len(items),
+            "embedding_dim": int(arrays["embeddings"].shape[1]),
+            "files": {key: signatures[p] for key, p in zip(items["key"], keep)},
+            "skipped": {key: [signatures[p], report.skipped[key]] for p, key in enumerate(entries["key"])
+                        if key in report.skipped and signatures[p] is not None},
+        }
+        write_version(directory, manifest, items, arrays)
+        partial.remove()
+        report.seconds["write"] += time.perf_counter() - write_start
+    report.seconds["total"] = time.perf_counter() - start
+    if report.skipped:
+        shown = list(report.skipped.values())[:10]
+        more = f" (and {len(report.skipped) - 10} more)" if len(report.skipped) > 10 else ""
+        log(f"warning: skipped {len(report.skipped)} unreadable image{'s' * (len(report.skipped) != 1)}: "
+            + "; ".join(shown) + more)
+    return report
+
+
+def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: list, loaded: LoadedModel,
+             config: Config, partial: PartialBuild, empty: dict[str, np.ndarray], report: BuildReport,
+             new_rows: dict[int, tuple[int, int]], first_chunk: int, progress: bool) -> None:
+    """Run the todo images through the DataLoader and the model, saving a chunk every chunk_images."""
+    from fashion.data.loaders import default_workers
+
+    dataset = CatalogImages([entries["path"].iat[p] for p in todo], [bboxes[p] for p in todo],
+                            loaded.transform, ColourSettings.from_config(config), config.data.max_image_pixels)
+    batch_size = config.catalog.batch_size
+    # Worker processes only pay off beyond a couple of batches (each one costs a fork and warm-up).
+    workers = default_workers(config.catalog.workers) if len(todo) > 2 * batch_size else 0
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_items,
+                        shuffle=False)
+    rows, skipped = Rows(), {}
+    chunk_number = first_chunk
+
+    def flush() -> None:
+        nonlocal rows, skipped, chunk_number
+        if not rows.keys and not skipped:
+            return
+        write_start = time.perf_counter()
+        partial.save(rows, skipped, empty)
+        report.seconds["write"] += time.perf_counter() - write_start
+        chunk_number += 1
+        rows, skipped = Rows(), {}
+
+    bar = tqdm(total=len(todo), desc="indexing catalog", unit="img", disable=not progress, leave=False,
+               file=sys.stderr)
+    try:
+        for batch in loader:
+            for index, error in batch["bad"]:
+                position = todo[index]
+                key = entries["key"].iat[position]
+                skipped[key] = (signatures[position], error)
+                report.skipped[key] = error
+            if batch["tensor"] is not None:
+                model_start, model_cpu = time.perf_counter(), time.process_time()
+                outputs = infer_batch(loaded, batch["tensor"], config.catalog.top_attributes)
+                report.seconds["model"] += time.perf_counter() - model_start
+                report.seconds["model_cpu"] += time.process_time() - model_cpu
+                report.seconds["decode"] += batch["decode_s"]
+                report.seconds["colour"] += batch["colour_s"]
+                positions = [todo[i] for i in batch["index"]]
+                for offset, i in enumerate(batch["index"]):
+                    new_rows[i] = (chunk_number, len(rows) + offset)
+                rows.add([entries["key"].iat[p] for p in positions], [signatures[p] for p in positions],
+                         {**outputs, "palette_lab": batch["lab"], "palette_rgb": batch["rgb"],
+                          "palette_shares": batch["shares"]})
+            bar.update(len(batch["index"]) + len(batch["bad"]))
+            if len(rows) >= config.catalog.chunk_images:
+                flush()
+    finally:
+        # On Ctrl-C too: every finished row is saved, so the next build resumes after it.
+        flush()
+        bar.close()
+
+
+def _assemble(plan: list[tuple | None], previous: Catalog | None, chunks: list[dict[str, Any]],
+              new_rows: dict[int, tuple[int, int]], empty: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Gather every wanted row (from the old index, resumed chunks or new chunks) in source order."""
+    keep: list[int] = []
+    picks: list[tuple[str, int, int]] = []  # (origin, chunk number or -1, row)
+    for position, origin in enumerate(plan):
+        if origin is None:
+            continue
+        if origin[0] == "prev":
+            picks.append(("prev", -1, origin[1]))
+        elif origin[0] == "part":
+            picks.append(("part", origin[1], origin[2]))
+        else:
+            if origin[1] not in new_rows:
+                continue  # failed to decode: already in report.skipped
+            number, row = new_rows[origin[1]]
+            picks.append(("part", number, row))
+        keep.append(position)
+    arrays = {}
+    for name in ARRAYS:
+        parts = []
+        for origin, number, row in picks:
+            source = previous.__dict__[name] if origin == "prev" else chunks[number][name]
+            parts.append(source[row])
+        arrays[name] = np.stack(parts).astype(empty[name].dtype, copy=False) if parts else empty[name]
+    return arrays, keep
+
+
+# ------------------------------------------------------------------------- opening
+
+
+def is_current(directory: Path, source_signature: str, fingerprint: str) -> bool:
+    """True when the live index was built with these settings from an unchanged source.
+
+    Checks the source signature (annotation files, folders) and every indexed or skipped
+    image's size and mtime: a few milliseconds for thousands of images.
+    """
+    manifest = read_manifest(directory)
+    if manifest is None or manifest.get("fingerprint") != fingerprint:
+        return False
+    if manifest.get("source", {}).get("signature") != source_signature:
+        return False
+    for key_sigs in (manifest.get("files", {}), {k: v[0] for k, v in manifest.get("skipped", {}).items()}):
+        for key, sig in key_sigs.items():
+            path = Path(key) if Path(key).is_absolute() else Path(manifest["source"]["root"]) / key
+            bbox = tuple(sig[2]) if sig and sig[2] else None
+            if file_signature(str(path), bbox) != sig:
+                return False
+    return True
+
+
+def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: Path | None = None, *,
+                 update: bool = True, progress: bool = True, log: Log = log_to_stderr) -> Catalog:
+    """The catalog for a model, built or brought up to date when needed, then loaded.
+
+    ``folder`` None means the gallery (test split) of the model's training data, described by
+    ``loaded.config.data``; otherwise every image under ``folder``. With ``update=False`` an
+    existing index is used as it is (a web server that must not stall), and only a missing one
+    is built.
+    """
+    directory = Path(directory)
+    fingerprint = fingerprint_of(extraction_settings(loaded, config))
+    data_config = loaded.config.replace(data=loaded.config.data.__class__(**{
+        **loaded.config.data.__dict__, "use_bbox": config.data.use_bbox,
+        "max_image_pixels": config.data.max_image_pixels}))
+    skip = directory.resolve()
+    if folder is not None and not Path(folder).expanduser().is_dir():
+        raise CatalogError(f"{folder}: catalog folder not found")
+    signature = ""
+    if update:  # the signature walks the source's folders: skipped when it is not needed
+        if folder is None:
+            signature = dataset_signature(data_config) if Path(data_config.data.root).exists() else ""
+        else:
+            signature = tree_signature(Path(folder).expanduser().resolve(), max_depth=None, skip=skip)
+    manifest = read_manifest(directory)
+    # Without update, any index of this model and these settings will do; a foreign one never does.
+    fresh = (manifest is not None and manifest.get("fingerprint") == fingerprint
+             and (not update or is_current(directory, signature, fingerprint)))
+    if not fresh:
+        source = dataset_source(data_config) if folder is None else folder_source(Path(folder), skip=skip)
+        report = build_catalog(source, loaded, directory, config, progress=progress, log=log)
+        if report.processed or report.removed or report.rebuilt_because:
+            log(report.summary())
+    catalog = load_catalog(directory)
+    if len(catalog) == 0:
+        raise CatalogError(f"{directory}: the catalog has no usable images")
+    return catalog

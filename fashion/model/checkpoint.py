@@ -1,0 +1,177 @@
+"""Checkpoints that hold everything needed to use a model later.
+
+A checkpoint is a plain dict of tensors, numbers, strings and lists (nanoGPT's ``model_args``
+idea), so it loads with ``torch.load(..., weights_only=True)``: no pickled code runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fashion.config import Config, ConfigError, config_from_dict
+from fashion.io_utils import atomic_write
+from fashion.model.network import FashionNet
+from fashion.data.transforms import MEAN, STD, Transform, eval_transform
+
+FORMAT = "fashion-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or does not fit what it is used with."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Names and types of the categories and attributes a model predicts."""
+
+    category_names: list[str]
+    category_types: list[int]
+    attribute_names: list[str]
+    attribute_types: list[int]
+
+    def to_dict(self) -> dict[str, list]:
+        return asdict(self)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with its eval transform and label names (CLIP's ``load``)."""
+
+    model: FashionNet
+    transform: Transform
+    labels: Labels
+    config: Config
+    checksum: str
+    device: torch.device
+    metrics: dict[str, Any]
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """cuda > mps > cpu for ``auto``; otherwise the named device (checked to exist)."""
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise CheckpointError("train.device=cuda but no CUDA device is available")
+    return torch.device(preference)
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_payload(
+    model: FashionNet, config: Config, labels: Labels, training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The checkpoint dict: weights, resolved config, labels, model args, transform settings."""
+    raw_model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    return {
+        "format": FORMAT,
+        "model": {k: v.detach().cpu() for k, v in raw_model.state_dict().items()},
+        "model_args": {
+            "arch": config.model.arch,
+            "num_categories": len(labels.category_names),
+            "num_attributes": len(labels.attribute_names),
+            "dropout": config.model.dropout,
+        },
+        "transform": {"image_size": config.model.image_size, "mean": list(MEAN), "std": list(STD)},
+        "config": config.to_dict(),
+        "labels": labels.to_dict(),
+        "training": training or {},
+        "metrics": metrics or {},
+    }
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (a crash mid-write leaves the previous file intact)."""
+    atomic_write(Path(path), lambda handle: torch.save(payload, handle))
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found (train a model first: python train.py)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path}: not a readable fashion checkpoint ({error.__class__.__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a fashion checkpoint (expected format {FORMAT})")
+    return payload
+
+
+def labels_from_payload(payload: dict[str, Any]) -> Labels:
+    """The label names and types stored in a checkpoint."""
+    return Labels(**payload["labels"])
+
+
+def check_compatible(payload: dict[str, Any], config: Config, labels: Labels, path: Path) -> None:
+    """Refuse, with a clear message, a checkpoint built for another architecture or label set."""
+    args = payload["model_args"]
+    if args["arch"] != config.model.arch:
+        raise CheckpointError(
+            f"{path} holds a {args['arch']} but the configuration asks for {config.model.arch}; "
+            "use the checkpoint's config or start a new run (another train.run_name)"
+        )
+    stored = labels_from_payload(payload)
+    if stored.category_names != labels.category_names or stored.attribute_names != labels.attribute_names:
+        raise CheckpointError(
+            f"{path} was trained on another label set ({len(stored.category_names)} categories, "
+            f"{len(stored.attribute_names)} attributes; this data has {len(labels.category_names)} and "
+            f"{len(labels.attribute_names)}); start a new run (another train.run_name)"
+        )
+    if payload["transform"]["image_size"] != config.model.image_size:
+        raise CheckpointError(
+            f"{path} was trained at {payload['transform']['image_size']} px but model.image_size is "
+            f"{config.model.image_size}"
+        )
+
+
+def model_from_payload(payload: dict[str, Any], path: Path) -> FashionNet:
+    """Rebuild the network from a checkpoint dict (weights included)."""
+    args = payload["model_args"]
+    model = FashionNet(
+        args["arch"], args["num_categories"], args["num_attributes"], weights="none", dropout=args["dropout"]
+    )
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not match {args['arch']} ({first})") from None
+    return model
+
+
+def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
+    """Load a trained model for inference: (model in eval mode, eval transform, labels, ...)."""
+    path = Path(path)
+    payload = read_checkpoint(path)
+    try:
+        config = config_from_dict(payload["config"])
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: stored configuration is invalid ({error})") from None
+    target = pick_device(device)
+    model = model_from_payload(payload, path).to(target).eval()
+    return LoadedModel(
+        model=model,
+        transform=eval_transform(payload["transform"]["image_size"]),
+        labels=labels_from_payload(payload),
+        config=config,
+        checksum=file_checksum(path),
+        device=target,
+        metrics=payload.get("metrics", {}),
+    )

@@ -1,0 +1,209 @@
+"""The in-process recommendation API: one object holding the model, the catalog and the recommender.
+
+    engine = Engine.open("runs/sample/best.pt")            # builds/updates the catalog if needed
+    [query] = engine.describe(["photo.jpg"])               # one batch through the network
+    results = engine.recommend(query, top_k=5, filters=Filters(colour="blue"))
+    print([r.to_dict() for r in results])
+
+``recommend.py``, a web server and the feedback module all use this; none of them touches the
+model or the index files directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fashion.index.catalog import Catalog, default_index_dir
+from fashion.model.checkpoint import LoadedModel, file_checksum, load_model
+from fashion.config import Config, load_config
+from fashion.index.builder import Log, log_to_stderr, open_catalog
+from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
+from fashion.recommend.recommender import (
+    Filters,
+    Query,
+    Recommender,
+    Result,
+    Weights,
+    describe_predictions,
+)
+
+ImageInput = str | Path | bytes | Image.Image
+
+
+@dataclass
+class Engine:
+    """A model, its catalog and a recommender, ready to answer queries."""
+
+    loaded: LoadedModel
+    catalog: Catalog
+    recommender: Recommender
+    config: Config
+    catalog_folder: Path | None  # None: the gallery of the training data
+    _keys_by_path: dict[str, str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, checkpoint: str | Path, catalog: str | Path | None = None, config: Config | None = None, *,
+             index_dir: str | Path | None = None, device: str = "auto", update: bool = True,
+             progress: bool = True, log: Log = log_to_stderr) -> "Engine":
+        """Load a checkpoint and its catalog (built or updated first when needed).
+
+        ``catalog``: a folder of images to recommend from (default: the test split of the
+        checkpoint's training data). ``config``: settings for the catalog, colour and recommend
+        sections (default: ``hyper_parameters.yaml``). ``index_dir``: where the index lives
+        (default :func:`fashion.index.catalog.default_index_dir`). ``update=False`` uses an existing
+        index as it is (only a missing or foreign one is built).
+        """
+        config = config or load_config()
+        loaded = load_model(checkpoint, device=device)
+        folder = Path(catalog).expanduser() if catalog is not None else None
+        directory = Path(index_dir) if index_dir is not None else default_index_dir(Path(checkpoint), folder)
+        opened = open_catalog(loaded, config, directory, folder, update=update, progress=progress, log=log)
+        recommender = Recommender(opened, loaded.labels, config.recommend, config.colour)
+        return cls(loaded, opened, recommender, config, folder)
+
+    # -- queries
+
+    def describe(self, images: Sequence[ImageInput], names: Sequence[str] | None = None) -> list[Query]:
+        """Describe query images (paths, raw file bytes or PIL images) in one network batch.
+
+        Raises :class:`fashion.data.images.ImageLoadError` for a file that is missing, empty, not an
+        image or too large.
+        """
+        from fashion.colour.palette import extract_palette
+        from fashion.data.images import load_image, load_image_bytes
+
+        from fashion.data.images import crop_to_bbox
+
+        colour = self.config.colour
+        max_pixels = self.config.data.max_image_pixels
+        pictures, checksums, labels, keys = [], [], [], []
+        for number, item in enumerate(images):
+            key = None
+            if isinstance(item, Image.Image):
+                picture = item.convert("RGB")
+                checksum = hashlib.sha256(picture.tobytes()).hexdigest()
+                label = f"image {number + 1}"
+            elif isinstance(item, (bytes, bytearray)):
+                label = names[number] if names else f"upload {number + 1}"
+                picture = load_image_bytes(bytes(item), label, max_pixels=max_pixels)
+                checksum = hashlib.sha256(item).hexdigest()
+            else:
+                picture = load_image(item, max_pixels=max_pixels)
+                checksum = file_checksum(Path(item))
+                label = str(item)
+                key = self._key_of_path().get(str(Path(item).resolve()))
+            pictures.append(picture)
+            checksums.append(checksum)
+            labels.append(names[number] if names else label)
+            keys.append(key)
+        if not pictures:
+            return []
+        # A catalog image as the query is seen exactly as the catalog saw it: cropped to its box.
+        bboxes = [self._bbox_of_key(key) for key in keys]
+        batch = torch.stack([self.loaded.transform(crop_to_bbox(p, b)) for p, b in zip(pictures, bboxes)])
+        batch = batch.to(self.loaded.device)
+        with torch.inference_mode():
+            embedding, category_logits, attribute_logits = self.loaded.model.infer(batch)
+            category_probs = torch.softmax(category_logits.float(), dim=1).cpu().numpy()
+            attribute_probs = torch.sigmoid(attribute_logits.float()).cpu().numpy()
+        embedding = embedding.float().cpu().numpy()
+        queries = []
+        for i, picture in enumerate(pictures):
+            palette = extract_palette(picture, bbox=bboxes[i], k=colour.palette_size, max_pixels=colour.max_pixels,
+                                      background_delta_e=colour.background_delta_e)
+            categories, attributes = describe_predictions(self.loaded.labels, category_probs[i], attribute_probs[i],
+                                                          self.config.recommend)
+            queries.append(Query(labels[i], checksums[i], embedding[i], category_probs[i], attribute_probs[i],
+                                 palette, categories, attributes, key=keys[i]))
+        return queries
+
+    def _key_of_path(self) -> dict[str, str]:
+        """Catalog key of each catalog image's absolute path (built on first use)."""
+        if self._keys_by_path is None:
+            self._keys_by_path = dict(zip(self.catalog.items["path"], self.catalog.items["key"]))
+        return self._keys_by_path
+
+    def _bbox_of_key(self, key: str | None) -> tuple[int, int, int, int] | None:
+        signature = self.catalog.manifest.get("files", {}).get(key) if key else None
+        return tuple(signature[2]) if signature and signature[2] else None  # type: ignore[return-value]
+
+    def combine(self, queries: Sequence[Query], name: str | None = None) -> Query:
+        """One query from several images (an outfit, several photos of one garment): mean embedding
+        (re-normalised), mean category and attribute probabilities, pooled palette."""
+        from fashion.colour.palette import Palette
+
+        if len(queries) == 1:
+            return queries[0]
+        embedding = np.mean([q.embedding for q in queries], axis=0)
+        embedding = (embedding / max(np.linalg.norm(embedding), 1e-12)).astype(np.float32)
+        category_probs = np.mean([q.category_probs for q in queries], axis=0)
+        attribute_probs = np.mean([q.attribute_probs for q in queries], axis=0)
+        rgb = np.concatenate([q.palette.rgb for q in queries])
+        shares = np.concatenate([q.palette.shares / len(queries) for q in queries])
+        keep = np.argsort(-shares, kind="stable")[: self.config.colour.palette_size]
+        palette = Palette.from_rgb(rgb[keep], shares[keep])
+        categories, attributes = describe_predictions(self.loaded.labels, category_probs, attribute_probs,
+                                                      self.config.recommend)
+        checksum = hashlib.sha256(embedding.astype("<f4").tobytes()).hexdigest()
+        return Query(name or " + ".join(q.name for q in queries), checksum, embedding, category_probs,
+                     attribute_probs, palette, categories, attributes)
+
+    def recommend(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
+                  filters: Filters | None = None, exclude: Iterable[str] = (),
+                  adjustments: dict[str, float] | None = None) -> list[Result]:
+        """The best catalog items for ``query`` (see :meth:`fashion.recommend.recommender.Recommender.recommend`)."""
+        return self.recommender.recommend(query, top_k=top_k, weights=weights, filters=filters, exclude=exclude,
+                                          adjustments=adjustments)
+
+    def default_weights(self) -> Weights:
+        """The configured blend weights (``recommend.weight_*``)."""
+        return Weights.from_config(self.config.recommend)
+
+    # -- lookups
+
+    def categories(self, text: str = "") -> list[dict[str, Any]]:
+        """Categories whose name contains ``text`` (case-insensitive): id, name, body part, catalog items.
+
+        An item counts under its catalog label, or its predicted category where it has none (or
+        a label the model does not know).
+        """
+        labels = self.loaded.labels
+        known = set(labels.category_names)
+        predicted = np.asarray(labels.category_names, dtype=object)[self.catalog.predicted_category]
+        counts: dict[str, int] = {}
+        # A label from another vocabulary (a shop's metadata.csv) counts under the predicted category.
+        for label, guess in zip(self.catalog.items["label"], predicted):
+            name = label if label in known else guess
+            counts[name] = counts.get(name, 0) + 1
+        needle = text.casefold().strip()
+        return [{"id": i, "name": name, "type": CATEGORY_TYPE_NAMES.get(labels.category_types[i], "unknown"),
+                 "items": counts.get(name, 0)}
+                for i, name in enumerate(labels.category_names) if needle in name.casefold()]
+
+    def attributes(self, text: str = "") -> list[dict[str, Any]]:
+        """Attributes whose name or type contains ``text``: id, name, type, catalog items predicting it."""
+        labels = self.loaded.labels
+        threshold = self.config.recommend.attribute_threshold
+        hits = np.asarray(self.catalog.attribute_probs, dtype=np.float32) >= threshold
+        counts = np.bincount(np.asarray(self.catalog.attribute_index)[hits].ravel(),
+                             minlength=len(labels.attribute_names))
+        needle = text.casefold().strip()
+        rows = []
+        for i, name in enumerate(labels.attribute_names):
+            kind = ATTRIBUTE_TYPE_NAMES.get(labels.attribute_types[i], "other")
+            if needle in name.casefold() or needle == kind:
+                rows.append({"id": i, "name": name, "type": kind, "items": int(counts[i])})
+        return rows
+
+    def describe_catalog(self) -> dict[str, Any]:
+        """Where the catalog comes from and how it is searched (for reports and JSON output)."""
+        return {"index": str(self.catalog.directory), "items": len(self.catalog),
+                "source": self.catalog.manifest.get("source", {}).get("root"),
+                "search": self.recommender.index.name}

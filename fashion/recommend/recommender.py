@@ -1,0 +1,409 @@
+"""Recommendations from a catalog: search, blended score, filters, one item per product, explanations.
+
+No network and no training here: a :class:`Recommender` works on a loaded
+:class:`~fashion.index.catalog.Catalog` and the model's :class:`~fashion.model.checkpoint.Labels`; queries
+come in as :class:`Query` (made by :class:`fashion.recommend.engine.Engine.describe`).
+
+The score of a catalog item for a query (weights normalised to sum to 1)::
+
+    total = w_visual * cosine(query embedding, item embedding)            (exact or FAISS search)
+          + w_category * sum_c sqrt(p_query(c) * p_item(c))                (Bhattacharyya coefficient
+                                                                            of the category distributions)
+          + w_colour * palette_similarity(query palette, item palette)     (fashion.colour.palette, CIEDE2000)
+
+Candidates are the ``top_k * candidate_multiple`` visually nearest allowed items (filters are
+applied before the search, so they never starve it); they are re-ranked by ``total``, and of
+several views of one item (same ``item_id``) only the best is kept.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from fashion.index.catalog import Catalog
+from fashion.model.checkpoint import Labels
+from fashion.config import ColourConfig, RecommendConfig
+from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
+from fashion.index.search import SearchIndex, build_index
+
+COMPONENTS = ("visual", "category", "colour")
+
+
+class RecommendError(ValueError):
+    """A request cannot be served (unknown category or colour name, bad weights); the message says why."""
+
+
+# ------------------------------------------------------------------------------ weights, filters
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Blend weights of the three score components (normalised to sum to 1 when used)."""
+
+    visual: float
+    category: float
+    colour: float
+
+    @classmethod
+    def from_config(cls, config: RecommendConfig) -> "Weights":
+        return cls(config.weight_visual, config.weight_category, config.weight_colour)
+
+    @classmethod
+    def parse(cls, text: str, base: "Weights") -> "Weights":
+        """``"0.6,0.25,0.15"`` (visual, category, colour) or ``"colour=1,visual=0.5"`` (others from ``base``)."""
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        try:
+            if parts and all("=" not in p for p in parts):
+                if len(parts) != 3:
+                    raise RecommendError(f"--weights needs three numbers (visual,category,colour), got {text!r}")
+                return cls(*(float(p) for p in parts)).checked()
+            values = {}
+            for part in parts:
+                name, _, value = part.partition("=")
+                name = name.strip().lower()
+                if name not in COMPONENTS:
+                    raise RecommendError(f"--weights: unknown component {name!r} (visual, category, colour)")
+                values[name] = float(value)
+        except ValueError as error:
+            if isinstance(error, RecommendError):
+                raise
+            raise RecommendError(f"--weights: not a number in {text!r}") from None
+        return replace(base, **values).checked()
+
+    def with_overrides(self, visual: float | None = None, category: float | None = None,
+                       colour: float | None = None) -> "Weights":
+        """A copy with the given components replaced (None keeps the current value)."""
+        changes = {k: v for k, v in (("visual", visual), ("category", category), ("colour", colour)) if v is not None}
+        return replace(self, **changes).checked()
+
+    def checked(self) -> "Weights":
+        """Itself, after checking the weights are finite, non-negative and not all zero."""
+        values = self.as_array()
+        if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
+            raise RecommendError(f"weights must be non-negative and not all zero, got {self.as_dict()}")
+        return self
+
+    def normalised(self) -> "Weights":
+        """The weights scaled to sum to 1 (so totals stay comparable across weightings)."""
+        values = self.checked().as_array()
+        return Weights(*(values / values.sum()).tolist())
+
+    def as_array(self) -> np.ndarray:
+        """``[visual, category, colour]`` float64."""
+        return np.array([self.visual, self.category, self.colour], dtype=np.float64)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"visual": self.visual, "category": self.category, "colour": self.colour}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on the results. ``category``/``colour`` are names; see :meth:`Recommender.allowed`."""
+
+    category: str | None = None
+    colour: str | None = None
+    same_category: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "colour": self.colour, "same_category": self.same_category}
+
+
+# ------------------------------------------------------------------------------ score parts
+
+
+def category_agreement(query_probs: np.ndarray, item_probs: np.ndarray) -> np.ndarray:
+    """Bhattacharyya coefficient ``sum_c sqrt(p_c q_c)`` of a query's and each item's category
+    distribution: (N,) in [0, 1], 1 for identical distributions, 0 for disjoint ones.
+    """
+    q = np.sqrt(np.clip(np.asarray(query_probs, dtype=np.float64), 0, None))
+    p = np.sqrt(np.clip(np.asarray(item_probs, dtype=np.float64), 0, None))
+    return np.clip(p @ q, 0.0, 1.0)
+
+
+def blend(components: np.ndarray, weights: Weights) -> np.ndarray:
+    """Total scores (N,) from components (N, 3) = [visual, category, colour] and weights (normalised)."""
+    return np.asarray(components, dtype=np.float64) @ weights.normalised().as_array()
+
+
+def dedupe_by_item(order: Sequence[int], item_ids: Sequence[str]) -> list[int]:
+    """Rows of ``order`` (best first), keeping only the first row of each non-empty item id."""
+    seen: set[str] = set()
+    kept = []
+    for row in order:
+        item = item_ids[row]
+        if item:
+            if item in seen:
+                continue
+            seen.add(item)
+        kept.append(row)
+    return kept
+
+
+def normalise_name(name: str) -> str:
+    """Case, spaces, ``_`` and ``-`` ignored: ``"T-Shirt"`` and ``"t shirt"`` compare equal."""
+    return re.sub(r"[\s_\-]+", " ", name.strip().casefold())
+
+
+def predicted_attributes(indices: np.ndarray, probs: np.ndarray, threshold: float, top_n: int,
+                         limit: int | None = None) -> list[int]:
+    """An image's predicted attributes: those with probability >= ``threshold``, best first (at
+    most ``limit``), or the ``top_n`` most likely when none reaches it (a weak model still gets
+    an explanation).
+    """
+    probs = np.asarray(probs, dtype=np.float32)
+    order = np.argsort(-probs, kind="stable")
+    above = [int(indices[i]) for i in order if probs[i] >= threshold]
+    return above[:limit] if above else [int(indices[i]) for i in order[:top_n]]
+
+
+# ------------------------------------------------------------------------------ queries, results
+
+
+@dataclass
+class Query:
+    """One query image (or a combination) described by the model and the colour extractor."""
+
+    name: str
+    checksum: str  # sha256 of the image file's bytes (of the embedding for combined queries)
+    embedding: np.ndarray  # (D,) float32, unit length
+    category_probs: np.ndarray  # (C,) float32
+    attribute_probs: np.ndarray  # (A,) float32
+    palette: Any  # fashion.colour.palette.Palette
+    categories: list[dict[str, Any]] = field(default_factory=list)  # top 3: id, name, probability
+    attributes: list[dict[str, Any]] = field(default_factory=list)  # predicted: id, name, type, probability
+    key: str | None = None  # the catalog key when the query image is itself in the catalog
+
+    @property
+    def predicted_category(self) -> str:
+        """Name of the most likely category ("" for a model without categories)."""
+        return self.categories[0]["name"] if self.categories else ""
+
+    def colours(self) -> list[dict[str, Any]]:
+        """The palette as [{name, family, hex, share}]."""
+        return [{"name": n, "family": f, "hex": h, "share": round(float(s), 4)}
+                for n, f, h, s in zip(self.palette.names, self.palette.families, self.palette.hex, self.palette.shares)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready description (no arrays)."""
+        return {"name": self.name, "checksum": self.checksum, "catalog_key": self.key,
+                "categories": self.categories, "attributes": self.attributes, "colours": self.colours()}
+
+
+@dataclass
+class Result:
+    """One recommended catalog item with the reasons for its place."""
+
+    rank: int
+    row: int
+    key: str
+    path: str
+    name: str
+    item_id: str
+    label: str  # the catalog's own category label ("" when unknown)
+    predicted_category: str
+    predicted_probability: float
+    scores: dict[str, float]  # total, visual, category, colour
+    weights: dict[str, float]  # the normalised weights that produced ``total``
+    colours: list[dict[str, Any]]  # name, family, hex, share
+    delta_e: float  # CIEDE2000 between the item's and the query's dominant colours
+    shared_attributes: list[dict[str, Any]]  # name, type
+
+    @property
+    def category(self) -> str:
+        """The catalog label when known, else the predicted category."""
+        return self.label or self.predicted_category
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return {
+            "rank": self.rank, "key": self.key, "path": self.path, "name": self.name, "item_id": self.item_id,
+            "category": self.category, "label": self.label, "predicted_category": self.predicted_category,
+            "predicted_probability": round(self.predicted_probability, 4),
+            "score": {k: round(v, 4) for k, v in self.scores.items()},
+            "weights": {k: round(v, 4) for k, v in self.weights.items()},
+            "colours": self.colours, "delta_e": None if np.isnan(self.delta_e) else round(self.delta_e, 2),
+            "shared_attributes": self.shared_attributes,
+        }
+
+
+# ------------------------------------------------------------------------------ the recommender
+
+
+class Recommender:
+    """Search + blend + filters + explanations over one catalog (thread-safe for reads)."""
+
+    def __init__(self, catalog: Catalog, labels: Labels, config: RecommendConfig, colour: ColourConfig,
+                 index: SearchIndex | None = None) -> None:
+        self.catalog = catalog
+        self.labels = labels
+        self.config = config
+        self.colour = colour
+        self.index = index if index is not None else build_index(np.asarray(catalog.embeddings), config.faiss_min_items)
+        self.item_ids = catalog.items["item_id"].tolist()
+        self.keys = catalog.items["key"].tolist()
+        self._row_of_key = {key: row for row, key in enumerate(self.keys)}
+        self._predicted = catalog.predicted_category
+        names = np.asarray(labels.category_names or [""], dtype=object)
+        self._predicted_names = np.array([normalise_name(n) for n in names], dtype=object)[self._predicted]
+        self._labels_norm = np.array([normalise_name(n) for n in catalog.items["label"]], dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+    def row_of(self, key: str) -> int | None:
+        """The catalog row of an item key (None when it is not in the catalog)."""
+        return self._row_of_key.get(key)
+
+    # -- filters
+
+    def _category_name(self, name: str) -> str:
+        wanted = normalise_name(name)
+        known = {normalise_name(n) for n in self.labels.category_names} | set(self._labels_norm) - {""}
+        if wanted not in known:
+            close = difflib.get_close_matches(wanted, sorted(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise RecommendError(f"unknown category {name!r}{hint} (list them: python recommend.py --categories)")
+        return wanted
+
+    def allowed(self, query: Query | None, filters: Filters | None, exclude: Iterable[str] = ()) -> np.ndarray | None:
+        """(N,) bool of rows the filters allow (None when nothing is filtered).
+
+        * ``category``: the item's catalog label or its predicted top-1 category is that name;
+        * ``same_category``: the same, with the query's predicted top-1 category;
+        * ``colour``: a colour family (red, blue, ...) or any CSS4 name; an item matches when its
+          palette colours of that family, or within ``colour.match_delta_e`` (CIEDE2000) of that
+          colour, hold at least ``recommend.colour_filter_share`` of the garment;
+        * ``exclude``: item keys left out (e.g. the query image itself).
+        """
+        mask = np.ones(len(self), dtype=bool)
+        filtered = False
+        filters = filters or Filters()
+        for name in ([filters.category] if filters.category else []) + (
+                [query.predicted_category] if filters.same_category and query is not None and query.categories else []):
+            wanted = self._category_name(name)
+            mask &= (self._labels_norm == wanted) | (self._predicted_names == wanted)
+            filtered = True
+        if filters.colour:
+            from fashion.colour.palette import palette_colour_mask
+
+            try:
+                mask &= palette_colour_mask(self.catalog.palette_lab, self.catalog.palette_shares, filters.colour,
+                                            min_share=self.config.colour_filter_share,
+                                            max_delta_e=self.colour.match_delta_e)
+            except ValueError as error:
+                raise RecommendError(str(error)) from None
+            filtered = True
+        for key in exclude:
+            row = self._row_of_key.get(key)
+            if row is not None:
+                mask[row] = False
+                filtered = True
+        return mask if filtered else None
+
+    # -- scoring
+
+    def components(self, query: Query, rows: np.ndarray, visual: np.ndarray | None = None) -> np.ndarray:
+        """(len(rows), 3) [visual, category, colour] scores of catalog rows for a query."""
+        from fashion.colour.palette import palette_similarity_many
+
+        rows = np.asarray(rows, dtype=np.int64)
+        if visual is None:
+            embeddings = np.asarray(self.catalog.embeddings[rows], dtype=np.float32)
+            visual = embeddings @ query.embedding.astype(np.float32)
+        category = (category_agreement(query.category_probs, self.catalog.category_probs[rows])
+                    if self.catalog.category_probs.shape[1] else np.zeros(len(rows)))
+        colour = palette_similarity_many(query.palette, self.catalog.palette_lab[rows],
+                                         self.catalog.palette_shares[rows])
+        return np.stack([np.asarray(visual, np.float64), category, colour.astype(np.float64)], axis=1)
+
+    def recommend(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
+                  filters: Filters | None = None, exclude: Iterable[str] = (),
+                  adjustments: dict[str, float] | None = None) -> list[Result]:
+        """The ``top_k`` best items for ``query``, explained.
+
+        ``weights`` default to ``recommend.weight_*``; ``exclude`` holds item keys to leave out;
+        ``adjustments`` maps item keys to a bonus added to ``total`` (the feedback item prior).
+        """
+        top_k = top_k or self.config.top_k
+        weights = (weights or Weights.from_config(self.config)).normalised()
+        allowed = self.allowed(query, filters, exclude)
+        available = len(self) if allowed is None else int(allowed.sum())
+        wanted = min(available, top_k * self.config.candidate_multiple)
+        while True:
+            scores, indices = self.index.search(query.embedding, max(wanted, 1), allowed=allowed)
+            valid = indices[0] >= 0
+            rows, visual = indices[0][valid], scores[0][valid]
+            comps = self.components(query, rows, visual)
+            totals = blend(comps, weights)
+            if adjustments:
+                totals = totals + np.array([adjustments.get(self.keys[r], 0.0) for r in rows])
+            order = np.lexsort((rows, -totals))  # ties: lower row first (deterministic)
+            chosen = [int(i) for i in order]
+            if self.config.dedupe_items:
+                kept = dedupe_by_item([int(rows[i]) for i in chosen], self.item_ids)
+                kept_set = set(kept)
+                chosen = [i for i in chosen if int(rows[i]) in kept_set]
+            # Many views of few items can leave too few distinct items: widen the candidate pool.
+            if len(chosen) >= top_k or wanted >= available:
+                break
+            wanted = min(available, wanted * 4)
+        return [self.explain(query, int(rows[i]), comps[i], float(totals[i]), weights, rank)
+                for rank, i in enumerate(chosen[:top_k], start=1)]
+
+    # -- explanations
+
+    def explain(self, query: Query, row: int, components: np.ndarray, total: float, weights: Weights,
+                rank: int = 0) -> Result:
+        """A :class:`Result` for one catalog row: scores, category, colours, ΔE, shared attributes."""
+        from fashion.colour.palette import ciede2000, colour_families, colour_names, lab_to_rgb
+
+        catalog, labels, config = self.catalog, self.labels, self.config
+        item = catalog.items.iloc[row]
+        shares = np.asarray(catalog.palette_shares[row], dtype=np.float32)
+        used = shares > 0
+        lab = np.asarray(catalog.palette_lab[row], dtype=np.float64)[used]
+        rgb = np.asarray(catalog.palette_rgb[row])[used]
+        if not rgb.any() and len(lab):
+            rgb = lab_to_rgb(lab)
+        colours = [{"name": n, "family": str(f), "hex": "#{:02x}{:02x}{:02x}".format(*map(int, c)),
+                    "share": round(float(s), 4)}
+                   for n, f, c, s in zip(colour_names(lab), colour_families(lab), rgb, shares[used])]
+        delta_e = float(ciede2000(lab[0], query.palette.dominant_lab)) if len(lab) else float("nan")
+        probs = np.asarray(catalog.category_probs[row], dtype=np.float32)
+        predicted = int(np.argmax(probs)) if len(probs) else -1
+        item_attrs = predicted_attributes(catalog.attribute_index[row], catalog.attribute_probs[row],
+                                          config.attribute_threshold, config.explain_attributes)
+        query_attrs = [a["id"] for a in query.attributes]
+        shared = [a for a in query_attrs if a in set(item_attrs)]
+        return Result(
+            rank=rank, row=row, key=str(item["key"]), path=str(item["path"]), name=str(item["name"]),
+            item_id=str(item["item_id"]), label=str(item["label"]),
+            predicted_category=labels.category_names[predicted] if predicted >= 0 else "",
+            predicted_probability=float(probs[predicted]) if predicted >= 0 else 0.0,
+            scores={"total": total, **{name: float(v) for name, v in zip(COMPONENTS, components)}},
+            weights=weights.as_dict(), colours=colours, delta_e=delta_e,
+            shared_attributes=[{"name": labels.attribute_names[a],
+                                "type": ATTRIBUTE_TYPE_NAMES.get(labels.attribute_types[a], "other")} for a in shared],
+        )
+
+
+def describe_predictions(labels: Labels, category_probs: np.ndarray, attribute_probs: np.ndarray,
+                         config: RecommendConfig, top_categories: int = 3) -> tuple[list[dict], list[dict]]:
+    """A query's top categories [{id, name, type, probability}] and predicted attributes
+    [{id, name, type, probability}] (see :func:`predicted_attributes`)."""
+    order = np.argsort(-category_probs, kind="stable")[:top_categories]
+    categories = [{"id": int(c), "name": labels.category_names[c],
+                   "type": CATEGORY_TYPE_NAMES.get(labels.category_types[c], "unknown"),
+                   "probability": round(float(category_probs[c]), 4)} for c in order]
+    attribute_ids = predicted_attributes(np.arange(len(attribute_probs)), attribute_probs,
+                                         config.attribute_threshold, config.explain_attributes,
+                                         limit=config.explain_attributes)
+    attributes = [{"id": a, "name": labels.attribute_names[a],
+                   "type": ATTRIBUTE_TYPE_NAMES.get(labels.attribute_types[a], "other"),
+                   "probability": round(float(attribute_probs[a]), 4)} for a in attribute_ids]
+    return categories, attributes

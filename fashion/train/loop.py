@@ -1,0 +1,551 @@
+"""Training: loss, one epoch, evaluation, and the resumable ``fit`` loop.
+
+Loop functions take explicit arguments and return metric dicts (torchvision's ``train.py``).
+``fit`` owns the run folder: resolved config, ``last.pt`` every epoch (and on Ctrl-C/SIGTERM),
+``best.pt`` by the configured validation metric, ``history.csv``, ``curves.png``, ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+from tqdm.auto import tqdm
+
+from fashion.train import distributed as dist
+from fashion.model.checkpoint import (
+    Labels,
+    build_payload,
+    check_compatible,
+    pick_device,
+    read_checkpoint,
+    save_checkpoint,
+)
+from fashion.config import Config, config_from_dict, save_config
+from fashion.data.datasets import LabelledData
+from fashion.data.loaders import LabelledImages, collate_labelled, default_workers, labelled_images
+from fashion.train.metrics import classification_report
+from fashion.model.network import FashionNet
+from fashion.train.run_files import append_history, plot_curves, write_json
+from fashion.data.transforms import BatchAugment, normalise_batch, train_prepare_size
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or continue (clear message for the CLI)."""
+
+
+class Interrupted(Exception):
+    """Raised by the SIGTERM handler so a kill saves a checkpoint like Ctrl-C does."""
+
+
+# ----------------------------------------------------------------------------------- loss
+
+
+class FashionLoss(nn.Module):
+    """Cross-entropy on the category + weighted binary cross-entropy on attributes.
+
+    Attribute labels are 1 (positive), -1 (negative) or 0 (unknown); unknown entries are masked
+    out. ``pos_weight`` (from training frequencies, capped) counters DeepFashion's imbalance:
+    most attributes are positive for well under 1% of images.
+    """
+
+    def __init__(self, pos_weight: torch.Tensor, attribute_weight: float, label_smoothing: float) -> None:
+        super().__init__()
+        self.register_buffer("pos_weight", pos_weight)
+        self.attribute_weight = attribute_weight
+        self.label_smoothing = label_smoothing
+
+    def forward(
+        self, category_logits: torch.Tensor, attribute_logits: torch.Tensor,
+        categories: torch.Tensor, attributes: torch.Tensor,
+    ) -> torch.Tensor:
+        loss = F.cross_entropy(category_logits.float(), categories, label_smoothing=self.label_smoothing,
+                               ignore_index=-1)
+        if attribute_logits.shape[1] == 0 or self.attribute_weight == 0:
+            return loss
+        known = (attributes != 0).float()
+        targets = (attributes == 1).float()
+        per_entry = F.binary_cross_entropy_with_logits(
+            attribute_logits.float(), targets, pos_weight=self.pos_weight, reduction="none"
+        )
+        attribute_loss = (per_entry * known).sum() / known.sum().clamp(min=1.0)
+        return loss + self.attribute_weight * attribute_loss
+
+
+def attribute_pos_weight(attributes: np.ndarray | None, cap: float) -> torch.Tensor:
+    """Per-attribute BCE ``pos_weight`` = negatives / positives in training, clipped to [1, cap]."""
+    if attributes is None or attributes.shape[1] == 0:
+        return torch.zeros(0)
+    positives = (attributes == 1).sum(axis=0).astype(np.float64)
+    negatives = (attributes == -1).sum(axis=0).astype(np.float64)
+    ratio = np.where(positives > 0, negatives / np.maximum(positives, 1), cap)
+    return torch.as_tensor(np.clip(ratio, 1.0, cap), dtype=torch.float32)
+
+
+# ------------------------------------------------------------------------------ schedule
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Any:
+    """LR multiplier: linear warm-up to 1, then cosine decay to 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if warmup_steps > 0 and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def make_optimizer(model: nn.Module, config: Config) -> torch.optim.Optimizer:
+    """AdamW or SGD; no weight decay on biases and norm layers (standard practice)."""
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        (no_decay if parameter.ndim <= 1 else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": config.train.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if config.train.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.train.lr, momentum=config.train.momentum, nesterov=True)
+    return torch.optim.AdamW(groups, lr=config.train.lr)
+
+
+# ------------------------------------------------------------------------------- sampler
+
+
+class EpochSampler(Sampler[int]):
+    """A permutation fixed by (seed, epoch), sharded across ranks, that can skip batches done.
+
+    Fixing the order by epoch is what makes ``--resume`` continue exactly where a run stopped.
+    """
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip_samples: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip_samples
+
+    def _indices(self) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        # Every rank gets the same number of samples (DDP needs equal step counts).
+        per_rank = self.size // self.world
+        return order[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices()[self.skip :])
+
+    def __len__(self) -> int:
+        return self.size // self.world - self.skip
+
+
+# --------------------------------------------------------------------------------- loops
+
+
+@dataclass
+class StepState:
+    """Where training stands: epoch, batches done within it, global optimizer steps."""
+
+    epoch: int = 0
+    batch: int = 0
+    global_step: int = 0
+    # RNG state right after the last completed step: an interrupt can land after the next batch
+    # was already drawn and augmented, and resuming must redraw that batch identically.
+    rng: dict[str, Any] | None = None
+    # BatchNorm statistics after the last completed step: an interrupted forward pass has
+    # already updated them, and saving those would make a resumed run drift.
+    buffers: dict[str, torch.Tensor] | None = None
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    if device.type == "cuda" and enabled:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: FashionLoss,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    state: StepState,
+    *,
+    amp: bool,
+    augment: Callable[[torch.Tensor], torch.Tensor],
+    max_batches: int = 0,
+    show_progress: bool = True,
+) -> dict[str, float]:
+    """Train for (the rest of) one epoch; updates ``state`` after every step.
+
+    ``augment`` turns each uint8 batch, already on ``device``, into the network's input.
+    Returns mean loss, running category accuracy, images and seconds of this call.
+    """
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, disable=not show_progress,
+               initial=state.batch, total=state.batch + len(loader))
+    for images, categories, attributes in bar:
+        if max_batches and state.batch >= max_batches:
+            break
+        images = augment(images.to(device, non_blocking=True))
+        if device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        categories = categories.to(device, non_blocking=True)
+        attributes = attributes.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            category_logits, attribute_logits = model(images)
+            loss = loss_fn(category_logits, attribute_logits, categories, attributes)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"loss became {loss.item()} at step {state.global_step}; lower train.lr")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        state.batch += 1
+        state.global_step += 1
+        state.rng = _rng_state()
+        state.buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
+        batch_size = len(categories)
+        total_loss += loss.item() * batch_size
+        correct += int((category_logits.argmax(1) == categories).sum())
+        seen += batch_size
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}",
+                        lr=f"{scheduler.get_last_lr()[0]:.2e}")
+    seconds = time.perf_counter() - start
+    return {
+        "train_loss": total_loss / max(seen, 1),
+        "train_category_acc": correct / max(seen, 1),
+        "train_images": seen,
+        "train_seconds": seconds,
+        "train_images_per_second": seen / seconds if seconds > 0 else 0.0,
+    }
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, device: torch.device, amp: bool,
+            show_progress: bool = False, description: str = "evaluate") -> tuple[np.ndarray, ...]:
+    """Category probabilities, attribute probabilities and the targets of every batch."""
+    model.eval()
+    category_probs, attribute_probs, categories, attributes = [], [], [], []
+    for images, cats, attrs in tqdm(loader, desc=description, unit="batch", leave=False, disable=not show_progress):
+        images = normalise_batch(images.to(device, non_blocking=True))
+        with _autocast(device, amp):
+            category_logits, attribute_logits = model(images)
+        category_probs.append(category_logits.float().softmax(1).cpu().numpy())
+        attribute_probs.append(attribute_logits.float().sigmoid().cpu().numpy())
+        categories.append(cats.numpy())
+        attributes.append(attrs.numpy())
+    return (np.concatenate(category_probs), np.concatenate(attribute_probs),
+            np.concatenate(categories), np.concatenate(attributes))
+
+
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, labels: Labels, *,
+             amp: bool = False, show_progress: bool = False, description: str = "evaluate") -> dict[str, Any]:
+    """Classification metrics (category top-k, attribute top-k recall by type, per-class accuracy)."""
+    category_probs, attribute_probs, categories, attributes = predict(
+        model, loader, device, amp, show_progress, description
+    )
+    has_attributes = attributes.shape[1] > 0 and (attributes == 1).any()
+    report = classification_report(
+        category_probs, categories,
+        attribute_probs if has_attributes else None, attributes if has_attributes else None,
+        labels.attribute_types, len(labels.category_names),
+    )
+    report["images"] = int(len(categories))
+    return report
+
+
+# ----------------------------------------------------------------------------------- fit
+
+
+@dataclass
+class Splits:
+    train: LabelledImages
+    val: LabelledImages
+    test: LabelledImages
+
+
+def labels_of(data: LabelledData) -> Labels:
+    """The Labels a model trained on ``data`` predicts."""
+    return Labels(list(data.category_names), [int(t) for t in data.category_types],
+                  list(data.attribute_names), [int(t) for t in data.attribute_types])
+
+
+def build_splits(data: LabelledData, config: Config, workers: int, show_progress: bool) -> Splits:
+    """Train/val/test datasets of uint8 images; train is kept larger, for augmentation's crops."""
+    frame = data.frame
+    size = config.model.image_size
+    common = dict(use_bbox=config.data.use_bbox, max_pixels=config.data.max_image_pixels,
+                  cache_mb=config.data.cache_mb, workers=workers, show_progress=show_progress)
+    parts = {}
+    for split in ("train", "val", "test"):
+        rows = frame[frame["split"] == split]
+        if split == "train":
+            parts[split] = labelled_images(rows, data.attributes, train_prepare_size(size),
+                                           description="decoding train", **common)
+        else:
+            parts[split] = labelled_images(rows, data.attributes, size, description=f"decoding {split}", **common)
+    if len(parts["train"]) == 0:
+        raise TrainingError("the dataset has no training images (split 'train' is empty)")
+    return Splits(**parts)
+
+
+def _loader(dataset: LabelledImages, batch_size: int, workers: int, device: torch.device,
+            sampler: Sampler | None = None) -> DataLoader:
+    # Preloaded tensors are sliced a batch at a time in-process; worker processes would only add IPC.
+    cached = isinstance(dataset.pixels, torch.Tensor)
+    count = 0 if cached else workers
+    # A private generator: creating an iterator must not draw from the global RNG, or a resumed
+    # run's augmentations would drift from the uninterrupted run's.
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=count,
+                      pin_memory=device.type == "cuda", persistent_workers=count > 0,
+                      drop_last=False, generator=torch.Generator().manual_seed(0), collate_fn=collate_labelled)
+
+
+def _rng_state() -> dict[str, Any]:
+    """RNG states as tensors and lists (``weights_only`` checkpoints cannot hold numpy arrays)."""
+    _, keys, position, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+            "numpy": torch.as_tensor(keys.astype(np.int64)), "numpy_pos": [int(position), int(has_gauss),
+                                                                         float(cached)]}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    position, has_gauss, cached = state["numpy_pos"]
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), int(position), int(has_gauss),
+                         float(cached)))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch for reproducible runs."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    interrupted: bool = False
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Make ``kill`` (SIGTERM) stop training like Ctrl-C does, so a checkpoint gets written."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: bool = False,
+        show_progress: bool = True) -> FitResult:
+    """Train a FashionNet on ``data`` as configured; returns the run folder and final metrics.
+
+    With ``resume`` the run continues from ``<run>/last.pt`` exactly where it stopped (epoch,
+    batch, optimizer, schedule and RNG state). Without it, an existing run is refused unless
+    ``overwrite`` is set, so finished work is never lost by accident.
+    """
+    run_dir = Path(config.train.run_dir) / config.train.run_name
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    labels = labels_of(data)
+    context = dist.init()
+    main = context.rank == 0
+    checkpoint = None
+    if resume:
+        if not last_path.is_file():
+            raise TrainingError(f"nothing to resume: {last_path} does not exist")
+        checkpoint = read_checkpoint(last_path)
+        check_compatible(checkpoint, config, labels, last_path)
+    elif last_path.exists() and not overwrite:
+        raise TrainingError(
+            f"{run_dir} already holds a run; continue it with --resume, or choose another "
+            "--set train.run_name=NAME, or replace it with --overwrite"
+        )
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+        if not resume:
+            for stale in ("history.csv", "metrics.json", "best.pt", "curves.png"):
+                (run_dir / stale).unlink(missing_ok=True)
+
+    device = context.device if context.world > 1 else pick_device(config.train.device)
+    workers = default_workers(config.train.workers)
+    splits = build_splits(data, config, workers, show_progress and main)
+    # Seeded after the data is ready, so the initial weights and every augmentation depend on
+    # the seed alone, not on whether the splits were decoded into memory or stream from disk.
+    seed_everything(config.train.seed)
+
+    model = FashionNet(config.model.arch, len(labels.category_names), len(labels.attribute_names),
+                       weights="none" if checkpoint else config.model.weights, dropout=config.model.dropout)
+    if checkpoint:
+        model.load_state_dict(checkpoint["model"])
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    train_model: nn.Module = dist.wrap(model, context)
+
+    pos_weight = attribute_pos_weight(data.attributes[data.frame.index[data.frame["split"] == "train"]]
+                                      if data.attributes is not None else None, config.train.pos_weight_cap)
+    loss_fn = FashionLoss(pos_weight, config.train.attribute_loss_weight, config.train.label_smoothing).to(device)
+    optimizer = make_optimizer(model, config)
+    sampler = EpochSampler(len(splits.train), config.train.seed, context.rank, context.world)
+    batch_size = config.train.batch_size
+    steps_per_epoch = math.ceil(len(sampler) / batch_size)
+    if config.train.max_train_batches:
+        steps_per_epoch = min(steps_per_epoch, config.train.max_train_batches)
+    total_steps = steps_per_epoch * config.train.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(total_steps, round(config.train.warmup_epochs * steps_per_epoch))
+    )
+    amp = config.train.amp and device.type == "cuda"
+    # bfloat16 needs no loss scaling; float16 (older GPUs) does.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and not torch.cuda.is_bf16_supported())
+    state = StepState()
+    best_value = -math.inf
+    if checkpoint:
+        training = checkpoint["training"]
+        optimizer.load_state_dict(training["optimizer"])
+        scheduler.load_state_dict(training["scheduler"])
+        scaler.load_state_dict(training["scaler"])
+        state = StepState(training["epoch"], training["batch"], training["global_step"])
+        best_value = training["best_value"]
+        _set_rng_state(training["rng"])
+        if main:
+            print(f"resuming {run_dir} at epoch {state.epoch + 1}, batch {state.batch}, step {state.global_step}")
+
+    def payload(metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        training = {"epoch": state.epoch, "batch": state.batch, "global_step": state.global_step,
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(), "best_value": best_value, "rng": state.rng or _rng_state()}
+        return build_payload(model, config, labels, training, metrics)
+
+    val_loader = _loader(splits.val, batch_size * 2, workers, device)
+    augment = BatchAugment(config.model.image_size)
+    interrupted = False
+    with _sigterm_as_interrupt():
+        try:
+            while state.epoch < config.train.epochs:
+                sampler.set_epoch(state.epoch, skip_samples=state.batch * batch_size)
+                train_loader = _loader(splits.train, batch_size, workers, device, sampler)
+                epoch_stats = train_one_epoch(
+                    train_model, train_loader, loss_fn, optimizer, scheduler, scaler, device, state, amp=amp,
+                    augment=augment, max_batches=config.train.max_train_batches, show_progress=show_progress and main,
+                )
+                row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.global_step,
+                                       "lr": scheduler.get_last_lr()[0], **epoch_stats}
+                state.epoch, state.batch, state.rng, state.buffers = state.epoch + 1, 0, None, None
+                if main:
+                    val = evaluate(model, val_loader, device, labels, amp=amp) if len(splits.val) else {}
+                    row.update({f"val_{k}": v for k, v in val.items() if isinstance(v, float)})
+                    value = _selection_value(val, config.train.best_metric, row["train_loss"])
+                    improved = value > best_value
+                    if improved:
+                        best_value = value
+                    save_checkpoint(last_path, payload(val))
+                    if improved:
+                        save_checkpoint(best_path, payload(val))
+                    append_history(run_dir / "history.csv", row)
+                    print(_epoch_line(row, config.train.epochs, improved))
+                dist.barrier(context)
+        except (KeyboardInterrupt, Interrupted):
+            interrupted = True
+            if state.buffers is not None:
+                train_model.load_state_dict(state.buffers, strict=False)
+            if main:
+                save_checkpoint(last_path, payload())
+                print(f"\ninterrupted at epoch {state.epoch + 1}, batch {state.batch}; "
+                      f"saved {last_path}. Continue with: python train.py --resume "
+                      f"--set train.run_name={config.train.run_name}")
+    if interrupted:
+        dist.shutdown(context)
+        return FitResult(run_dir, {}, interrupted=True)
+
+    metrics: dict[str, Any] = {}
+    if main:
+        best = read_checkpoint(best_path)
+        model.load_state_dict(best["model"])
+        test_loader = _loader(splits.test if len(splits.test) else splits.val, batch_size * 2, workers, device)
+        test = evaluate(model, test_loader, device, labels, amp=amp, show_progress=show_progress,
+                        description="test")
+        metrics = {"test": test, "best_val": best.get("metrics", {}), "best_metric": config.train.best_metric,
+                   "layout": data.layout, "builtin_sample": config.data.sample, "epochs": config.train.epochs, "global_step": state.global_step,
+                   "category_names": labels.category_names,
+                   "majority_class_test_accuracy": _majority_accuracy(splits)}
+        write_json(run_dir / "metrics.json", metrics)
+        plot_curves(run_dir / "history.csv", run_dir / "curves.png")
+    dist.shutdown(context)
+    return FitResult(run_dir, metrics)
+
+
+def _selection_value(val: dict[str, Any], metric: str, train_loss: float) -> float:
+    """The number ``best.pt`` is chosen by: the configured validation metric where it exists.
+
+    Attribute metrics do not exist without attribute labels (folder datasets): category top-1
+    stands in. With no validation images at all, the lowest training loss wins.
+    """
+    for key in (metric, "category_top1"):
+        value = val.get(key)
+        if isinstance(value, float) and not math.isnan(value):
+            return value
+    return -train_loss
+
+
+def _majority_accuracy(splits: Splits) -> float:
+    """Test accuracy of always guessing the most frequent training category (a floor to beat)."""
+    train = splits.train.categories.numpy()
+    test = (splits.test if len(splits.test) else splits.val).categories.numpy()
+    if len(train) == 0 or len(test) == 0:
+        return float("nan")
+    majority = np.bincount(train[train >= 0]).argmax()
+    return float((test == majority).mean())
+
+
+def _epoch_line(row: dict[str, Any], epochs: int, improved: bool) -> str:
+    parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['train_loss']:.3f}",
+             f"train acc {row['train_category_acc']:.3f}", f"{row['train_images_per_second']:.0f} img/s"]
+    for key, label in (("val_category_top1", "val top-1"), ("val_category_top3", "top-3"),
+                       ("val_attribute_top3_recall", "attr R@3")):
+        if key in row:
+            parts.append(f"{label} {row[key]:.3f}")
+    return " | ".join(parts) + (" *" if improved else "")
+
+
+def resolve_resume_config(run_dir: Path, overrides: dict[str, Any]) -> Config:
+    """The configuration stored in a run's last checkpoint, with explicit overrides applied."""
+    from fashion.config import merge
+
+    payload = read_checkpoint(run_dir / "last.pt")
+    return config_from_dict(merge(payload["config"], overrides))
