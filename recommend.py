@@ -80,7 +80,7 @@ def main(
     from fashion.index.catalog import CatalogError
     from fashion.recommend.recommender import RecommendError
 
-    with exit_on_known_errors(extra=(CatalogError, RecommendError, FeedbackError)):
+    with exit_on_known_errors():
         try:
             if serve:
                 from fashion.config import load_config

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -164,7 +165,8 @@ class Config:
 
 
 def _unknown_key(dotted: str, known: Iterable[str], prefix: str) -> ConfigError:
-    close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(known), n=1)
+    dotted = str(dotted)
+    close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], [str(k) for k in known], n=1)
     hint = f"; did you mean {prefix}{close[0]}?" if close else ""
     return ConfigError(f"unknown key {dotted}{hint}")
 
@@ -185,13 +187,18 @@ def _coerce(value: Any, kind: type, dotted: str) -> Any:
             except ValueError:
                 pass
     elif kind is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None:
+            if not math.isfinite(number):
+                raise ConfigError(f"{dotted} must be a finite number, got {value!r}")
+            return number
     elif kind is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -247,26 +254,102 @@ def config_from_dict(raw: Mapping[str, Any] | None) -> Config:
     return Config(**built)
 
 
+def _field_kind(section: str, key: str) -> type | None:
+    """The Python type of ``section.key`` (``None`` when there is no such key: reported later)."""
+    section_value = getattr(Config(), section, None)
+    if section_value is None or not dataclasses.is_dataclass(section_value):
+        return None
+    for spec in dataclasses.fields(section_value):
+        if spec.name == key:
+            name = spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", "")
+            return _FIELD_TYPES.get(name.split("[", 1)[0].split(" |", 1)[0])
+    return None
+
+
+def _override_value(dotted: str, text: str, kind: type | None) -> Any:
+    """One ``--set`` value: the literal text for text settings, otherwise a YAML scalar."""
+    if kind is str:
+        stripped = text.strip()
+        if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+            # A quoted value ('a b', "x#y"): YAML's quoting rules give the text inside.
+            try:
+                return str(yaml.safe_load(stripped))
+            except yaml.YAMLError:
+                pass
+        return text
+    if not text.strip():
+        return ""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {dotted}: {text!r} is not a valid value ({_yaml_problem(error)})") from None
+
+
+def _yaml_problem(error: Exception) -> str:
+    """A YAML error as one line: the problem and where (line, column)."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
 def parse_overrides(overrides: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Turn ``["train.epochs=3", ...]`` into nested dicts; values are parsed as YAML scalars."""
+    """Turn ``["train.epochs=3", ...]`` into nested dicts.
+
+    Values are YAML scalars (``3``, ``0.5``, ``true``), except for text settings (paths, names),
+    which take the text as typed: ``data.root=/data/shop #2`` is that folder, ``yes`` is ``"yes"``.
+    A value that is not valid YAML is a :class:`ConfigError` naming the key.
+    """
     nested: dict[str, dict[str, Any]] = {}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         dotted, text = item.split("=", 1)
         parts = dotted.strip().split(".")
+        if len(parts) == 3 and all(parts) and _field_kind(parts[0], parts[1]) is dict:
+            # One entry of a mapping setting: recommend.weights.colour=0.3
+            value = _override_value(dotted.strip(), text, float)
+            entries = nested.setdefault(parts[0], {}).setdefault(parts[1], {})
+            if isinstance(entries, dict):
+                entries[parts[2]] = value
+            continue
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"override key {dotted!r} must look like section.key")
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = _override_value(dotted.strip(), text, _field_kind(parts[0], parts[1]))
         nested.setdefault(parts[0], {})[parts[1]] = value
     return nested
 
 
+def literal_overrides(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"data.root": path, ...}`` → nested dicts, values used exactly as given (never parsed).
+
+    For options such as ``--data PATH`` or ``--run-name NAME``: the value is what the user typed.
+    """
+    nested: dict[str, dict[str, Any]] = {}
+    for dotted, value in values.items():
+        section, key = dotted.split(".", 1)
+        nested.setdefault(section, {})[key] = str(value) if isinstance(value, Path) else value
+    return nested
+
+
+def command_line_overrides(sets: Iterable[str], literal: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``--set`` strings (YAML scalars) plus option values taken literally (these win)."""
+    return merge(parse_overrides(sets), literal_overrides(literal or {}))
+
+
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Section-wise merge of two nested config dicts; ``extra`` wins."""
-    merged: dict[str, Any] = {k: dict(v or {}) for k, v in base.items()}
+    # A section that is not a mapping is kept as it is: config_from_dict reports it by name.
+    merged: dict[Any, Any] = {k: dict(v or {}) if isinstance(v, Mapping) or v is None else v
+                              for k, v in base.items()}
     for section, values in extra.items():
-        merged.setdefault(section, {}).update(values or {})
+        if isinstance(merged.get(section, {}), Mapping) and isinstance(values or {}, Mapping):
+            target = merged.setdefault(section, {})
+            for key, value in (values or {}).items():
+                # A mapping setting (recommend.weights) merges entry by entry.
+                both = isinstance(value, Mapping) and isinstance(target.get(key), Mapping)
+                target[key] = {**target[key], **value} if both else value
+        else:
+            merged[section] = values
     return merged
 
 
@@ -277,12 +360,18 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mappi
     Raises :class:`ConfigError` with the dotted key name on any problem.
     """
     path = Path(path) if path else DEFAULT_CONFIG_PATH
+    if path.is_dir():
+        raise ConfigError(f"configuration file {path} is a folder; give a YAML file such as hyper_parameters.yaml")
     if not path.is_file():
         raise ConfigError(f"configuration file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(error)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text (UTF-8) file: is it the right configuration file?") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration file {path}: {error.strerror or error}") from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path} must hold a mapping of sections")
     extra = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)

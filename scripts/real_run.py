@@ -139,7 +139,7 @@ def main(
     from fashion.evaluate.run import EvaluationError
     from fashion.recommend.recommender import RecommendError
 
-    with exit_on_known_errors(extra=(EvaluationError, CatalogError, RecommendError)):
+    with exit_on_known_errors():
         code = run(root, minutes, epochs, run_name, overwrite, list(set_), progress)
     raise typer.Exit(code)
 

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from fashion.index import builder as indexer
+from fashion.model import encoder as encoder_module
 from fashion.index.catalog import CatalogError, default_index_dir, folder_source, load_catalog, read_manifest
 from fashion.model.checkpoint import Labels, build_payload, load_model, save_checkpoint
 from fashion.config import load_config
@@ -118,8 +119,8 @@ def test_second_build_processes_only_new_changed_and_drops_removed(shop, loaded,
     build(shop, loaded, index, config)
     before = load_catalog(index, mmap=False)
     seen: list[str] = []
-    original = indexer.CatalogImages.__getitem__
-    monkeypatch.setattr(indexer.CatalogImages, "__getitem__",
+    original = encoder_module._ImageFiles.__getitem__
+    monkeypatch.setattr(encoder_module._ImageFiles, "__getitem__",
                         lambda self, i: seen.append(Path(self.paths[i]).name) or original(self, i))
 
     assert build(shop, loaded, index, config).processed == 0 and seen == []
@@ -152,7 +153,7 @@ def test_second_build_processes_only_new_changed_and_drops_removed(shop, loaded,
 def test_interrupted_build_resumes(shop, loaded, config, tmp_path, monkeypatch):
     index = tmp_path / "index"
     calls = {"n": 0}
-    original = indexer.infer_batch
+    original = encoder_module.Encoder.infer
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -160,13 +161,13 @@ def test_interrupted_build_resumes(shop, loaded, config, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(indexer, "infer_batch", failing)
+    monkeypatch.setattr(encoder_module.Encoder, "infer", failing)
     with pytest.raises(KeyboardInterrupt):
         build(shop, loaded, index, config)
     assert read_manifest(index) is None  # nothing half-written is live
     assert len(list((index / "partial").glob("chunk-*.npz"))) == 2  # two finished batches of 2 saved
 
-    monkeypatch.setattr(indexer, "infer_batch", original)
+    monkeypatch.setattr(encoder_module.Encoder, "infer", original)
     report = build(shop, loaded, index, config)
     assert (report.resumed, report.processed, report.total) == (4, len(COLOURS) - 4, len(COLOURS))
     assert not (index / "partial").exists()

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from typing import Iterator
 
+from fashion.errors import FashionError
 
-def known_errors() -> tuple[type[BaseException], ...]:
-    """Exception types whose message is already a complete explanation for the user."""
-    from fashion.model.checkpoint import CheckpointError
-    from fashion.config import ConfigError
-    from fashion.data.datasets import DatasetError
-    from fashion.data.images import ImageLoadError
-    from fashion.model.network import WeightsError
-    from fashion.data.sample import SampleError
-    from fashion.train.loop import TrainingError
 
-    return (ConfigError, DatasetError, ImageLoadError, CheckpointError, WeightsError, TrainingError, SampleError)
+def setup_logging(verbose: bool = False) -> None:
+    """The CLIs' one logging style: plain ``message`` lines on stderr (stdout may carry JSON)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("fashion")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
 
 
 @contextlib.contextmanager
 def exit_on_known_errors(extra: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Print ``error: <message>`` to stderr and exit with status 1 on a known error."""
+    """Set up the CLI logging style; print ``error: <message>`` to stderr and exit 1 on an expected failure.
+
+    Every expected failure derives from :class:`fashion.errors.FashionError`; ``extra`` is kept for
+    callers that add third-party exception types.
+    """
+    setup_logging()
     try:
         yield
-    except known_errors() + extra as error:
+    except (FashionError, *extra) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -53,7 +53,7 @@ def main(
     from fashion.evaluate.run import EvalOptions, EvaluationError, run_evaluation
     from fashion.recommend.recommender import RecommendError
 
-    with exit_on_known_errors(extra=(EvaluationError, RecommendError)):
+    with exit_on_known_errors():
         try:
             cutoffs = tuple(int(k) for k in ks.split(",") if k.strip())
         except ValueError:

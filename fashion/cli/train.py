@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from fashion.config import Config, load_config, parse_overrides
+from fashion.config import Config, command_line_overrides, load_config
 from fashion.data.load import load_training_data
 
 
 def resolve_config(config_path: Path | None, overrides: Sequence[str], data: Path | None) -> Config:
     """hyper_parameters.yaml + ``--set`` overrides; ``--data`` points at user data (no sample generation)."""
-    extra = list(overrides)
-    if data is not None:
-        extra += [f"data.root={data}", "data.sample=false"]
-    return load_config(config_path, extra)
+    return load_config(config_path, command_line_overrides(overrides, data_overrides(data)))
+
+
+def data_overrides(data: Path | None) -> dict[str, object]:
+    """``--data PATH`` as literal settings: the path exactly as typed (never parsed as YAML)."""
+    return {} if data is None else {"data.root": str(data), "data.sample": False}
 
 
 def run_training(config_path: Path | None, overrides: Sequence[str], data: Path | None, *, resume: bool,
@@ -27,7 +29,7 @@ def run_training(config_path: Path | None, overrides: Sequence[str], data: Path 
     if resume:
         # The stored config wins, except for what this command line overrides explicitly.
         run_dir = Path(config.train.run_dir) / config.train.run_name
-        extra = parse_overrides(list(overrides) + ([f"data.root={data}", "data.sample=false"] if data else []))
+        extra = command_line_overrides(overrides, data_overrides(data))
         config = resolve_resume_config(run_dir, extra)
     dataset = load_training_data(config)
     print(f"data: {dataset.root} ({dataset.layout}, {len(dataset.frame)} images, "

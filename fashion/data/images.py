@@ -18,6 +18,8 @@ from typing import IO, Any, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fashion.errors import FashionError
+
 DEFAULT_MAX_PIXELS = 50_000_000
 WHITE = (255, 255, 255)
 
@@ -27,7 +29,7 @@ _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(FashionError, ValueError):
     """An image file that cannot be used; the message is ``"<path>: <cause>"``."""
 
     def __init__(self, path: str | os.PathLike[str], cause: str) -> None:

@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fashion.errors import FashionError
 from fashion.config import SampleConfig  # its defaults are the generator's and the CLI's
 
 # Bump when the drawings or files change, so ``ensure_sample`` regenerates old samples.
@@ -98,7 +99,7 @@ _SUPERSAMPLE = 2  # draw at 2x, box-downsample: anti-aliasing with exact coverag
 _PAD = 4  # pixels of empty border around a garment's own canvas (at 2x)
 
 
-class SampleError(ValueError):
+class SampleError(FashionError, ValueError):
     """The sample cannot be generated where asked (e.g. the folder holds something else)."""
 
 

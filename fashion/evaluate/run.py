@@ -3,7 +3,7 @@
 For a checkpoint and a labelled dataset (by default the data it was trained on, split the same way):
 
 1. every image of the query, gallery and tuning splits is embedded ONCE (the catalog's own path:
-   decode, crop to the box, eval transform, network, palette; :class:`fashion.index.builder.CatalogImages`);
+   decode, crop to the box, eval transform, network, palette; :class:`fashion.model.encoder.Encoder`);
 2. classification metrics of the query split (:func:`fashion.train.metrics.classification_report`, the
    same figures ``train.py`` reports);
 3. the three score components (cosine, Bhattacharyya category agreement, palette similarity) of
@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from fashion.errors import FashionError
 from fashion.config import Config
 from fashion.data.datasets import LabelledData
 from fashion.recommend.recommender import Weights
@@ -56,7 +57,7 @@ METRICS = ("category_precision", "colour_agreement", "mean_delta_e", "attribute_
 Log = Callable[[str], None]
 
 
-class EvaluationError(ValueError):
+class EvaluationError(FashionError, ValueError):
     """The evaluation cannot run as asked (unknown split, empty query set ...); the message says why."""
 
 
@@ -121,38 +122,34 @@ def extract_features(loaded: Any, data: LabelledData, rows: np.ndarray, config: 
 
     Unreadable images are left out and listed in ``skipped`` rather than stopping the run.
     """
-    import torch
-    from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from fashion.index.builder import CatalogImages, ColourSettings, collate_items
     from fashion.data.loaders import bbox_of, default_workers
+    from fashion.model.encoder import Encoder
 
     frame = data.frame.loc[rows].reset_index(drop=True)
     bboxes = [bbox_of(frame, i) if config.data.use_bbox else None for i in range(len(frame))]
-    dataset = CatalogImages(frame["path"].tolist(), bboxes, loaded.transform, ColourSettings.from_config(config),
-                            config.data.max_image_pixels)
     batch_size = config.catalog.batch_size
     # Worker processes only pay off beyond a couple of batches (each costs a fork and a warm-up).
-    workers = default_workers(config.catalog.workers) if len(dataset) > 2 * batch_size else 0
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_items, shuffle=False)
+    workers = default_workers(config.catalog.workers) if len(frame) > 2 * batch_size else 0
+    batches = Encoder.from_config(loaded, config).encode_files(frame["path"].tolist(), bboxes, batch_size=batch_size,
+                                                               workers=workers)
     kept: list[int] = []
     parts: dict[str, list[np.ndarray]] = {name: [] for name in ("emb", "cat", "attr", "lab", "shares")}
     skipped: dict[str, str] = {}
-    with tqdm(total=len(dataset), desc="embedding", unit="img", disable=not progress, leave=False) as bar:
-        for batch in loader:
-            for index, error in batch["bad"]:
+    with tqdm(total=len(frame), desc="embedding", unit="img", disable=not progress, leave=False) as bar:
+        for batch in batches:
+            for index, error in batch.bad:
                 skipped[frame["path"].iat[index]] = error
-            if batch["tensor"] is not None:
-                with torch.inference_mode():
-                    embedding, category_logits, attribute_logits = loaded.model.infer(batch["tensor"].to(loaded.device))
-                parts["emb"].append(embedding.float().cpu().numpy())
-                parts["cat"].append(torch.softmax(category_logits.float(), dim=1).cpu().numpy())
-                parts["attr"].append(torch.sigmoid(attribute_logits.float()).cpu().numpy())
-                parts["lab"].append(batch["lab"])
-                parts["shares"].append(batch["shares"])
-                kept += batch["index"]
-            bar.update(len(batch["index"]) + len(batch["bad"]))
+            if batch.features is not None:
+                f = batch.features
+                parts["emb"].append(f.embeddings)
+                parts["cat"].append(f.category_probs)
+                parts["attr"].append(f.attribute_probs)
+                parts["lab"].append(f.palette_lab)
+                parts["shares"].append(f.palette_shares)
+                kept += batch.index
+            bar.update(len(batch.index) + len(batch.bad))
     if not kept:
         raise EvaluationError(f"none of the {len(frame)} images could be read (first: {next(iter(skipped.values()))})")
     return Features(
@@ -472,10 +469,10 @@ def _grid_json(grid: GridResult | None, note: str, options: EvalOptions) -> dict
 
 def resolve_data_config(checkpoint_config: Config, overrides: Sequence[str], data: Path | None) -> Config:
     """The checkpoint's own configuration (its data, split the same way) with ``--set``/``--data`` applied."""
-    from fashion.config import config_from_dict, merge, parse_overrides
+    from fashion.config import command_line_overrides, config_from_dict, merge
 
-    extra = list(overrides) + ([f"data.root={data}", "data.sample=false"] if data is not None else [])
-    return config_from_dict(merge(checkpoint_config.to_dict(), parse_overrides(extra)))
+    literal = {"data.root": str(data), "data.sample": False} if data is not None else {}
+    return config_from_dict(merge(checkpoint_config.to_dict(), command_line_overrides(overrides, literal)))
 
 
 def run_evaluation(checkpoint: Path, *, data: Path | None = None, out: Path | None = None,

@@ -28,6 +28,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from fashion.errors import FashionError
+
 FORMAT_NAME = "fashion-feedback"
 FORMAT_VERSION = 1
 LIKE = 1
@@ -78,7 +80,7 @@ _EVENT_COLUMNS = (
 )
 
 
-class FeedbackError(ValueError):
+class FeedbackError(FashionError, ValueError):
     """The feedback store cannot be used; the message names the file and the cause."""
 
 

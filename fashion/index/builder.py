@@ -2,8 +2,8 @@
 
 ``build_catalog`` compares the source's images (size, mtime, box) with the live index and with
 the chunks an interrupted build left in ``partial/``, processes only new or changed images
-through a DataLoader (workers decode, crop, transform and extract the palette; the main process
-runs the network), saves a chunk every ``catalog.chunk_images`` images, and finally writes a new
+through the encoder (:mod:`fashion.model.encoder`: DataLoader workers decode, crop, transform and
+extract the palette; the main process runs the network), saves a chunk every ``catalog.chunk_images`` images, and finally writes a new
 version folder and swaps it in (see :mod:`fashion.index.catalog`). ``open_catalog`` does the cheap
 freshness check first, so an up-to-date catalog opens without parsing the dataset.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import shutil
 import sys
 import time
@@ -41,126 +42,28 @@ from fashion.index.catalog import (
     tree_signature,
     write_version,
 )
-from fashion.model.checkpoint import LoadedModel
 from fashion.config import Config
+from fashion.model.checkpoint import LoadedModel
+from fashion.model.encoder import ColourSettings, Encoder
 
 Log = Callable[[str], None]
 Signature = list  # [size, mtime_ns, [x1, y1, x2, y2] | None]
 
 
 def log_to_stderr(message: str) -> None:
-    """The default progress/message sink: stderr, so ``--json`` output on stdout stays clean."""
-    print(message, file=sys.stderr, flush=True)
+    """The default message sink: the ``fashion`` logger (the CLIs send it to stderr, so ``--json`` stays clean)."""
+    logging.getLogger("fashion.index").info(message)
 
 
-# ------------------------------------------------------------------------- per-image work
+# ------------------------------------------------------------------------- stored attributes
 
 
-@dataclass(frozen=True)
-class ColourSettings:
-    """The palette settings that shape stored palettes (part of the catalog fingerprint)."""
-
-    palette_size: int
-    max_pixels: int
-    background_delta_e: float
-
-    @classmethod
-    def from_config(cls, config: Config) -> "ColourSettings":
-        c = config.colour
-        return cls(c.palette_size, c.max_pixels, c.background_delta_e)
-
-
-def padded_palette(palette: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A palette as fixed-size (k, 3) Lab, (k, 3) RGB, (k,) shares; unused slots have share 0."""
-    lab = np.zeros((k, 3), np.float32)
-    rgb = np.zeros((k, 3), np.uint8)
-    shares = np.zeros(k, np.float32)
-    n = min(k, len(palette.shares))
-    lab[:n], rgb[:n], shares[:n] = palette.lab[:n], palette.rgb[:n], palette.shares[:n]
-    return lab, rgb, shares
-
-
-def image_features(image: Any, bbox: tuple[int, int, int, int] | None, transform: Callable,
-                   colour: ColourSettings) -> tuple[torch.Tensor, Any]:
-    """The network input (cropped to the garment) and the palette (garment pixels) of one image."""
-    from fashion.colour.palette import extract_palette
-    from fashion.data.images import crop_to_bbox
-
-    tensor = transform(crop_to_bbox(image, bbox))
-    palette = extract_palette(image, bbox=bbox, k=colour.palette_size, max_pixels=colour.max_pixels,
-                              background_delta_e=colour.background_delta_e)
-    return tensor, palette
-
-
-class CatalogImages(Dataset):
-    """Catalog images for a DataLoader: each item is a dict with the tensor and the palette.
-
-    Runs in the workers: decode (``fashion.data.images``), crop, eval transform, palette. A bad image
-    gives ``{"ok": False, "error": ...}`` instead of an exception, so one broken file does not
-    stop a build of thousands.
-    """
-
-    def __init__(self, paths: Sequence[str], bboxes: Sequence[tuple[int, int, int, int] | None],
-                 transform: Callable, colour: ColourSettings, max_pixels: int) -> None:
-        self.paths = list(paths)
-        self.bboxes = list(bboxes)
-        self.transform = transform
-        self.colour = colour
-        self.max_pixels = max_pixels
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        from fashion.data.images import ImageLoadError, crop_to_bbox, load_image
-
-        # CPU time of this worker: what each stage costs, whatever else runs on the machine.
-        start = time.process_time()
-        try:
-            image = load_image(self.paths[index], max_pixels=self.max_pixels)
-            tensor = self.transform(crop_to_bbox(image, self.bboxes[index]))
-        except (ImageLoadError, OSError) as error:
-            return {"index": index, "ok": False, "error": str(error)}
-        decoded = time.process_time()
-        from fashion.colour.palette import extract_palette
-
-        palette = extract_palette(image, bbox=self.bboxes[index], k=self.colour.palette_size,
-                                  max_pixels=self.colour.max_pixels,
-                                  background_delta_e=self.colour.background_delta_e)
-        lab, rgb, shares = padded_palette(palette, self.colour.palette_size)
-        return {"index": index, "ok": True, "tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares,
-                "decode_s": decoded - start, "colour_s": time.process_time() - decoded}
-
-
-def collate_items(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the good items of a batch; pass the bad ones through as (index, error)."""
-    good = [b for b in batch if b["ok"]]
-    return {
-        "index": [b["index"] for b in good],
-        "tensor": torch.stack([b["tensor"] for b in good]) if good else None,
-        "lab": np.stack([b["lab"] for b in good]) if good else None,
-        "rgb": np.stack([b["rgb"] for b in good]) if good else None,
-        "shares": np.stack([b["shares"] for b in good]) if good else None,
-        "decode_s": sum(b["decode_s"] for b in good),
-        "colour_s": sum(b["colour_s"] for b in good),
-        "bad": [(b["index"], b["error"]) for b in batch if not b["ok"]],
-    }
-
-
-def infer_batch(loaded: LoadedModel, tensor: torch.Tensor, top_attributes: int) -> dict[str, np.ndarray]:
-    """Embeddings, category probabilities and the top attribute probabilities of a batch."""
-    with torch.inference_mode():
-        embedding, category_logits, attribute_logits = loaded.model.infer(tensor.to(loaded.device))
-        category_probs = torch.softmax(category_logits.float(), dim=1)
-        attribute_probs = torch.sigmoid(attribute_logits.float())
-        t = attribute_probs.shape[1] if top_attributes <= 0 else min(top_attributes, attribute_probs.shape[1])
-        top_probs, top_index = torch.topk(attribute_probs, t, dim=1) if t else (attribute_probs, attribute_probs.long())
-    return {
-        "embeddings": embedding.float().cpu().numpy(),
-        "category_probs": category_probs.cpu().numpy().astype(np.float32),
-        "attribute_index": top_index.cpu().numpy().astype(np.int32),
-        "attribute_probs": top_probs.cpu().numpy().astype(np.float16),
-    }
+def top_attributes(attribute_probs: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` most probable attributes of each row as (int32 indices, float16 probabilities),
+    most probable first; ``top <= 0`` keeps all of them (the catalog stores only these)."""
+    count = attribute_probs.shape[1] if top <= 0 else min(top, attribute_probs.shape[1])
+    order = np.argsort(-attribute_probs, axis=1, kind="stable")[:, :count]
+    return order.astype(np.int32), np.take_along_axis(attribute_probs, order, axis=1).astype(np.float16)
 
 
 # ------------------------------------------------------------------------- rows and chunks
@@ -466,16 +369,14 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
 def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: list, loaded: LoadedModel,
              config: Config, partial: PartialBuild, empty: dict[str, np.ndarray], report: BuildReport,
              new_rows: dict[int, tuple[int, int]], first_chunk: int, progress: bool) -> None:
-    """Run the todo images through the DataLoader and the model, saving a chunk every chunk_images."""
+    """Run the todo images through the encoder, saving a chunk every chunk_images."""
     from fashion.data.loaders import default_workers
 
-    dataset = CatalogImages([entries["path"].iat[p] for p in todo], [bboxes[p] for p in todo],
-                            loaded.transform, ColourSettings.from_config(config), config.data.max_image_pixels)
     batch_size = config.catalog.batch_size
     # Worker processes only pay off beyond a couple of batches (each one costs a fork and warm-up).
     workers = default_workers(config.catalog.workers) if len(todo) > 2 * batch_size else 0
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_items,
-                        shuffle=False)
+    batches = Encoder.from_config(loaded, config).encode_files(
+        [entries["path"].iat[p] for p in todo], [bboxes[p] for p in todo], batch_size=batch_size, workers=workers)
     rows, skipped = Rows(), {}
     chunk_number = first_chunk
 
@@ -498,20 +399,20 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
                 key = entries["key"].iat[position]
                 skipped[key] = (signatures[position], error)
                 report.skipped[key] = error
-            if batch["tensor"] is not None:
-                model_start, model_cpu = time.perf_counter(), time.process_time()
-                outputs = infer_batch(loaded, batch["tensor"], config.catalog.top_attributes)
-                report.seconds["model"] += time.perf_counter() - model_start
-                report.seconds["model_cpu"] += time.process_time() - model_cpu
-                report.seconds["decode"] += batch["decode_s"]
-                report.seconds["colour"] += batch["colour_s"]
-                positions = [todo[i] for i in batch["index"]]
-                for offset, i in enumerate(batch["index"]):
+            if batch.features is not None:
+                f = batch.features
+                for stage in ("model", "model_cpu", "decode", "colour"):
+                    report.seconds[stage] += f.seconds[stage]
+                attribute_index, attribute_probs = top_attributes(f.attribute_probs, config.catalog.top_attributes)
+                positions = [todo[i] for i in batch.index]
+                for offset, i in enumerate(batch.index):
                     new_rows[i] = (chunk_number, len(rows) + offset)
                 rows.add([entries["key"].iat[p] for p in positions], [signatures[p] for p in positions],
-                         {**outputs, "palette_lab": batch["lab"], "palette_rgb": batch["rgb"],
-                          "palette_shares": batch["shares"]})
-            bar.update(len(batch["index"]) + len(batch["bad"]))
+                         {"embeddings": f.embeddings, "category_probs": f.category_probs,
+                          "attribute_index": attribute_index, "attribute_probs": attribute_probs,
+                          "palette_lab": f.palette_lab, "palette_rgb": f.palette_rgb,
+                          "palette_shares": f.palette_shares})
+            bar.update(len(batch.index) + len(batch.bad))
             if len(rows) >= config.catalog.chunk_images:
                 flush()
     finally:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fashion.errors import FashionError
 from fashion.config import Config
 from fashion.io_utils import atomic_write_text
 
@@ -41,7 +42,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".
 METADATA_FILE = "metadata.csv"
 
 
-class CatalogError(ValueError):
+class CatalogError(FashionError, ValueError):
     """A catalog index or catalog folder cannot be used; the message says why and what to do."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from fashion.errors import FashionError
 from fashion.config import Config, ConfigError, config_from_dict
 from fashion.io_utils import atomic_write
 from fashion.model.network import FashionNet
@@ -21,7 +22,7 @@ from fashion.data.transforms import MEAN, STD, Transform, eval_transform
 FORMAT = "fashion-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FashionError, ValueError):
     """A checkpoint is missing, unreadable, or does not fit what it is used with."""
 
 

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models
 
+from fashion.errors import FashionError
+
 ARCHITECTURES = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1),
@@ -21,7 +23,7 @@ ARCHITECTURES = {
 }
 
 
-class WeightsError(RuntimeError):
+class WeightsError(FashionError, RuntimeError):
     """Backbone weights could not be obtained or do not fit the architecture."""
 
 

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 
+from fashion.config import Config, load_config
+from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
+from fashion.index.builder import Log, log_to_stderr, open_catalog
 from fashion.index.catalog import Catalog, default_index_dir
 from fashion.model.checkpoint import LoadedModel, file_checksum, load_model
-from fashion.config import Config, load_config
-from fashion.index.builder import Log, log_to_stderr, open_catalog
-from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
+from fashion.model.encoder import Encoder
 from fashion.recommend.recommender import (
     Filters,
     Query,
@@ -47,6 +47,14 @@ class Engine:
     config: Config
     catalog_folder: Path | None  # None: the gallery of the training data
     _keys_by_path: dict[str, str] | None = field(default=None, repr=False)
+    _encoder: Encoder | None = field(default=None, repr=False)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The one feature extractor (:mod:`fashion.model.encoder`), with this engine's settings."""
+        if self._encoder is None:
+            self._encoder = Encoder.from_config(self.loaded, self.config)
+        return self._encoder
 
     @classmethod
     def open(cls, checkpoint: str | Path, catalog: str | Path | None = None, config: Config | None = None, *,
@@ -76,12 +84,9 @@ class Engine:
         Raises :class:`fashion.data.images.ImageLoadError` for a file that is missing, empty, not an
         image or too large.
         """
-        from fashion.colour.palette import extract_palette
+        from fashion.colour.palette import Palette
         from fashion.data.images import load_image, load_image_bytes
 
-        from fashion.data.images import crop_to_bbox
-
-        colour = self.config.colour
         max_pixels = self.config.data.max_image_pixels
         pictures, checksums, labels, keys = [], [], [], []
         for number, item in enumerate(images):
@@ -106,22 +111,15 @@ class Engine:
         if not pictures:
             return []
         # A catalog image as the query is seen exactly as the catalog saw it: cropped to its box.
-        bboxes = [self._bbox_of_key(key) for key in keys]
-        batch = torch.stack([self.loaded.transform(crop_to_bbox(p, b)) for p, b in zip(pictures, bboxes)])
-        batch = batch.to(self.loaded.device)
-        with torch.inference_mode():
-            embedding, category_logits, attribute_logits = self.loaded.model.infer(batch)
-            category_probs = torch.softmax(category_logits.float(), dim=1).cpu().numpy()
-            attribute_probs = torch.sigmoid(attribute_logits.float()).cpu().numpy()
-        embedding = embedding.float().cpu().numpy()
+        features = self.encoder.encode_images(pictures, [self._bbox_of_key(key) for key in keys])
         queries = []
-        for i, picture in enumerate(pictures):
-            palette = extract_palette(picture, bbox=bboxes[i], k=colour.palette_size, max_pixels=colour.max_pixels,
-                                      background_delta_e=colour.background_delta_e)
-            categories, attributes = describe_predictions(self.loaded.labels, category_probs[i], attribute_probs[i],
-                                                          self.config.recommend)
-            queries.append(Query(labels[i], checksums[i], embedding[i], category_probs[i], attribute_probs[i],
-                                 palette, categories, attributes, key=keys[i]))
+        for i in range(len(pictures)):
+            used = features.palette_shares[i] > 0
+            palette = Palette(features.palette_lab[i][used], features.palette_rgb[i][used], features.palette_shares[i][used])
+            categories, attributes = describe_predictions(self.loaded.labels, features.category_probs[i],
+                                                          features.attribute_probs[i], self.config.recommend)
+            queries.append(Query(labels[i], checksums[i], features.embeddings[i], features.category_probs[i],
+                                 features.attribute_probs[i], palette, categories, attributes, key=keys[i]))
         return queries
 
     def _key_of_path(self) -> dict[str, str]:

@@ -25,16 +25,23 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from fashion.errors import FashionError
 from fashion.index.catalog import Catalog
 from fashion.model.checkpoint import Labels
 from fashion.config import ColourConfig, RecommendConfig
 from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.index.search import SearchIndex, build_index
+from fashion.recommend.components import (
+    ItemArrays,
+    category_agreement,
+    component_names,
+    default_weights,
+    score_matrix,
+)
 
-COMPONENTS = ("visual", "category", "colour")
 
 
-class RecommendError(ValueError):
+class RecommendError(FashionError, ValueError):
     """A request cannot be served (unknown category or colour name, bad weights); the message says why."""
 
 

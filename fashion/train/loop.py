@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from fashion.errors import FashionError
 from fashion.train import distributed as dist
 from fashion.model.checkpoint import (
     Labels,
@@ -41,7 +42,7 @@ from fashion.train.run_files import append_history, plot_curves, write_json
 from fashion.data.transforms import BatchAugment, normalise_batch, train_prepare_size
 
 
-class TrainingError(RuntimeError):
+class TrainingError(FashionError, RuntimeError):
     """Training cannot start or continue (clear message for the CLI)."""
 
 

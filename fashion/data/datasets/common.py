@@ -11,6 +11,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from fashion.errors import FashionError
+
 ATTRIBUTE_TYPE_NAMES = {1: "texture", 2: "fabric", 3: "shape", 4: "part", 5: "style"}
 CATEGORY_TYPE_NAMES = {1: "upper", 2: "lower", 3: "full"}
 LAYOUTS = ("deepfashion", "deepfashion_fine", "folders", "csv")
@@ -20,7 +22,7 @@ FRAME_COLUMNS = ("path", "category", "category_name", "split", "item_id", "x1", 
 BBOX_COLUMNS = ("x1", "y1", "x2", "y2")
 
 
-class DatasetError(ValueError):
+class DatasetError(FashionError, ValueError):
     """A dataset that cannot be read as it is; the message names the file and the line or count."""
 
 

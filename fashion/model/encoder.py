@@ -1,0 +1,191 @@
+"""The one place that runs the network for features: images in, a batch of features out.
+
+Used by the catalog builder (:mod:`fashion.index.builder`), the engine that answers queries
+(:mod:`fashion.recommend.engine`, and through it the web app's describe workers) and the
+evaluation run (:mod:`fashion.evaluate.run`). Per image (CPU, in DataLoader workers for files):
+crop to the garment's box, eval transform, palette of the garment's pixels. Per batch (the
+device): embedding, category probabilities, attribute probabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from fashion.config import Config
+from fashion.model.checkpoint import LoadedModel
+
+BBox = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ColourSettings:
+    """The palette settings that shape stored palettes (part of the catalog fingerprint)."""
+
+    palette_size: int
+    max_pixels: int
+    background_delta_e: float
+
+    @classmethod
+    def from_config(cls, config: Config) -> "ColourSettings":
+        c = config.colour
+        return cls(c.palette_size, c.max_pixels, c.background_delta_e)
+
+
+@dataclass
+class Features:
+    """Features of a batch of images, aligned row by row; palettes padded to ``k`` (share 0)."""
+
+    embeddings: np.ndarray  # (N, D) float32, unit length
+    category_probs: np.ndarray  # (N, C) float32
+    attribute_probs: np.ndarray  # (N, A) float32
+    palette_lab: np.ndarray  # (N, k, 3) float32, colours by share
+    palette_rgb: np.ndarray  # (N, k, 3) uint8
+    palette_shares: np.ndarray  # (N, k) float32
+    seconds: dict[str, float] = field(default_factory=dict)  # decode, colour, model_cpu: CPU s; model: wall s
+
+    def __len__(self) -> int:
+        return len(self.embeddings)
+
+
+@dataclass
+class FileBatch:
+    """One batch of :meth:`Encoder.encode_files`: which inputs it covers, their features, the failures."""
+
+    index: list[int]  # positions (in the input list) of the rows of ``features``
+    features: Features | None  # None when every image of the batch failed
+    bad: list[tuple[int, str]]  # (position, why it could not be read)
+
+
+def padded_palette(palette: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A palette as fixed-size (k, 3) Lab, (k, 3) RGB, (k,) shares; unused slots have share 0."""
+    lab = np.zeros((k, 3), np.float32)
+    rgb = np.zeros((k, 3), np.uint8)
+    shares = np.zeros(k, np.float32)
+    n = min(k, len(palette.shares))
+    lab[:n], rgb[:n], shares[:n] = palette.lab[:n], palette.rgb[:n], palette.shares[:n]
+    return lab, rgb, shares
+
+
+def prepare_image(image: Image.Image, bbox: BBox | None, transform: Any, colour: ColourSettings) -> dict[str, Any]:
+    """The network input (cropped to the garment) and the palette (garment pixels) of one image.
+
+    A module-level function of picklable arguments: it runs in DataLoader worker processes.
+    """
+    from fashion.colour.palette import extract_palette
+    from fashion.data.images import crop_to_bbox
+
+    start = time.process_time()
+    tensor = transform(crop_to_bbox(image, bbox))
+    transformed = time.process_time()
+    palette = extract_palette(image, bbox=bbox, k=colour.palette_size, max_pixels=colour.max_pixels,
+                              background_delta_e=colour.background_delta_e)
+    lab, rgb, shares = padded_palette(palette, colour.palette_size)
+    return {"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares, "decode_s": transformed - start,
+            "colour_s": time.process_time() - transformed}
+
+
+class Encoder:
+    """A loaded model plus colour settings: images (PIL or files) → :class:`Features`."""
+
+    def __init__(self, loaded: LoadedModel, colour: ColourSettings, max_image_pixels: int) -> None:
+        self.loaded = loaded
+        self.colour = colour
+        self.max_image_pixels = max_image_pixels
+
+    @classmethod
+    def from_config(cls, loaded: LoadedModel, config: Config) -> "Encoder":
+        """The encoder with the colour and image-size settings of ``config``."""
+        return cls(loaded, ColourSettings.from_config(config), config.data.max_image_pixels)
+
+    def prepare(self, image: Image.Image, bbox: BBox | None) -> dict[str, Any]:
+        """The per-image CPU work: see :func:`prepare_image`."""
+        return prepare_image(image, bbox, self.loaded.transform, self.colour)
+
+    # -- per batch (the device)
+
+    def infer(self, tensor: torch.Tensor) -> dict[str, np.ndarray]:
+        """Embeddings, category probabilities and attribute probabilities of a batch of inputs."""
+        with torch.inference_mode():
+            embedding, category_logits, attribute_logits = self.loaded.model.infer(tensor.to(self.loaded.device))
+            category_probs = torch.softmax(category_logits.float(), dim=1)
+            attribute_probs = torch.sigmoid(attribute_logits.float())
+        return {"embeddings": embedding.float().cpu().numpy(),
+                "category_probs": category_probs.cpu().numpy().astype(np.float32),
+                "attribute_probs": attribute_probs.cpu().numpy().astype(np.float32)}
+
+    def _features(self, prepared: Sequence[dict[str, Any]]) -> Features:
+        tensor = torch.stack([p["tensor"] for p in prepared])
+        start, wall = time.process_time(), time.perf_counter()
+        outputs = self.infer(tensor)
+        return Features(outputs["embeddings"], outputs["category_probs"], outputs["attribute_probs"],
+                        np.stack([p["lab"] for p in prepared]), np.stack([p["rgb"] for p in prepared]),
+                        np.stack([p["shares"] for p in prepared]),
+                        seconds={"decode": sum(p["decode_s"] for p in prepared),
+                                 "colour": sum(p["colour_s"] for p in prepared),
+                                 "model_cpu": time.process_time() - start,
+                                 "model": time.perf_counter() - wall})
+
+    # -- entry points
+
+    def encode_images(self, images: Sequence[Image.Image], bboxes: Sequence[BBox | None] | None = None) -> Features:
+        """Features of decoded images (one network batch), each cropped to its box where given."""
+        if not images:
+            raise ValueError("encode_images needs at least one image")
+        boxes = list(bboxes) if bboxes is not None else [None] * len(images)
+        return self._features([self.prepare(image, box) for image, box in zip(images, boxes)])
+
+    def encode_files(self, paths: Sequence[str], bboxes: Sequence[BBox | None], *, batch_size: int,
+                     workers: int) -> Iterator[FileBatch]:
+        """Features of image files in batches, in input order; unreadable files are reported, not raised.
+
+        Decoding, cropping, the transform and the palette run in ``workers`` DataLoader processes
+        (0: this process); the network runs here, one batch at a time.
+        """
+        dataset = _ImageFiles(list(paths), list(bboxes), self.loaded.transform, self.colour, self.max_image_pixels)
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate, shuffle=False)
+        for good, bad in loader:
+            features = self._features([p for _, p in good]) if good else None
+            yield FileBatch([i for i, _ in good], features, bad)
+
+
+class _ImageFiles(Dataset):
+    """Image files for a DataLoader: each item is ``(index, prepared)`` or ``(index, error text)``.
+
+    A bad image is an item with its error, not an exception, so one broken file does not stop a
+    build of thousands.
+    """
+
+    def __init__(self, paths: list[str], bboxes: list[BBox | None], transform: Any, colour: ColourSettings,
+                 max_image_pixels: int) -> None:
+        self.paths, self.bboxes = paths, bboxes
+        self.transform, self.colour, self.max_image_pixels = transform, colour, max_image_pixels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, dict[str, Any] | str]:
+        from fashion.data.images import ImageLoadError, load_image
+
+        start = time.process_time()
+        try:
+            image = load_image(self.paths[index], max_pixels=self.max_image_pixels)
+        except (ImageLoadError, OSError) as error:
+            return index, str(error)
+        decoded = time.process_time() - start
+        prepared = prepare_image(image, self.bboxes[index], self.transform, self.colour)
+        prepared["decode_s"] += decoded
+        return index, prepared
+
+
+def _collate(batch: list[tuple[int, dict[str, Any] | str]]) -> tuple[list, list]:
+    """Split a batch into good ``(index, prepared)`` and bad ``(index, error)`` items."""
+    good = [(i, p) for i, p in batch if isinstance(p, dict)]
+    bad = [(i, p) for i, p in batch if isinstance(p, str)]
+    return good, bad
