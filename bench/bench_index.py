@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from bench.common import PROJECT_ROOT, SHARED_DATA, machine_info, median
-from fashion.model.checkpoint import Labels, build_payload, load_model, save_checkpoint
+from fashion.model.checkpoint import build_payload, load_model, save_checkpoint
+from fashion.model.labels import Labels
 from fashion.config import Config, load_config
 from fashion.model.network import FashionNet
 

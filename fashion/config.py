@@ -16,10 +16,14 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "hyper_parameters.yaml"
+from fashion.errors import FashionError
+
+# Shipped as package data (fashion/hyper_parameters.yaml, a link to the top-level file in a checkout),
+# so a non-editable install finds its defaults too.
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "hyper_parameters.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(FashionError, ValueError):
     """A configuration file or override is invalid; the message names the dotted key."""
 
 

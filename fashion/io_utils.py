@@ -1,12 +1,15 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written file behind."""
+"""Small file utilities: atomic writes (a crash or Ctrl-C never leaves a half-written file behind)
+file checksums and numpy-safe JSON."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator, IO
+from typing import IO, Any, Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -38,6 +41,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    atomic_write(path, lambda handle: handle.write(data))
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars: a float, or None for NaN (JSON has no NaN)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if math.isnan(number) else number

@@ -15,7 +15,8 @@ from PIL import Image
 from fashion.index import builder as indexer
 from fashion.model import encoder as encoder_module
 from fashion.index.catalog import CatalogError, default_index_dir, folder_source, load_catalog, read_manifest
-from fashion.model.checkpoint import Labels, build_payload, load_model, save_checkpoint
+from fashion.model.checkpoint import build_payload, load_model, save_checkpoint
+from fashion.model.labels import Labels
 from fashion.config import load_config
 from fashion.recommend.engine import Engine
 from fashion.index.builder import build_catalog, open_catalog

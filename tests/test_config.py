@@ -69,3 +69,22 @@ def test_save_round_trip(tmp_path):
 
 def test_parse_overrides_parses_yaml_scalars():
     assert parse_overrides(["a.b=1", "a.c=x", "d.e=true"]) == {"a": {"b": 1, "c": "x"}, "d": {"e": True}}
+
+
+def test_hyper_parameters_ship_inside_the_package(tmp_path):
+    """A non-editable install (``pip install .``) must find its defaults: the wheel carries the
+    same hyper_parameters.yaml as the repository's top level."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                             "-w", str(tmp_path), str(root)], capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "setuptools" in result.stderr:
+        pytest.skip("setuptools is not installed in this environment")
+    assert result.returncode == 0, result.stderr
+    [wheel] = tmp_path.glob("fashion-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read("fashion/hyper_parameters.yaml")
+    assert shipped == (root / "hyper_parameters.yaml").read_bytes()

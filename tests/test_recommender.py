@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from fashion.index.catalog import Catalog
-from fashion.model.checkpoint import Labels
+from fashion.model.labels import Labels
 from fashion.colour.palette import Palette, rgb_to_lab
 from fashion.config import load_config
 from fashion.recommend.recommender import (
@@ -133,7 +133,7 @@ def test_weights_parse_and_validate():
     for bad in ("1,2", "texture=1", "a,b,c", "0,0,0", "-1,1,1"):
         with pytest.raises(RecommendError):
             Weights.parse(bad, base)
-    assert base.with_overrides(colour=1.0).colour == 1.0
+    assert base.with_overrides(colour=1.0)["colour"] == 1.0
     assert sum(base.with_overrides(visual=3).normalised().as_dict().values()) == pytest.approx(1.0)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fashion.model.checkpoint import CheckpointError
 from fashion.config import Config, load_config
+from fashion.io_utils import json_default
 
 
 @dataclass
@@ -119,7 +120,7 @@ def run_recommend(request: Request) -> int:
     if request.as_json:
         payload = {"catalog": catalog, "weights": used, "filters": filters.as_dict(),
                    "queries": [{"query": q.to_dict(), "results": [r.to_dict() for r in rs]} for q, rs in answers]}
-        print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default))
+        print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
     else:
         blocks = [format_query(q) + "\n" + format_results(rs, catalog, used, filters.as_dict()) for q, rs in answers]
         print("\n\n".join(blocks))
@@ -162,7 +163,7 @@ def run_feedback(request: Request, action: str, export: Path | None = None) -> i
         print(f"removed {session.store.reset(session.catalog_key)} feedback events (learned weights too)")
     else:
         summary = session.summary()
-        print(json.dumps(summary, indent=2, default=_json_default) if request.as_json else _format_summary(summary))
+        print(json.dumps(summary, indent=2, default=json_default) if request.as_json else _format_summary(summary))
     return 0
 
 
@@ -189,13 +190,3 @@ def _check_colour_name(name: str) -> None:
             lab_for_name(name)
         except ValueError as error:
             raise RecommendError(str(error)) from None
-
-
-def _json_default(value: Any) -> Any:
-    """NaN-free JSON for numpy scalars."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return None if number != number else number
-

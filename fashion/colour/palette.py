@@ -29,10 +29,10 @@ from PIL import Image
 from fashion.colour.names import COLOUR_FAMILIES, CSS4_COLOURS, PREFERRED_ALIASES
 
 __all__ = [
-    "Palette", "garment_pixels", "extract_palette", "palette_from_pixels", "rgb_to_lab", "lab_to_rgb", "ciede2000",
+    "Palette", "garment_pixels", "foreground_mask", "extract_palette", "palette_from_pixels", "rgb_to_lab", "lab_to_rgb", "ciede2000",
     "colour_name", "colour_names", "lab_for_name", "colour_family", "colour_families",
     "is_colour_family", "palette_has_colour", "palette_colour_mask", "palette_similarity",
-    "palette_similarity_many", "palette_similarity_matrix", "palette_self_match", "pack_palettes", "unpack_palette",
+    "palette_similarity_many", "palette_self_match", "pack_palettes", "unpack_palette",
     "delta_e_dominant", "COLOUR_FAMILIES", "SIMILARITY_SIGMA", "MERGE_DELTA_E", "RARE_COLOUR_FRACTION",
 ]
 
@@ -850,10 +850,6 @@ def _packed(labs: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"labs must be (N, k, 3) and shares (N, k), got {labs.shape} and {shares.shape}")
     totals = shares.sum(axis=1)
     return labs, shares / np.where(totals > 0, totals, 1.0)[:, None]
-
-
-#: The name used in ``docs/ARCHITECTURE.md``.
-palette_similarity_matrix = palette_similarity_many
 
 
 def pack_palettes(palettes: Iterable[Palette | None], k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from fashion.errors import FashionError
 
 DEFAULT_MAX_PIXELS = 50_000_000
+# The one list of image file suffixes: what the catalog indexes and what the dataset readers train on.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 WHITE = (255, 255, 255)
 
 # Modes whose transparency is composited on white (P is handled separately: only with a

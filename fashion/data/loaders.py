@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from fashion.data.datasets import box_from_values
 from fashion.data.images import crop_to_bbox, load_image
 from fashion.data.transforms import square_resize
 
@@ -26,10 +27,7 @@ def bbox_of(frame: pd.DataFrame, index: int) -> tuple[int, int, int, int] | None
     if "x1" not in frame.columns:
         return None
     row = frame.iloc[index]
-    values = (row["x1"], row["y1"], row["x2"], row["y2"])
-    if any(pd.isna(v) for v in values):
-        return None
-    return tuple(int(v) for v in values)  # type: ignore[return-value]
+    return box_from_values(row["x1"], row["y1"], row["x2"], row["y2"])
 
 
 class SquareImages(Dataset):
@@ -49,13 +47,6 @@ class SquareImages(Dataset):
         if self.use_bbox:
             image = crop_to_bbox(image, bbox_of(self.frame, index))
         return square_resize(image, self.size)
-
-
-def default_workers(requested: int) -> int:
-    """DataLoader workers: the configured number, or (for -1) one fewer than the CPU count, at most 8."""
-    if requested >= 0:
-        return requested
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def decode_all(images: SquareImages, workers: int, description: str, show_progress: bool = True) -> torch.Tensor:

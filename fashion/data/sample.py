@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fashion.data.workers import default_workers
 from fashion.errors import FashionError
 from fashion.config import SampleConfig  # its defaults are the generator's and the CLI's
 
@@ -1011,13 +1012,6 @@ def _render_item(job: _Job) -> list[tuple[str, tuple[int, int, int, int]]]:
     return rows
 
 
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def _run_jobs(jobs: list[_Job], workers: int) -> list[list[tuple[str, tuple[int, int, int, int]]]]:
     """Render all items, in a process pool when it pays off; results keep the item order."""
     if workers <= 1 or len(jobs) * jobs[0].views < 64:
@@ -1120,7 +1114,7 @@ def generate_sample(root: Path | str, items: int = SampleConfig.items, views: in
     try:
         specs = plan_sample(items, seed)
         jobs = [_Job(item, views, image_size, seed, str(tmp)) for item in specs]
-        results = _run_jobs(jobs, workers if workers is not None else _default_workers())
+        results = _run_jobs(jobs, workers if workers is not None else default_workers(-1, spare=0, cap=64))
         for rel, text in _annotation_files(specs, results).items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_text(text, encoding="utf-8")

@@ -64,7 +64,7 @@ def train_augment(image_size: int) -> TensorTransform:
     """Augment one square uint8 tensor (torchvision v2): scale/aspect jitter, flip, light jitter.
 
     The per-image reference for ``BatchAugment`` (which training uses because it is ~10x
-    cheaper); kept for ``train_transform`` and for users who augment image by image.
+    cheaper); kept as the measured reference (tests, bench) and for users who augment image by image.
     Hue is left alone on purpose: colour is a feature the recommender relies on, and the
     embedding should keep it.
     """
@@ -143,17 +143,6 @@ def normalise_batch(pixels: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(MEAN, device=pixels.device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=pixels.device).view(1, 3, 1, 1)
     return (pixels - mean) / std
-
-
-class train_transform:  # noqa: N801 - used like a function; a class so workers can pickle it
-    """PIL image → augmented, normalised training tensor."""
-
-    def __init__(self, image_size: int) -> None:
-        self.prepare_size = train_prepare_size(image_size)
-        self.augment = train_augment(image_size)
-
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        return self.augment(square_resize(image, self.prepare_size))
 
 
 class eval_transform:  # noqa: N801 - used like a function; a class so workers can pickle it

@@ -124,7 +124,8 @@ def extract_features(loaded: Any, data: LabelledData, rows: np.ndarray, config: 
     """
     from tqdm.auto import tqdm
 
-    from fashion.data.loaders import bbox_of, default_workers
+    from fashion.data.loaders import bbox_of
+    from fashion.data.workers import default_workers
     from fashion.model.encoder import Encoder
 
     frame = data.frame.loc[rows].reset_index(drop=True)

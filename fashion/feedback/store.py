@@ -140,7 +140,7 @@ def checksum_bytes(data: bytes) -> str:
 
 def checksum_file(path: str | Path) -> str:
     """sha256 hex digest of a file's bytes (the same digest queries and checkpoints use)."""
-    from fashion.model.checkpoint import file_checksum
+    from fashion.io_utils import file_checksum
 
     return file_checksum(Path(path))
 

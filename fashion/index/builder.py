@@ -169,10 +169,9 @@ def file_signature(path: str, bbox: tuple[int, int, int, int] | None) -> Signatu
 
 
 def _bbox(row: Any) -> tuple[int, int, int, int] | None:
-    values = (row.x1, row.y1, row.x2, row.y2)
-    if any(pd.isna(v) for v in values):
-        return None
-    return tuple(int(v) for v in values)  # type: ignore[return-value]
+    from fashion.data.datasets import box_from_values
+
+    return box_from_values(row.x1, row.y1, row.x2, row.y2)
 
 
 # ------------------------------------------------------------------------- building
@@ -370,7 +369,7 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
              config: Config, partial: PartialBuild, empty: dict[str, np.ndarray], report: BuildReport,
              new_rows: dict[int, tuple[int, int]], first_chunk: int, progress: bool) -> None:
     """Run the todo images through the encoder, saving a chunk every chunk_images."""
-    from fashion.data.loaders import default_workers
+    from fashion.data.workers import default_workers
 
     batch_size = config.catalog.batch_size
     # Worker processes only pay off beyond a couple of batches (each one costs a fork and warm-up).

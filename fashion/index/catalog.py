@@ -32,13 +32,13 @@ import pandas as pd
 
 from fashion.errors import FashionError
 from fashion.config import Config
+from fashion.data.images import IMAGE_SUFFIXES
 from fashion.io_utils import atomic_write_text
 
 FORMAT = "fashion-catalog/1"
 ARRAYS = ("embeddings", "category_probs", "attribute_index", "attribute_probs",
           "palette_lab", "palette_rgb", "palette_shares")
 ITEM_COLUMNS = ("key", "path", "label", "item_id", "name")
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 METADATA_FILE = "metadata.csv"
 
 

@@ -6,8 +6,7 @@ idea), so it loads with ``torch.load(..., weights_only=True)``: no pickled code 
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import torch
 
 from fashion.errors import FashionError
 from fashion.config import Config, ConfigError, config_from_dict
-from fashion.io_utils import atomic_write
+from fashion.io_utils import atomic_write, file_checksum
+from fashion.model.labels import Labels
 from fashion.model.network import FashionNet
 from fashion.data.transforms import MEAN, STD, Transform, eval_transform
 
@@ -24,19 +24,6 @@ FORMAT = "fashion-checkpoint/1"
 
 class CheckpointError(FashionError, ValueError):
     """A checkpoint is missing, unreadable, or does not fit what it is used with."""
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Names and types of the categories and attributes a model predicts."""
-
-    category_names: list[str]
-    category_types: list[int]
-    attribute_names: list[str]
-    attribute_types: list[int]
-
-    def to_dict(self) -> dict[str, list]:
-        return asdict(self)
 
 
 @dataclass
@@ -63,15 +50,6 @@ def pick_device(preference: str = "auto") -> torch.device:
     if preference == "cuda" and not torch.cuda.is_available():
         raise CheckpointError("train.device=cuda but no CUDA device is available")
     return torch.device(preference)
-
-
-def file_checksum(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_payload(

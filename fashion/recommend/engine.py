@@ -23,7 +23,8 @@ from fashion.config import Config, load_config
 from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.index.builder import Log, log_to_stderr, open_catalog
 from fashion.index.catalog import Catalog, default_index_dir
-from fashion.model.checkpoint import LoadedModel, file_checksum, load_model
+from fashion.io_utils import file_checksum
+from fashion.model.checkpoint import LoadedModel, load_model
 from fashion.model.encoder import Encoder
 from fashion.recommend.recommender import (
     Filters,

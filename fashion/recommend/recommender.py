@@ -27,7 +27,7 @@ import numpy as np
 
 from fashion.errors import FashionError
 from fashion.index.catalog import Catalog
-from fashion.model.checkpoint import Labels
+from fashion.model.labels import Labels
 from fashion.config import ColourConfig, RecommendConfig
 from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.index.search import SearchIndex, build_index

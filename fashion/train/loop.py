@@ -35,7 +35,9 @@ from fashion.model.checkpoint import (
 )
 from fashion.config import Config, config_from_dict, save_config
 from fashion.data.datasets import LabelledData
-from fashion.data.loaders import LabelledImages, collate_labelled, default_workers, labelled_images
+from fashion.data.loaders import LabelledImages, collate_labelled, labelled_images
+from fashion.data.workers import default_workers
+from fashion.train.budget import LOOP_OVERHEAD, Plan, plan_epochs
 from fashion.train.metrics import classification_report
 from fashion.model.network import FashionNet
 from fashion.train.run_files import append_history, plot_curves, write_json

@@ -56,6 +56,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 
 from fashion.config import Config
+from fashion.data.workers import available_cores
+from fashion.io_utils import json_default
 
 if TYPE_CHECKING:
     from fashion.recommend.engine import Engine
@@ -85,20 +87,11 @@ log = logging.getLogger("fashion.web")
 # JSON answers and errors
 
 
-def _json_default(value: Any) -> Any:
-    """NaN-free JSON for numpy scalars (as ``recommend.py --json``)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return None if math.isnan(number) else number
-
-
 class JSON(JSONResponse):
     """JSON rendered like ``recommend.py --json`` (numpy scalars, no NaN), UTF-8, compact."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, default=_json_default,
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, default=json_default,
                           separators=(",", ":")).encode("utf-8")
 
 
@@ -319,13 +312,9 @@ def _probe_image() -> bytes:
 
 def default_describe_workers(configured: int) -> int:
     """``web.describe_workers``: -1 means one per available core (at most 8)."""
-    if configured >= 0:
-        return configured
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    from fashion.data.workers import default_workers
+
+    return default_workers(configured, spare=0, cap=8)
 
 
 class Describer:
@@ -354,10 +343,7 @@ class Describer:
             return None
         with self._lock:
             if self._pool is None:
-                try:
-                    cores = len(os.sched_getaffinity(0))
-                except AttributeError:
-                    cores = os.cpu_count() or 1
+                cores = available_cores()
                 self._pool = concurrent.futures.ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_start,

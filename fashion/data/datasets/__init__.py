@@ -12,6 +12,7 @@ from fashion.data.datasets.common import (
     DatasetError,
     DatasetWarning,
     LabelledData,
+    box_from_values,
 )
 from fashion.data.datasets.layout import detect_layout, load_dataset
 from fashion.data.datasets.lists import read_deepfashion_list
@@ -27,4 +28,5 @@ __all__ = [
     "detect_layout",
     "load_dataset",
     "read_deepfashion_list",
+    "box_from_values",
 ]

@@ -6,18 +6,18 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from fashion.data.images import IMAGE_SUFFIXES  # noqa: F401 - the one list, re-exported
 from fashion.errors import FashionError
 
 ATTRIBUTE_TYPE_NAMES = {1: "texture", 2: "fabric", 3: "shape", 4: "part", 5: "style"}
 CATEGORY_TYPE_NAMES = {1: "upper", 2: "lower", 3: "full"}
 LAYOUTS = ("deepfashion", "deepfashion_fine", "folders", "csv")
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 FRAME_COLUMNS = ("path", "category", "category_name", "split", "item_id", "x1", "y1", "x2", "y2")
 BBOX_COLUMNS = ("x1", "y1", "x2", "y2")
 
@@ -222,3 +222,11 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise DatasetError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
                            "and sum to less than 1")
+
+
+def box_from_values(x1: Any, y1: Any, x2: Any, y2: Any) -> tuple[int, int, int, int] | None:
+    """A frame row's ``x1 y1 x2 y2`` as an int box, or None where any of them is missing (NaN)."""
+    values = (x1, y1, x2, y2)
+    if any(pd.isna(v) for v in values):
+        return None
+    return tuple(int(v) for v in values)  # type: ignore[return-value]
