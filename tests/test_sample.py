@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from fashion.data import sample
+import fashion.data.sample.write  # noqa: F401 - monkeypatched below
 from fashion.config import SampleConfig
 from fashion.data.sample import (
     ATTRIBUTE_NAMES, DEEPFASHION_CATEGORIES, GARMENT_COLOURS, SAMPLE_ATTRIBUTES, SAMPLE_CATEGORIES, SampleError,
@@ -270,7 +271,7 @@ def test_interrupted_generation_leaves_no_half_sample(tmp_path: Path, monkeypatc
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sample, "_annotation_files", crash)
+    monkeypatch.setattr(sample.write, "_annotation_files", crash)
     with pytest.raises(KeyboardInterrupt):
         generate_sample(root, items=5, views=1, image_size=48, seed=9)
     assert (root / "Anno/list_bbox.txt").read_bytes() == before  # the old sample is untouched
@@ -293,7 +294,7 @@ def test_bad_settings_fail_clearly(tmp_path: Path, settings: dict) -> None:
 
 
 def test_cli_writes_the_sample_and_reports_time(tmp_path: Path) -> None:
-    result = run_cli(["-m", "fashion.data.sample", "--root", str(tmp_path / "s"), "--items", "3", "--views", "2",
+    result = run_cli(["-m", "fashion.cli.sample", "--root", str(tmp_path / "s"), "--items", "3", "--views", "2",
                       "--image-size", "48", "--seed", "5"])
     assert result.returncode == 0, result.stderr
     assert re.search(r"wrote 6 images .* to .*s in \d+\.\d s", result.stdout)
