@@ -86,6 +86,9 @@ class TrainConfig:
     amp: bool = True
     seed: int = 0
     max_train_batches: int = field(default=0, metadata=_range(0))
+    # Minutes of training: measure the speed on the first batches, then size train.epochs to fit
+    # (null: train.epochs as given). Finite and > 0.
+    time_budget_min: float | None = field(default=None, metadata={"above": 0.0, "optional": True})
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,8 @@ def _check(value: Any, meta: Mapping[str, Any], dotted: str) -> None:
     if choices and value not in choices:
         raise ConfigError(f"{dotted} must be one of {', '.join(choices)}; got {value!r}")
     low, high = meta.get("low"), meta.get("high")
+    if meta.get("above") is not None and value <= meta["above"]:
+        raise ConfigError(f"{dotted} must be > {meta['above']}; got {value!r}")
     if low is not None and value < low:
         raise ConfigError(f"{dotted} must be >= {low}; got {value!r}")
     if high is not None and value > high:
@@ -233,7 +238,11 @@ def _build_section(section_cls: type, name: str, values: Mapping[str, Any]) -> A
         if key not in fields:
             raise _unknown_key(dotted, fields, f"{name}.")
         spec = fields[key]
-        kind = _FIELD_TYPES[spec.type if isinstance(spec.type, str) else spec.type.__name__]
+        if raw is None and spec.metadata.get("optional"):  # null: the setting is off
+            kwargs[key] = None
+            continue
+        type_name = spec.type if isinstance(spec.type, str) else spec.type.__name__
+        kind = _FIELD_TYPES[type_name.split(" |", 1)[0]]  # "float | None": an optional float
         value = _coerce(raw, kind, dotted)
         _check(value, spec.metadata, dotted)
         kwargs[key] = value

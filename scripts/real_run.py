@@ -15,15 +15,15 @@ dataset is copied anywhere. When the data is absent the command says so and exit
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from fashion.train.budget import Plan, plan_epochs as shared_plan_epochs
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "clothing-dataset-small"
@@ -42,17 +42,6 @@ TRAIN_SHARE = 0.75
 MIN_EPOCHS, MAX_EPOCHS = 2, 40
 
 app = typer.Typer(add_completion=False, help=__doc__)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How the run is sized: measured speed, chosen epochs, and the expected training time."""
-
-    images_per_second: float
-    train_images: int
-    val_images: int
-    epochs: int
-    expected_train_seconds: float
 
 
 def measure_training_speed(arch: str, image_size: int, batch_size: int, classes: int, steps: int = 3) -> float:
@@ -85,15 +74,13 @@ def measure_training_speed(arch: str, image_size: int, batch_size: int, classes:
 
 
 def plan_epochs(images_per_second: float, train_images: int, val_images: int, minutes: float) -> Plan:
-    """Epochs that fit ``TRAIN_SHARE`` of the budget at the measured speed.
+    """Epochs that fit ``TRAIN_SHARE`` of the whole job's budget at the measured speed.
 
-    An epoch costs its training images plus the validation pass (forward only: about a third of
-    a training step per image), with 15% for augmentation and the data loader.
+    The cost model is :func:`fashion.train.budget.plan_epochs` (shared with ``train.time_budget_min``);
+    the speed here comes from a bare synthetic loop, so 15% is added for augmentation and the loader.
     """
-    epoch_seconds = 1.15 * (train_images + val_images / 3) / max(images_per_second, 1e-6)
-    budget = TRAIN_SHARE * minutes * 60
-    epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.floor(budget / epoch_seconds))))
-    return Plan(images_per_second, train_images, val_images, epochs, epochs * epoch_seconds)
+    return shared_plan_epochs(images_per_second, train_images, val_images, TRAIN_SHARE * minutes * 60,
+                              overhead=1.15, min_epochs=MIN_EPOCHS, max_epochs=MAX_EPOCHS)
 
 
 def last_wins(overrides: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ import math
 import random
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -341,6 +341,51 @@ def _set_rng_state(state: dict[str, Any]) -> None:
                          float(cached)))
 
 
+MEASURE_BATCHES = 4  # timed training steps (after one warm-up step) that size a time-budgeted run
+
+
+def measure_training_speed(model: nn.Module, splits: Splits, config: Config, loss_fn: FashionLoss,
+                           device: torch.device, amp: bool, workers: int,
+                           augment: Callable[[torch.Tensor], torch.Tensor]) -> float:
+    """Images per second of this run's own training steps (its data, loader, augmentation, model).
+
+    One warm-up step (allocations, kernel selection), then up to ``MEASURE_BATCHES`` timed ones,
+    with a throwaway optimizer; the weights, BatchNorm statistics and RNG states are put back
+    afterwards, so a budgeted run trains exactly as a run given the chosen ``train.epochs``.
+    """
+    weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    rng = _rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
+    optimizer = make_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    sampler = EpochSampler(len(splits.train), config.train.seed)
+    sampler.set_epoch(0)
+    try:
+        runs = []
+        for batches in (1, MEASURE_BATCHES):
+            loader = _loader(splits.train, config.train.batch_size, workers, device, sampler)
+            runs.append(train_one_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, device, StepState(),
+                                        amp=amp, augment=augment, max_batches=batches, show_progress=False))
+    finally:
+        model.load_state_dict(weights)
+        _set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+    timed = runs[-1] if runs[-1]["train_images"] else runs[0]
+    return float(timed["train_images_per_second"])
+
+
+def plan_to_budget(config: Config, splits: Splits, train_images: int, images_per_second: float,
+                   spent_seconds: float) -> Plan:
+    """Epochs that fit ``train.time_budget_min``: per-epoch training and validation, plus the final
+    test pass and the ``spent_seconds`` already used (the measurement), at the measured speed."""
+    test_images = len(splits.test) if len(splits.test) else len(splits.val)
+    fixed = spent_seconds + LOOP_OVERHEAD * test_images / 3 / max(images_per_second, 1e-6)
+    return plan_epochs(images_per_second, train_images, len(splits.val), float(config.train.time_budget_min) * 60,
+                       fixed_seconds=fixed, overhead=LOOP_OVERHEAD)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch for reproducible runs."""
     random.seed(seed)
@@ -429,11 +474,31 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
     steps_per_epoch = math.ceil(len(sampler) / batch_size)
     if config.train.max_train_batches:
         steps_per_epoch = min(steps_per_epoch, config.train.max_train_batches)
+    augment = BatchAugment(config.model.image_size)
+    budget_plan = checkpoint["training"].get("budget_plan") if checkpoint else None
+    if config.train.time_budget_min is not None and checkpoint is None:
+        # Sized once, at the start: a resumed run keeps the epochs stored in its checkpoint's config.
+        started = time.perf_counter()
+        speed = measure_training_speed(model, splits, config, loss_fn, device, amp_enabled(config, device),
+                                       workers, augment)
+        plan = plan_to_budget(config, splits, min(len(sampler), steps_per_epoch * batch_size), speed,
+                              time.perf_counter() - started)
+        epochs = plan.epochs
+        if context.world > 1:  # every rank trains rank 0's plan
+            chosen = torch.tensor([epochs], device=device)
+            torch.distributed.broadcast(chosen, 0)
+            epochs = int(chosen.item())
+        config = replace(config, train=replace(config.train, epochs=epochs))
+        budget_plan = {"minutes": config.train.time_budget_min, "images_per_second": round(plan.images_per_second, 2),
+                       "epochs": epochs, "expected_seconds": round(plan.expected_train_seconds, 1)}
+        if main:
+            print(f"time budget {config.train.time_budget_min:g} min: {plan.summary()}", flush=True)
+            save_config(config, run_dir / "config.yaml")
     total_steps = steps_per_epoch * config.train.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(total_steps, round(config.train.warmup_epochs * steps_per_epoch))
     )
-    amp = config.train.amp and device.type == "cuda"
+    amp = amp_enabled(config, device)
     # bfloat16 needs no loss scaling; float16 (older GPUs) does.
     scaler = torch.amp.GradScaler(device.type, enabled=amp and not torch.cuda.is_bf16_supported())
     state = StepState()
@@ -453,10 +518,11 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         training = {"epoch": state.epoch, "batch": state.batch, "global_step": state.global_step,
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(), "best_value": best_value, "rng": state.rng or _rng_state()}
+        if budget_plan:
+            training["budget_plan"] = budget_plan
         return build_payload(model, config, labels, training, metrics)
 
     val_loader = _loader(splits.val, batch_size * 2, workers, device)
-    augment = BatchAugment(config.model.image_size)
     interrupted = False
     with _sigterm_as_interrupt():
         try:
@@ -505,12 +571,18 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                         description="test")
         metrics = {"test": test, "best_val": best.get("metrics", {}), "best_metric": config.train.best_metric,
                    "layout": data.layout, "builtin_sample": config.data.sample, "epochs": config.train.epochs, "global_step": state.global_step,
+                   **({"time_budget": budget_plan} if budget_plan else {}),
                    "category_names": labels.category_names,
                    "majority_class_test_accuracy": _majority_accuracy(splits)}
         write_json(run_dir / "metrics.json", metrics)
         plot_curves(run_dir / "history.csv", run_dir / "curves.png")
     dist.shutdown(context)
     return FitResult(run_dir, metrics)
+
+
+def amp_enabled(config: Config, device: torch.device) -> bool:
+    """Mixed precision: on CUDA only, when ``train.amp`` asks for it."""
+    return config.train.amp and device.type == "cuda"
 
 
 def _selection_value(val: dict[str, Any], metric: str, train_loss: float) -> float:
