@@ -92,7 +92,7 @@ def bare_forward(images: list[Path], config: Config, checkpoint: Path) -> tuple[
 
 def main(quick: bool = False) -> str:
     """Markdown section: per-image stage times, throughputs and the ratio to the bare forward."""
-    from fashion.index.catalog import folder_source
+    from fashion.index.sources import folder_source
     from fashion.index.builder import build_catalog
 
     config = load_config()

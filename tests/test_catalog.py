@@ -14,7 +14,8 @@ from PIL import Image
 
 from fashion.index import builder as indexer
 from fashion.model import encoder as encoder_module
-from fashion.index.catalog import CatalogError, default_index_dir, folder_source, load_catalog, read_manifest
+from fashion.index.catalog import CatalogError, default_index_dir, load_catalog, read_manifest
+from fashion.index.sources import folder_source
 from fashion.model.checkpoint import build_payload, load_model, save_checkpoint
 from fashion.model.labels import Labels
 from fashion.config import load_config

@@ -17,14 +17,13 @@ import logging
 import shutil
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from fashion.index.catalog import (
@@ -32,16 +31,12 @@ from fashion.index.catalog import (
     FORMAT,
     Catalog,
     CatalogError,
-    CatalogSource,
-    dataset_signature,
-    dataset_source,
-    folder_source,
     load_catalog,
     now_iso,
     read_manifest,
-    tree_signature,
     write_version,
 )
+from fashion.index.sources import CatalogSource, dataset_signature, dataset_source, folder_source, tree_signature
 from fashion.config import Config
 from fashion.model.checkpoint import LoadedModel
 from fashion.model.encoder import ColourSettings, Encoder

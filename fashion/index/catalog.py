@@ -13,7 +13,8 @@ A catalog index is a folder (``runs/<run>/catalog/`` for the training data's gal
 
 A build writes a complete new version folder, then replaces ``CURRENT`` in one rename, so a
 reader (another ``recommend.py``, a web server) always sees a whole catalog, old or new.
-Building lives in :mod:`fashion.index.builder`; this module only describes, reads and writes.
+What to index lives in :mod:`fashion.index.sources`, building in :mod:`fashion.index.builder`; this
+module only describes, reads and writes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,6 @@ import numpy as np
 import pandas as pd
 
 from fashion.errors import FashionError
-from fashion.config import Config
-from fashion.data.images import IMAGE_SUFFIXES
 from fashion.io_utils import atomic_write_text
 
 FORMAT = "fashion-catalog/1"
@@ -44,167 +43,6 @@ METADATA_FILE = "metadata.csv"
 
 class CatalogError(FashionError, ValueError):
     """A catalog index or catalog folder cannot be used; the message says why and what to do."""
-
-
-# ------------------------------------------------------------------------------- sources
-
-
-@dataclass
-class CatalogSource:
-    """What to index: one row per image, plus a cheap signature of the source's files.
-
-    ``entries`` columns: key (unique, relative to ``root`` where possible), path (absolute),
-    x1, y1, x2, y2 (nullable Int64 box), label (category name or ""), item_id, name.
-    """
-
-    kind: str  # "dataset" (the training data's test split) | "folder"
-    root: Path
-    entries: pd.DataFrame
-    signature: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def is_image_file(path: Path) -> bool:
-    """True for file names with an image suffix (case-insensitive)."""
-    return path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def tree_signature(root: Path, max_depth: int | None, skip: Path | None = None) -> str:
-    """sha256 over the mtimes of ``root``'s folders and the size+mtime of its non-image files.
-
-    Adding or removing an image changes its folder's mtime, and annotation files are the
-    non-image files, so an unchanged signature plus unchanged indexed images means an unchanged
-    source: :func:`fashion.index.builder.open_catalog` can skip parsing the dataset.
-    """
-    digest = hashlib.sha256()
-    root = Path(root)
-    stack: list[tuple[Path, int]] = [(root, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            digest.update(f"D {folder.relative_to(root)} {folder.stat().st_mtime_ns}\n".encode())
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            if entry.is_dir(follow_symlinks=True):
-                if (max_depth is None or depth < max_depth) and (skip is None or path.resolve() != skip):
-                    stack.append((path, depth + 1))
-            elif not is_image_file(path):
-                stat = entry.stat()
-                digest.update(f"F {path.relative_to(root)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-def dataset_signature(config: Config) -> str:
-    """Signature of the training data and the settings that split it.
-
-    Annotation files and the first level of folders (a class folder's mtime changes when an
-    image is added to it) are enough: DeepFashion's thousands of item folders are not listed.
-    A CSV dataset (``data.root`` is the file) is signed by the file's size and mtime.
-    """
-    data = config.data
-    root = Path(data.root)
-    settings = json.dumps([data.layout, data.val_fraction, data.test_fraction, data.use_bbox, config.train.seed])
-    if root.is_file():
-        stat = root.stat()
-        tree = f"{root.resolve()} {stat.st_size} {stat.st_mtime_ns}"
-    else:
-        tree = tree_signature(root, max_depth=1)
-    return hashlib.sha256((settings + tree).encode()).hexdigest()
-
-
-def dataset_source(config: Config) -> CatalogSource:
-    """The gallery: the test split of the configured training data (generating the sample if needed)."""
-    from fashion.data.load import load_training_data
-
-    data = load_training_data(config)
-    root = Path(data.root).resolve()
-    test = data.frame[data.frame["split"] == "test"].reset_index(drop=True)
-    if len(test) == 0:
-        raise CatalogError(f"{root}: the dataset's test split is empty; nothing to recommend from "
-                           "(use --catalog DIR to index a folder of images)")
-    entries = pd.DataFrame({
-        "key": [_relative_key(Path(p), root) for p in test["path"]],
-        "path": [str(Path(p).resolve()) for p in test["path"]],
-        "label": test["category_name"].fillna("").astype(str),
-        "item_id": test["item_id"].fillna("").astype(str) if "item_id" in test else "",
-    })
-    for column in ("x1", "y1", "x2", "y2"):
-        entries[column] = (test[column] if config.data.use_bbox and column in test
-                           else pd.Series(pd.NA, index=test.index)).astype("Int64")
-    # An item's name shown to people: the item folder (DeepFashion's img/<Item>/...) reads well.
-    entries["name"] = [_item_name(Path(k)) for k in entries["key"]]
-    return CatalogSource("dataset", root, entries, dataset_signature(config),
-                         {"split": "test", "layout": data.layout})
-
-
-def folder_source(folder: Path, skip: Path | None = None) -> CatalogSource:
-    """Every image under ``folder`` (recursively), with ``metadata.csv`` beside them when present.
-
-    ``metadata.csv`` columns (all but ``path`` optional): path (relative to the folder), name,
-    category, item_id, and x1, y1, x2, y2 for a garment box.
-    """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise CatalogError(f"{folder}: catalog folder not found")
-    root = folder.resolve()
-    paths = []
-    for current, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (skip is None or (Path(current) / d).resolve() != skip))
-        paths += [Path(current) / f for f in sorted(files) if not f.startswith(".") and is_image_file(Path(f))]
-    if not paths:
-        raise CatalogError(f"{folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-    keys = [_relative_key(p, root) for p in paths]
-    entries = pd.DataFrame({"key": keys, "path": [str(p) for p in paths], "label": "", "item_id": keys,
-                            "name": [Path(k).stem for k in keys]})
-    for column in ("x1", "y1", "x2", "y2"):
-        entries[column] = pd.array([pd.NA] * len(entries), dtype="Int64")
-    metadata = root / METADATA_FILE
-    if metadata.is_file():
-        entries = _merge_metadata(entries, metadata, root)
-    return CatalogSource("folder", root, entries, tree_signature(root, max_depth=None, skip=skip),
-                         {"metadata": metadata.is_file()})
-
-
-def _merge_metadata(entries: pd.DataFrame, metadata: Path, root: Path) -> pd.DataFrame:
-    try:
-        meta = pd.read_csv(metadata, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        raise CatalogError(f"{metadata}: not a readable CSV ({error})") from None
-    meta.columns = [c.strip().lower() for c in meta.columns]
-    if "path" not in meta.columns:
-        raise CatalogError(f"{metadata}: needs a 'path' column (and optionally name, category, item_id, x1..y2)")
-    meta["key"] = [_relative_key(root / p.strip(), root) for p in meta["path"]]
-    meta = meta.drop_duplicates("key", keep="last").set_index("key")
-    entries = entries.set_index("key")
-    common = entries.index.intersection(meta.index)
-    for column, target in (("name", "name"), ("category", "label"), ("item_id", "item_id")):
-        if column in meta.columns:
-            values = meta.loc[common, column].str.strip()
-            keep = values != ""
-            entries.loc[common[keep.to_numpy()], target] = values[keep].to_numpy()
-    if {"x1", "y1", "x2", "y2"} <= set(meta.columns):
-        for column in ("x1", "y1", "x2", "y2"):
-            numbers = pd.to_numeric(meta.loc[common, column], errors="coerce").round().astype("Int64")
-            entries.loc[common, column] = numbers.to_numpy()
-    return entries.reset_index()
-
-
-def _relative_key(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
-
-
-def _item_name(key: Path) -> str:
-    parent = key.parent.name
-    return parent.replace("_", " ") if parent and parent not in {"img", "images", ""} else key.stem
 
 
 def short_hash(text: str, length: int = 8) -> str:
