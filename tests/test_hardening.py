@@ -125,3 +125,152 @@ def test_train_cli_damaged_config_file(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_bytes(DAMAGE["random bytes"])
     assert_one_clear_line(run_cli(["train.py", "--config", str(path)]), str(path))
+
+
+# ------------------------------------------------------------------ 3. damaged catalog files are rebuilt
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from fashion.model.checkpoint import load_model
+    from tests.test_catalog import make_checkpoint
+
+    return load_model(make_checkpoint(tmp_path_factory.mktemp("run") / "best.pt"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def built_catalog(tiny_model, tmp_path_factory):
+    """A small folder of images and its built index (copied per test)."""
+    from tests.test_catalog import COLOURS, SETTINGS, write_image
+    from fashion.index.builder import open_catalog
+
+    base = tmp_path_factory.mktemp("catalog")
+    for name, rgb in COLOURS.items():
+        write_image(base / "shop" / f"{name}.png", rgb)
+    config = load_config(overrides=SETTINGS)
+    open_catalog(tiny_model, config, base / "index", base / "shop", progress=False, log=lambda m: None)
+    return base, config
+
+
+CATALOG_FILES = ["CURRENT", "manifest.json", "items.csv", "embeddings.npy", "category_probs.npy",
+                 "attribute_index.npy", "attribute_probs.npy", "palette_lab.npy", "palette_rgb.npy",
+                 "palette_shares.npy"]
+FILE_DAMAGE = ["empty", "random bytes", "truncated", "folder", "missing", "wrong json", "foreign pointer"]
+
+
+def damage(path: Path, kind: str) -> None:
+    """Damage one file in place."""
+    data = path.read_bytes()
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "random bytes":
+        path.write_bytes(DAMAGE["random bytes"])
+    elif kind == "truncated":
+        path.write_bytes(data[: max(1, len(data) // 2)])
+    elif kind == "folder":
+        path.unlink()
+        path.mkdir()
+    elif kind == "missing":
+        path.unlink()
+    elif kind == "wrong json":
+        path.write_text('{"format": "fashion-catalog/1", "fingerprint": [], "files": 3, "skipped": "x"}')
+    elif kind == "foreign pointer":
+        path.write_text("../../etc\n")
+
+
+CATALOG_CASES = ([(name, kind) for name in ("CURRENT", "manifest.json") for kind in FILE_DAMAGE]
+                 + [(name, kind) for name in ("items.csv", "embeddings.npy") for kind in FILE_DAMAGE[:5]]
+                 + [(name, "empty") for name in CATALOG_FILES[4:]] + [("palette_rgb.npy", "truncated")])
+
+
+@pytest.mark.parametrize(("name", "kind"), CATALOG_CASES)
+def test_damaged_catalog_is_rebuilt_with_a_message(built_catalog, tiny_model, tmp_path, name, kind):
+    import shutil
+
+    from fashion.index.builder import open_catalog
+    from fashion.index.catalog import load_catalog, read_current
+
+    base, config = built_catalog
+    shutil.copytree(base / "shop", tmp_path / "shop")
+    shutil.copytree(base / "index", tmp_path / "index")
+    index = tmp_path / "index"
+    before = load_catalog(index, mmap=False)  # a mapped file truncated in place would fault
+    target = index / "CURRENT" if name == "CURRENT" else read_current(index) / name
+    damage(target, kind)
+    messages: list[str] = []
+    catalog = open_catalog(tiny_model, config, index, tmp_path / "shop", progress=False, log=messages.append)
+    assert len(catalog) == len(before)
+    np.testing.assert_allclose(np.asarray(catalog.embeddings), np.asarray(before.embeddings), atol=1e-6)
+    if kind in ("wrong json", "foreign pointer") and name not in ("CURRENT", "manifest.json"):
+        return  # text written into an array/CSV file: covered by the other kinds
+    assert any("rebuil" in m or "damaged" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 10, b"not json", b"[]", b'{"fingerprint": 1}'])
+def test_damaged_partial_build_state_starts_afresh(tmp_path, content):
+    from fashion.index.builder import PartialBuild
+
+    folder = tmp_path / "partial"
+    folder.mkdir()
+    (folder / "state.json").write_bytes(content)
+    (folder / "chunk-000000.npz").write_bytes(content)
+    partial = PartialBuild(folder, "abc")
+    assert list(partial.chunks()) == []
+    assert json.loads((folder / "state.json").read_text()) == {"fingerprint": "abc"}
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04garbage", DAMAGE["random bytes"]])
+def test_damaged_partial_chunk_is_ignored(tmp_path, content):
+    from fashion.index.builder import PartialBuild
+
+    partial = PartialBuild(tmp_path / "partial", "abc")
+    (tmp_path / "partial" / "chunk-000000.npz").write_bytes(content)
+    assert list(partial.chunks()) == []
+
+
+# ------------------------------------------------------------------ 4. bad output paths: one clear line
+
+
+def bad_outputs(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "a_file").write_text("x")
+    return {"folder": tmp_path, "read-only folder": Path("/sys/out.png"), "under a file": tmp_path / "a_file" / "o.png"}
+
+
+@pytest.mark.parametrize("kind", ["folder", "read-only folder", "under a file"])
+def test_bad_output_file_is_one_clear_error(tmp_path, kind):
+    from fashion.io_utils import OutputPathError, atomic_write_text, check_output_file
+
+    target = bad_outputs(tmp_path)[kind]
+    with pytest.raises(OutputPathError, match=str(target)):
+        check_output_file(target, "--sheet")
+    with pytest.raises(OutputPathError, match=str(target)):
+        atomic_write_text(target, "text")
+
+
+def test_missing_output_folder_is_created(tmp_path):
+    from fashion.io_utils import atomic_write_text, check_output_file
+
+    target = tmp_path / "new" / "deeper" / "sheet.png"
+    check_output_file(target)
+    atomic_write_text(target, "x")
+    assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("option", ["--sheet", "--feedback-export"])
+def test_recommend_bad_output_path_is_one_line(tmp_path, option):
+    image = tmp_path / "q.png"
+    from tests.test_catalog import garment
+
+    garment((200, 20, 30)).save(image)
+    args = ["recommend.py", str(image), "--sheet", str(tmp_path)] if option == "--sheet" else \
+        ["recommend.py", "--feedback-export", str(tmp_path)]
+    assert_one_clear_line(run_cli(args), option, str(tmp_path))
+
+
+def test_train_and_evaluate_bad_output_folder_is_one_line(tmp_path):
+    (tmp_path / "runs").write_text("a file where the run folder should be")
+    result = run_cli(["train.py", "--set", f"train.run_dir={tmp_path / 'runs'}"])
+    assert_one_clear_line(result, "run folder", str(tmp_path / "runs"))
+    result = run_cli(["-m", "fashion.cli.evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--out",
+                      str(tmp_path / "runs")])
+    assert_one_clear_line(result, "--out", str(tmp_path / "runs"))

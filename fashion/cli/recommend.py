@@ -14,6 +14,7 @@ from typing import Any
 
 from fashion.model.checkpoint import CheckpointError
 from fashion.config import Config, load_config
+from fashion.io_utils import check_output_file, check_output_folder
 from fashion.io_utils import json_default
 
 
@@ -59,6 +60,8 @@ def open_engine(request: Request, config: Config | None = None) -> Any:
     """Configuration + checkpoint + catalog → Engine (the catalog is built or updated when needed)."""
     from fashion.recommend.engine import Engine
 
+    if request.index_dir is not None:
+        check_output_folder(request.index_dir, "--index-dir")
     config = config or load_config(request.config_path, request.overrides)
     checkpoint = resolve_checkpoint(config, request.checkpoint)
     return Engine.open(checkpoint, request.catalog, config, index_dir=request.index_dir, device=request.device,
@@ -74,6 +77,8 @@ def run_recommend(request: Request) -> int:
     if not request.images:
         raise RecommendError("give one or more query images (or --categories / --attributes)")
     if request.top_k is not None and request.top_k < 1:
+    if request.sheet is not None:  # before any work: a folder or read-only place is one line now
+        check_output_file(request.sheet, "--sheet")
         raise RecommendError("--top-k must be at least 1")
     config = load_config(request.config_path, request.overrides)
     # Check the query files before a possibly long catalog build.
@@ -149,6 +154,8 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
 
 def run_feedback(request: Request, action: str, export: Path | None = None) -> int:
     """``--feedback`` (summary), ``--feedback-export PATH`` (CSV) or ``--feedback-reset`` for the catalog."""
+    if export is not None:
+        check_output_file(export, "--feedback-export")
     from fashion.feedback.session import FeedbackSession
     from fashion.recommend.recommender import RecommendError
 

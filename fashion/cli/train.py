@@ -7,6 +7,7 @@ from typing import Sequence
 
 from fashion.config import Config, command_line_overrides, load_config
 from fashion.data.load import load_training_data
+from fashion.io_utils import check_output_folder
 
 
 def resolve_config(config_path: Path | None, overrides: Sequence[str], data: Path | None) -> Config:
@@ -31,6 +32,7 @@ def run_training(config_path: Path | None, overrides: Sequence[str], data: Path 
         run_dir = Path(config.train.run_dir) / config.train.run_name
         extra = command_line_overrides(overrides, data_overrides(data))
         config = resolve_resume_config(run_dir, extra)
+    check_output_folder(Path(config.train.run_dir) / config.train.run_name, "run folder")
     dataset = load_training_data(config)
     print(f"data: {dataset.root} ({dataset.layout}, {len(dataset.frame)} images, "
           f"{len(dataset.category_names)} categories, {len(dataset.attribute_names)} attributes)")

@@ -493,6 +493,10 @@ def run_evaluation(checkpoint: Path, *, data: Path | None = None, out: Path | No
     from fashion.data.load import load_training_data
 
     options = options.check()
+    if out is not None:  # before the slow part: a file or read-only place in the way is one line now
+        from fashion.io_utils import check_output_folder
+
+        check_output_folder(out, "--out")
     settings = load_config(config_path, overrides)
     loaded = load_model(checkpoint, device=device)
     data_config = resolve_data_config(loaded.config, overrides, data)

@@ -95,8 +95,8 @@ class PartialBuild:
         state = directory / "state.json"
         current = None
         if state.is_file():
-            with contextlib.suppress(OSError, json.JSONDecodeError):
-                current = json.loads(state.read_text()).get("fingerprint")
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # a damaged state: start afresh
+                current = json.loads(state.read_text(encoding="utf-8")).get("fingerprint")
         if current != fingerprint:
             # Chunks from another model or other settings are useless: start afresh.
             shutil.rmtree(directory, ignore_errors=True)
@@ -109,7 +109,7 @@ class PartialBuild:
             try:
                 with np.load(path, allow_pickle=False) as data:
                     yield {name: data[name] for name in data.files}
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 continue
 
     def save(self, rows: Rows, skipped: dict[str, tuple[Signature, str]], empty: dict[str, np.ndarray]) -> None:
@@ -241,7 +241,7 @@ def _previous_rows(directory: Path, fingerprint: str, settings: dict[str, Any], 
     if manifest is None:
         return None, {}
     if manifest.get("fingerprint") != fingerprint:
-        old = manifest.get("settings", {})
+        old = manifest.get("settings") if isinstance(manifest.get("settings"), dict) else {}
         if old.get("model_checksum") != settings["model_checksum"]:
             report.rebuilt_because = (f"the catalog in {directory} was built by another model "
                                       f"({str(old.get('model_checksum'))[:12]}…, now "
@@ -253,10 +253,13 @@ def _previous_rows(directory: Path, fingerprint: str, settings: dict[str, Any], 
         return None, {}
     try:
         catalog = load_catalog(directory)
+        skipped = {k: (v[0], v[1]) for k, v in manifest.get("skipped", {}).items()}
     except CatalogError as error:
         log(f"{error}; rebuilding it")
         return None, {}
-    skipped = {k: (v[0], v[1]) for k, v in manifest.get("skipped", {}).items()}
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        log(f"{directory}: damaged catalog manifest; rebuilding it")
+        return None, {}
     return catalog, skipped
 
 
@@ -455,14 +458,17 @@ def is_current(directory: Path, source_signature: str, fingerprint: str) -> bool
     manifest = read_manifest(directory)
     if manifest is None or manifest.get("fingerprint") != fingerprint:
         return False
-    if manifest.get("source", {}).get("signature") != source_signature:
-        return False
-    for key_sigs in (manifest.get("files", {}), {k: v[0] for k, v in manifest.get("skipped", {}).items()}):
-        for key, sig in key_sigs.items():
-            path = Path(key) if Path(key).is_absolute() else Path(manifest["source"]["root"]) / key
-            bbox = tuple(sig[2]) if sig and sig[2] else None
-            if file_signature(str(path), bbox) != sig:
-                return False
+    try:
+        if manifest.get("source", {}).get("signature") != source_signature:
+            return False
+        for key_sigs in (manifest.get("files", {}), {k: v[0] for k, v in manifest.get("skipped", {}).items()}):
+            for key, sig in key_sigs.items():
+                path = Path(key) if Path(key).is_absolute() else Path(manifest["source"]["root"]) / key
+                bbox = tuple(sig[2]) if sig and sig[2] else None
+                if file_signature(str(path), bbox) != sig:
+                    return False
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        return False  # a manifest damaged inside valid JSON: not current, so it is rebuilt
     return True
 
 
@@ -490,15 +496,24 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
         else:
             signature = tree_signature(Path(folder).expanduser().resolve(), max_depth=None, skip=skip)
     manifest = read_manifest(directory)
+    if manifest is None and (directory / "CURRENT").exists():
+        log(f"{directory}: the catalog index is damaged (its CURRENT pointer or manifest cannot be read); "
+            "rebuilding it")
     # Without update, any index of this model and these settings will do; a foreign one never does.
     fresh = (manifest is not None and manifest.get("fingerprint") == fingerprint
              and (not update or is_current(directory, signature, fingerprint)))
+    if fresh:
+        try:
+            catalog = load_catalog(directory)
+        except CatalogError as error:  # derived data: a damaged index is rebuilt, with a word
+            log(f"{error}; rebuilding it")
+            fresh = False
     if not fresh:
         source = dataset_source(data_config) if folder is None else folder_source(Path(folder), skip=skip)
         report = build_catalog(source, loaded, directory, config, progress=progress, log=log)
         if report.processed or report.removed or report.rebuilt_because:
             log(report.summary())
-    catalog = load_catalog(directory)
+        catalog = load_catalog(directory)
     if len(catalog) == 0:
         raise CatalogError(f"{directory}: the catalog has no usable images")
     return catalog

@@ -93,11 +93,18 @@ class Catalog:
 
 
 def read_current(directory: Path) -> Path | None:
-    """The live version folder of a catalog folder, or None when it has none yet."""
+    """The live version folder of a catalog folder, or None when it has none (or a damaged pointer)."""
     pointer = Path(directory) / "CURRENT"
     if not pointer.is_file():
         return None
-    version = Path(directory) / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    # The pointer names one version folder beside it: anything else (a path, a damaged line) is ignored.
+    if not name.startswith("v-") or "/" in name or "\\" in name or "\0" in name or "\n" in name:
+        return None
+    version = Path(directory) / name
     return version if (version / "manifest.json").is_file() else None
 
 
@@ -107,14 +114,25 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     if version is None:
         return None
     try:
-        manifest = json.loads((version / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: JSON syntax and undecodable bytes alike
         return None
-    return manifest if manifest.get("format") == FORMAT else None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    return manifest
+
+
+# The number of dimensions of each array (rows first); anything else is a damaged index.
+ARRAY_DIMS = {"embeddings": 2, "category_probs": 2, "attribute_index": 2, "attribute_probs": 2,
+              "palette_lab": 3, "palette_rgb": 3, "palette_shares": 2}
 
 
 def load_catalog(directory: Path, mmap: bool = True) -> Catalog:
-    """Load the live index of a catalog folder (arrays memory-mapped: cold starts stay fast)."""
+    """Load the live index of a catalog folder (arrays memory-mapped: cold starts stay fast).
+
+    Any damage (a missing, empty, truncated or foreign file; arrays that disagree) is a
+    :class:`CatalogError`; :func:`fashion.index.builder.open_catalog` then rebuilds the index.
+    """
     directory = Path(directory)
     version = read_current(directory)
     manifest = read_manifest(directory)
@@ -123,8 +141,15 @@ def load_catalog(directory: Path, mmap: bool = True) -> Catalog:
     try:
         arrays = {name: np.load(version / f"{name}.npy", mmap_mode="r" if mmap else None) for name in ARRAYS}
         items = pd.read_csv(version / "items.csv", dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as error:
-        raise CatalogError(f"{version}: damaged catalog index ({error}); delete the folder to rebuild it") from None
+    except (OSError, ValueError, EOFError) as error:  # EOFError: an empty or truncated .npy
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CatalogError(f"{version}: damaged catalog index ({detail}); delete the folder to rebuild it") from None
+    bad = [name for name, array in arrays.items()
+           if not isinstance(array, np.ndarray) or array.ndim != ARRAY_DIMS[name] or array.dtype.kind not in "fiu"]
+    missing = [column for column in ITEM_COLUMNS if column not in items.columns]
+    if bad or missing:
+        what = f"arrays {', '.join(bad)}" if bad else f"items.csv lacks {', '.join(missing)}"
+        raise CatalogError(f"{version}: damaged catalog index ({what}); delete the folder to rebuild it")
     if any(len(a) != len(items) for a in arrays.values()):
         raise CatalogError(f"{version}: damaged catalog index (arrays and items disagree); delete it to rebuild")
     return Catalog(directory=directory, version=version, manifest=manifest, items=items, **arrays)
@@ -151,7 +176,10 @@ def write_version(directory: Path, manifest: dict[str, Any], items: pd.DataFrame
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     final = directory / f"v-{stamp}"
     os.replace(staging, final)
-    atomic_write_text(directory / "CURRENT", final.name + "\n")
+    pointer = directory / "CURRENT"
+    if pointer.is_dir() and not pointer.is_symlink():  # a damaged index: the pointer is ours to replace
+        shutil.rmtree(pointer)
+    atomic_write_text(pointer, final.name + "\n")
     for old in directory.iterdir():
         if old.is_dir() and old != final and (old.name.startswith("v-") or old.name.startswith(".v-")):
             shutil.rmtree(old, ignore_errors=True)
