@@ -112,9 +112,10 @@ class CatalogConfig:
 class RecommendConfig:
     top_k: int = field(default=5, metadata=_range(1))
     candidate_multiple: int = field(default=10, metadata=_range(1))
-    weight_visual: float = field(default=0.6, metadata=_range(0.0))
-    weight_category: float = field(default=0.25, metadata=_range(0.0))
-    weight_colour: float = field(default=0.15, metadata=_range(0.0))
+    # Blend weight per score component (fashion.recommend.components; names checked there):
+    # a registered component not named here weighs its registered default_weight.
+    weights: dict[str, float] = field(default_factory=lambda: {"visual": 0.6, "category": 0.25, "colour": 0.15},
+                                      metadata=_range(0.0))
     dedupe_items: bool = True
     faiss_min_items: int = field(default=200_000, metadata=_range(0))
     attribute_threshold: float = field(default=0.5, metadata=_range(0.0, 1.0))
@@ -211,10 +212,18 @@ def _coerce(value: Any, kind: type, dotted: str) -> Any:
             return str(value)
         if value is None:
             return "none"
+    elif kind is dict:
+        if isinstance(value, Mapping) and all(isinstance(k, str) and k for k in value):
+            return {k: _coerce(v, float, f"{dotted}.{k}") for k, v in value.items()}
+        raise ConfigError(f"{dotted} must be a mapping of names to numbers, got {value!r}")
     raise ConfigError(f"{dotted} must be {kind.__name__}, got {value!r}")
 
 
 def _check(value: Any, meta: Mapping[str, Any], dotted: str) -> None:
+    if isinstance(value, Mapping):  # a mapping setting: each value within the range
+        for key, item in value.items():
+            _check(item, meta, f"{dotted}.{key}")
+        return
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{dotted} must be one of {', '.join(choices)}; got {value!r}")
@@ -227,12 +236,47 @@ def _check(value: Any, meta: Mapping[str, Any], dotted: str) -> None:
         raise ConfigError(f"{dotted} must be <= {high}; got {value!r}")
 
 
-_FIELD_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+_FIELD_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict}
+
+# Flat keys of earlier releases that now live in a mapping: still accepted (checkpoints and
+# commands written before keep working); the mapping's other entries keep their values.
+_MOVED_KEYS = {
+    "recommend.weight_visual": ("weights", "visual"),
+    "recommend.weight_category": ("weights", "category"),
+    "recommend.weight_colour": ("weights", "colour"),
+}
+
+
+def _kind_of(spec: dataclasses.Field) -> type:
+    name = spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", "")
+    return _FIELD_TYPES[name.split("[", 1)[0].split(" |", 1)[0]]  # "float | None": an optional float
+
+
+def _move_old_keys(section_cls: type, name: str, values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``recommend.weight_colour: 0.3`` → ``recommend.weights.colour: 0.3`` (see ``_MOVED_KEYS``)."""
+    moved = [key for key in values if f"{name}.{key}" in _MOVED_KEYS]
+    if not moved:
+        return values
+    values = dict(values)
+    defaults = {f.name: f for f in dataclasses.fields(section_cls)}
+    for key in moved:
+        target, entry = _MOVED_KEYS[f"{name}.{key}"]
+        current = values.get(target)
+        if current is None:
+            current = defaults[target].default_factory()  # type: ignore[misc]
+        if not isinstance(current, Mapping):
+            raise ConfigError(f"{name}.{target} must be a mapping of names to numbers, got {current!r}")
+        # Checked under the name the user wrote, before it moves.
+        value = _coerce(values.pop(key), float, f"{name}.{key}")
+        _check(value, defaults[target].metadata, f"{name}.{key}")
+        values[target] = {**current, entry: value}
+    return values
 
 
 def _build_section(section_cls: type, name: str, values: Mapping[str, Any]) -> Any:
     fields = {f.name: f for f in dataclasses.fields(section_cls)}
     kwargs: dict[str, Any] = {}
+    values = _move_old_keys(section_cls, name, values)
     for key, raw in values.items():
         dotted = f"{name}.{key}"
         if key not in fields:
@@ -241,8 +285,7 @@ def _build_section(section_cls: type, name: str, values: Mapping[str, Any]) -> A
         if raw is None and spec.metadata.get("optional"):  # null: the setting is off
             kwargs[key] = None
             continue
-        type_name = spec.type if isinstance(spec.type, str) else spec.type.__name__
-        kind = _FIELD_TYPES[type_name.split(" |", 1)[0]]  # "float | None": an optional float
+        kind = _kind_of(spec)
         value = _coerce(raw, kind, dotted)
         _check(value, spec.metadata, dotted)
         kwargs[key] = value

@@ -321,6 +321,27 @@ def garment_pixels(image: Image.Image, bbox: Sequence[float] | None = None, max_
     return _subsample(_foreground(pixels, known, background, radii), max_pixels)
 
 
+def foreground_mask(image: Image.Image, background_delta_e: float = 12.0) -> np.ndarray:
+    """``(H, W) bool`` at the image's size: the pixels that are not border-connected background.
+
+    The same border-colour background model as :func:`garment_pixels` (computed on the image
+    shrunk to about 300x300, then scaled back with nearest neighbours). All true when the border
+    shows no dominant colour (a busy scene: nothing is removed).
+    """
+    rgb_image = image if image.mode == "RGB" else image.convert("RGB")
+    width, height = rgb_image.size
+    factor = max(1, math.ceil(math.sqrt(width * height / _WORK_PIXELS)))
+    small = rgb_image.reduce(factor) if factor > 1 else rgb_image
+    pixels = np.asarray(small)
+    background, radii = _background_modes(pixels, None, background_delta_e)
+    if len(background) == 0:
+        return np.ones((height, width), dtype=bool)
+    mask = ~_connected_to_border(_background_like(pixels, background, radii))
+    if factor == 1:
+        return mask
+    return np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.NEAREST))
+
+
 def _clip_bbox(bbox: Sequence[float] | None, width: int, height: int) -> tuple[int, int, int, int]:
     """Integer ``(x1, y1, x2, y2)`` inside the image; the whole image for ``None`` or an empty box."""
     if bbox is None:

@@ -1,0 +1,259 @@
+"""Photo in, garments out: :class:`Segmenter` (the network plus the plain-background fallback).
+
+``Segmenter.load()`` reads the shipped weights (or a given file; a missing, damaged or foreign
+file raises :class:`SegmenterWeightsError`). ``segment(image)`` runs the network on the photo
+scaled to a longer side of 128 px, upsamples the class logits to a work size (longer side
+:data:`WORK_LONGEST`) and takes the most likely class per pixel: a :class:`LabelMap`. Then:
+
+* **person found** (skin + hair cover at least :data:`MIN_PERSON_SHARE` of the photo and some
+  garment class is present): one :class:`Garment` per garment class (upper, lower, full, other)
+  holding at least :data:`MIN_GARMENT_SHARE` of the garment pixels, largest first;
+* **no person** (a product shot on a plain background, or the network sees no garment): one
+  garment, ``part="garment"``, whose mask is everything the border-colour background model of
+  :func:`fashion.colour.palette.foreground_mask` does not call background (the whole image when
+  that leaves nothing), as the colour extraction did before segmentation existed.
+
+Masks and boxes are at the input image's size. Nothing heavy happens at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from fashion.colour.palette import foreground_mask
+from fashion.segment.labels import CLASSES, GARMENT_CLASSES
+from fashion.segment.weights import DEFAULT_WEIGHTS, INPUT_LONGEST
+
+if TYPE_CHECKING:
+    import torch
+
+    from fashion.colour.palette import Palette
+
+try:
+    from fashion.errors import FashionError
+except ImportError:  # pragma: no cover - the errors module arrives with the lead's restructure
+    class FashionError(Exception):  # type: ignore[no-redef]
+        """Stand-in base class for expected failures."""
+
+__all__ = ["Segmenter", "Segmentation", "Garment", "LabelMap", "SegmenterWeightsError", "WORK_LONGEST",
+           "MIN_PERSON_SHARE", "MIN_GARMENT_SHARE", "FALLBACK_PART", "segmentation_palette"]
+
+#: Longer side of the label map the logits are upsampled to (masks are then scaled to the image).
+WORK_LONGEST = 256
+#: Skin + hair must cover this share of the photo for it to count as a photo of a person.
+MIN_PERSON_SHARE = 0.01
+#: A garment class must hold this share of all garment pixels to be reported as a garment.
+MIN_GARMENT_SHARE = 0.05
+#: ``Garment.part`` of the single garment of a photo without a person.
+FALLBACK_PART = "garment"
+# Images smaller than this (either side) skip the network: there is nothing to segment.
+_MIN_SIDE = 8
+
+
+class SegmenterWeightsError(FashionError, ValueError):
+    """The segmenter's weights file is missing, damaged or not a segmenter's weights."""
+
+
+@dataclass(frozen=True, eq=False)
+class Garment:
+    """One garment in a photo: body part, pixel mask and box at the image's size, share of the garment pixels.
+
+    ``part`` is ``"upper"``, ``"lower"``, ``"full"``, ``"other"`` (shoes, bags, hats, accessories) or
+    ``"garment"`` (a photo without a person: the whole foreground). ``box`` is ``(x0, y0, x1, y1)``
+    with exclusive ends (PIL's crop convention); ``share`` is its fraction of all garment pixels.
+    """
+
+    part: str
+    mask: np.ndarray
+    box: tuple[int, int, int, int]
+    share: float
+
+
+@dataclass(frozen=True, eq=False)
+class LabelMap:
+    """Class index per pixel (``labels``: ``(h, w) uint8`` at the work size, indices into :data:`CLASSES`)
+    for an image of ``size = (width, height)``."""
+
+    labels: np.ndarray
+    size: tuple[int, int]
+    classes: tuple[str, ...] = CLASSES
+
+    def shares(self) -> dict[str, float]:
+        """Fraction of the photo covered by each class."""
+        counts = np.bincount(self.labels.ravel(), minlength=len(self.classes)) / max(1, self.labels.size)
+        return {name: float(c) for name, c in zip(self.classes, counts)}
+
+    def full_size(self) -> np.ndarray:
+        """The label map scaled (nearest neighbour) to the image's size, ``(H, W) uint8``."""
+        if self.labels.shape[::-1] == tuple(self.size):
+            return self.labels
+        return np.asarray(Image.fromarray(self.labels).resize(self.size, Image.Resampling.NEAREST))
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """What :meth:`Segmenter.segment` returns: the garments (largest first, at least one), the label
+    map and how they were found (``"network"``, ``"plain-background"`` or ``"whole-image"``)."""
+
+    garments: list[Garment]
+    label_map: LabelMap
+    method: str
+    _union: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def person(self) -> bool:
+        """Whether a person was found (the garments are body parts, not the whole foreground)."""
+        return self.method == "network"
+
+    def garment(self, part: str) -> Garment | None:
+        """The garment of that part, or None."""
+        return next((g for g in self.garments if g.part == part), None)
+
+    def mask(self, part: str | None = None) -> np.ndarray:
+        """``(H, W) bool``: the garment of ``part`` (``ValueError`` when absent), or all garments."""
+        if part is None:
+            union = np.zeros_like(self.garments[0].mask)
+            for garment in self.garments:
+                union |= garment.mask
+            return union
+        garment = self.garment(part)
+        if garment is None:
+            found = ", ".join(g.part for g in self.garments)
+            raise ValueError(f"no {part!r} garment in this photo (found: {found})")
+        return garment.mask
+
+
+class Segmenter:
+    """The garment segmenter: ``Segmenter.load()`` then ``segment(image)``."""
+
+    def __init__(self, model: "torch.nn.Module", input_longest: int = INPUT_LONGEST, threads: int | None = None,
+                 source: str = "<memory>") -> None:
+        self.model = model.eval()
+        self.input_longest = input_longest
+        self.threads = threads
+        self.source = source
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, threads: int | None = None) -> "Segmenter":
+        """The segmenter with the weights at ``path`` (default: the file shipped in the package)."""
+        import torch
+
+        from fashion.segment.network import ARCHITECTURE, SegNet
+
+        path = Path(DEFAULT_WEIGHTS if path is None else path)
+        hint = "reinstall the package or rebuild it with `python scripts/train_segmenter.py`"
+        if not path.is_file():
+            raise SegmenterWeightsError(f"{path}: segmenter weights not found ({hint})")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - pickle, zip and unpickler errors all mean "damaged"
+            raise SegmenterWeightsError(f"{path}: not a readable weights file ({type(error).__name__}: "
+                                        f"{str(error).splitlines()[0] if str(error) else ''}; {hint})") from None
+        if not isinstance(payload, dict) or payload.get("architecture") != ARCHITECTURE:
+            found = payload.get("architecture") if isinstance(payload, dict) else type(payload).__name__
+            raise SegmenterWeightsError(f"{path}: not segmenter weights (expected architecture {ARCHITECTURE!r}, "
+                                        f"found {found!r}; {hint})")
+        if list(payload.get("classes", [])) != list(CLASSES):
+            raise SegmenterWeightsError(f"{path}: weights for classes {payload.get('classes')} but this version "
+                                        f"uses {list(CLASSES)} ({hint})")
+        model = SegNet(classes=len(CLASSES), widths=tuple(payload.get("widths", (16, 32, 64, 96))))
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except (KeyError, RuntimeError, TypeError) as error:
+            raise SegmenterWeightsError(f"{path}: damaged segmenter weights ({str(error).splitlines()[0]}; "
+                                        f"{hint})") from None
+        return cls(model, int(payload.get("input_longest", INPUT_LONGEST)), threads, str(path))
+
+    def label_map(self, image: Image.Image) -> LabelMap:
+        """The most likely class of every pixel, at the work size (longer side :data:`WORK_LONGEST`)."""
+        import torch
+        from torch.nn import functional as F
+
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        width, height = rgb.size
+        work = _scaled((width, height), min(WORK_LONGEST, max(width, height)))
+        if min(width, height) < _MIN_SIDE:
+            return LabelMap(np.zeros(work[::-1], dtype=np.uint8), (width, height))
+        small = rgb.resize(_scaled((width, height), self.input_longest), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        tensor = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div_(255.0)
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                logits = self.model(tensor)
+                logits = F.interpolate(logits, size=work[::-1], mode="bilinear", align_corners=False)
+                labels = logits[0].argmax(0).to(torch.uint8).numpy()
+        finally:
+            if self.threads is not None:
+                torch.set_num_threads(previous)
+        return LabelMap(labels, (width, height))
+
+    def segment(self, image: Image.Image) -> Segmentation:
+        """The garments in ``image`` (always at least one; see the module for the rules)."""
+        label_map = self.label_map(image)
+        shares = label_map.shares()
+        person = shares["skin"] + shares["hair"] >= MIN_PERSON_SHARE
+        garment_share = sum(shares[CLASSES[c]] for c in GARMENT_CLASSES)
+        if person and garment_share > 0:
+            full = label_map.full_size()
+            garments = _garments_from_labels(full)
+            if garments:
+                return Segmentation(garments, label_map, "network")
+        return _fallback(image, label_map)
+
+
+def _garments_from_labels(full: np.ndarray) -> list[Garment]:
+    counts = np.bincount(full.ravel(), minlength=len(CLASSES))
+    total = int(sum(counts[c] for c in GARMENT_CLASSES))
+    garments = []
+    for c in GARMENT_CLASSES:
+        if total == 0 or counts[c] < MIN_GARMENT_SHARE * total:
+            continue
+        mask = full == c
+        garments.append(Garment(CLASSES[c], mask, _box(mask), counts[c] / total))
+    kept = sum(g.share for g in garments)
+    garments = [Garment(g.part, g.mask, g.box, float(g.share / kept)) for g in garments]
+    return sorted(garments, key=lambda g: -g.share)
+
+
+def _fallback(image: Image.Image, label_map: LabelMap) -> Segmentation:
+    """One garment: the border model's foreground, or the whole image when that is empty."""
+    width, height = image.size
+    mask = foreground_mask(image) if min(width, height) >= _MIN_SIDE else np.ones((height, width), dtype=bool)
+    method = "plain-background"
+    if not mask.any():
+        mask, method = np.ones((height, width), dtype=bool), "whole-image"
+    return Segmentation([Garment(FALLBACK_PART, mask, _box(mask), 1.0)], label_map, method)
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _scaled(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    width, height = size
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def segmentation_palette(image: Image.Image, segmentation: Segmentation, part: str | None = None, k: int = 5,
+                         method: str | None = None) -> "Palette":
+    """The palette of the segmented garment pixels: of ``part``'s garment, or of all garments.
+
+    For a photo without a person (``segmentation.person`` false) this is the border-model garment
+    pixels' palette, as before segmentation existed (``part`` is then ignored: there is one garment).
+    """
+    from fashion.colour.garment import DEFAULT_QUANTISER, garment_palette
+
+    method = DEFAULT_QUANTISER if method is None else method
+    if not segmentation.person:
+        return garment_palette(image, None, k=k, method=method)
+    return garment_palette(image, segmentation.mask(part), k=k, method=method)
