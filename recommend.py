@@ -33,11 +33,16 @@ def main(
     index_dir: Optional[Path] = typer.Option(None, help="Where the catalog index lives (default: under the run folder)."),
     config: Optional[Path] = typer.Option(None, help="Configuration file (default: hyper_parameters.yaml)."),
     set_: List[str] = typer.Option([], "--set", help="Override a setting: --set section.key=value (repeatable)."),
-    weights: Optional[str] = typer.Option(None, help="Blend weights 'visual,category,colour' (e.g. 1,0,0) or "
-                                          "'colour=0.5'; normalised to sum to 1."),
-    w_visual: Optional[float] = typer.Option(None, "--w-visual", help="Weight of visual similarity."),
-    w_category: Optional[float] = typer.Option(None, "--w-category", help="Weight of category agreement."),
-    w_colour: Optional[float] = typer.Option(None, "--w-colour", help="Weight of colour similarity."),
+    weights: Optional[str] = typer.Option(None, help="Blend weights by score component, 'colour=0.5,visual=1' "
+                                          "(others keep recommend.weights), or one number per component in "
+                                          "registry order 'visual,category,colour' (e.g. 1,0,0); normalised to "
+                                          "sum to 1."),
+    w_visual: Optional[float] = typer.Option(None, "--w-visual", help="Weight of visual similarity "
+                                             "(= --weights visual=X)."),
+    w_category: Optional[float] = typer.Option(None, "--w-category", help="Weight of category agreement "
+                                               "(= --weights category=X)."),
+    w_colour: Optional[float] = typer.Option(None, "--w-colour", help="Weight of colour similarity "
+                                             "(= --weights colour=X)."),
     category: Optional[str] = typer.Option(None, help="Only items of this category (catalog label or predicted)."),
     colour: Optional[str] = typer.Option(None, help="Only items with this colour: a family (red, blue, ...) or a "
                                          "CSS4 name (navy, beige, ...)."),
@@ -72,8 +77,8 @@ def main(
 
     request = Request(
         images=list(images or []), checkpoint=checkpoint, catalog=catalog, index_dir=index_dir, config_path=config,
-        overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights, w_visual=w_visual,
-        w_category=w_category, w_colour=w_colour, category=category, colour=colour, same_category=same_category,
+        overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights,
+        weight_overrides={"visual": w_visual, "category": w_category, "colour": w_colour}, category=category, colour=colour, same_category=same_category,
         combine=combine, exclude_query=exclude_query, progress=progress, device=device,
         likes=list(like), dislikes=list(dislike),
     )

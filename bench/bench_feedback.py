@@ -235,8 +235,10 @@ def main(quick: bool = False) -> str:
     from bench.common import machine_info
 
     config = load_config()
-    prior = np.array([config.recommend.weight_visual, config.recommend.weight_category,
-                      config.recommend.weight_colour])
+    from fashion.recommend.recommender import Weights
+
+    # The simulation's candidates have the three built-in components, in registry order.
+    prior = Weights.from_config(config.recommend).as_array()[:3]
     seeds = range(2 if quick else 10)
     runs = [simulate_all(synthetic_candidates(seed=seed), prior, config.feedback, seed=seed) for seed in seeds]
     results = average_results(runs)

@@ -17,6 +17,7 @@ from fashion.feedback.store import FeedbackEvent, FeedbackStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIOR = np.array([0.6, 0.25, 0.15])
+PRIOR_BY_NAME = dict(zip(("visual", "category", "colour"), PRIOR.tolist()))
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -256,7 +257,7 @@ def test_item_prior_rejects_negative_settings():
 def record_synthetic(store: FeedbackStore, taste: str, queries: int) -> None:
     scores, labels, groups = synthetic_events(taste, queries=queries)
     store.record([FeedbackEvent(catalog_key="shop", query_checksum=g, item=f"item{i % 37}", label=int(label),
-                                score_visual=s[0], score_category=s[1], score_colour=s[2])
+                                scores=dict(zip(PRIOR_BY_NAME, s.tolist())))
                   for i, (s, label, g) in enumerate(zip(scores, labels, groups))])
 
 
@@ -264,18 +265,21 @@ def test_weights_are_learned_saved_and_used(tmp_path):
     config = FeedbackConfig(min_events=20)
     with FeedbackStore(tmp_path / "feedback.sqlite") as store:
         record_synthetic(store, "colour", queries=1)  # 10 events: not enough yet
-        assert refit_weights(store, "shop", PRIOR, config) is None
-        np.testing.assert_array_equal(blend_weights(store, "shop", PRIOR, config), PRIOR)
+        assert refit_weights(store, "shop", PRIOR_BY_NAME, config) is None
+        assert blend_weights(store, "shop", PRIOR_BY_NAME, config) == PRIOR_BY_NAME
         record_synthetic(store, "colour", queries=30)  # same queries and items: latest votes replace
-        learned = refit_weights(store, "shop", PRIOR, config)
+        learned = refit_weights(store, "shop", PRIOR_BY_NAME, config)
         assert learned is not None and learned.n_events == 300
-        used = blend_weights(store, "shop", PRIOR, config)
-        np.testing.assert_allclose(used, learned.as_array())
-        assert used[2] > 2 * PRIOR[2]
+        assert list(learned.weights) == list(PRIOR_BY_NAME)
+        used = blend_weights(store, "shop", PRIOR_BY_NAME, config)
+        assert used == learned.weights
+        assert used["colour"] > 2 * PRIOR_BY_NAME["colour"]
+        # A component the learned weights do not know (added later) keeps its prior weight.
+        assert blend_weights(store, "shop", {**PRIOR_BY_NAME, "new": 0.1}, config)["new"] == 0.1
         off = FeedbackConfig(learn_weights=False)
-        np.testing.assert_array_equal(blend_weights(store, "shop", PRIOR, off), PRIOR)
-        assert refit_weights(store, "shop", PRIOR, off) is None
-    np.testing.assert_array_equal(blend_weights(None, "shop", PRIOR, config), PRIOR)
+        assert blend_weights(store, "shop", PRIOR_BY_NAME, off) == PRIOR_BY_NAME
+        assert refit_weights(store, "shop", PRIOR_BY_NAME, off) is None
+    assert blend_weights(None, "shop", PRIOR_BY_NAME, config) == PRIOR_BY_NAME
 
 
 def test_item_adjustments_from_the_store(tmp_path):

@@ -15,20 +15,26 @@ import pandas as pd
 import pytest
 
 from fashion.feedback.store import (
-    DISLIKE, FORMAT_NAME, LIKE, FeedbackError, FeedbackEvent, FeedbackStore, checksum_bytes, checksum_embedding,
-    checksum_file, make_catalog_key,
+    DISLIKE, FORMAT_NAME, FORMAT_VERSION, LIKE, FeedbackError, FeedbackEvent, FeedbackStore, checksum_bytes,
+    checksum_embedding, checksum_file, make_catalog_key,
 )
 
 DIM = 8
+NAMES = ("visual", "category", "colour")
 
 
 def make_event(i: int, label: int = LIKE, catalog: str = "shop-a", query: str | None = None, **extra) -> FeedbackEvent:
+    """An event; ``score_<name>=`` / ``weight_<name>=`` replace one component's value (NaN: unknown)."""
     rng = np.random.default_rng(i)
+    scores = {"visual": 0.8, "category": 0.5, "colour": 0.25}
+    weights = {"visual": 0.6, "category": 0.25, "colour": 0.15}
+    for key in [k for k in extra if k.startswith(("score_", "weight_")) and k != "score_total"]:
+        target = scores if key.startswith("score_") else weights
+        target[key.split("_", 1)[1]] = extra.pop(key)
     values = dict(
         catalog_key=catalog, query_checksum=query or f"q{i % 3}", item=f"item{i % 5}", label=label,
         query_embedding=rng.normal(size=DIM).astype(np.float32), query_name=f"photo{i}.jpg",
-        score_visual=0.8, score_category=0.5, score_colour=0.25, score_total=0.63,
-        weight_visual=0.6, weight_category=0.25, weight_colour=0.15,
+        scores=scores, score_total=0.63, weights=weights,
     )
     values.update(extra)
     return FeedbackEvent(**values)
@@ -66,7 +72,9 @@ def test_round_trip(tmp_path):
         when = dt.datetime.fromisoformat(stored.time)
         assert when.utcoffset() == dt.timedelta(0)  # UTC
         assert abs((dt.datetime.now(dt.timezone.utc) - when).total_seconds()) < 60
-    assert math.isnan(back[2].score_colour) and back[2].score_visual == pytest.approx(0.8)
+    assert "colour" not in back[2].scores and back[2].scores["visual"] == pytest.approx(0.8)
+    assert back[0].weights == {"visual": 0.6, "category": 0.25, "colour": 0.15}
+    assert math.isnan(frame.loc[2, "score_colour"])
     assert list(frame["label"]) == [1, -1, 1]
     assert frame.loc[0, "weight_category"] == pytest.approx(0.25)
     assert {"query_embedding", "score_total", "catalog_key"} <= set(frame.columns)
@@ -80,7 +88,7 @@ def test_store_is_wal_with_versioned_meta(store):
         meta = dict(raw.execute("SELECT key, value FROM meta"))
     finally:
         raw.close()
-    assert meta["format"] == FORMAT_NAME and meta["version"] == "1"
+    assert meta["format"] == FORMAT_NAME and meta["version"] == str(FORMAT_VERSION)
 
 
 @pytest.mark.parametrize("bad", [
@@ -125,15 +133,16 @@ def test_repeated_votes_count_once_and_latest_wins(store):
     assert store.query_labels("shop-a", "unknown") == {}
     likes, dislikes = store.item_counts("shop-a")
     assert likes == {} and dislikes == {"x": 2, "y": 1}  # x: once per query, not three times
-    scores, labels, groups = store.training_data("shop-a")
+    scores, labels, groups = store.training_data("shop-a", NAMES)
     assert scores.shape == (3, 3) and list(labels) == [-1, -1, -1] and sorted(groups) == ["q1", "q1", "q2"]
 
 
 def test_training_data_skips_unknown_scores(store):
     store.record([make_event(0, item="a"), make_event(1, item="b", score_category=math.nan)])
-    scores, labels, _ = store.training_data("shop-a")
+    scores, labels, _ = store.training_data("shop-a", NAMES)
     assert scores.shape == (1, 3) and labels.tolist() == [1]
-    empty_scores, empty_labels, _ = store.training_data("other")
+    assert store.training_data("shop-a", ("visual", "colour"))[0].shape == (2, 2)  # only the names asked for
+    empty_scores, empty_labels, _ = store.training_data("other", NAMES)
     assert empty_scores.shape == (0, 3) and empty_labels.shape == (0,)
 
 
@@ -156,8 +165,8 @@ def test_export_csv(store, tmp_path):
 
 def test_reset(store):
     store.record([make_event(i, catalog="shop-a") for i in range(3)] + [make_event(7, catalog="shop-b")])
-    store.save_weights("shop-a", [0.5, 0.3, 0.2], 3)
-    store.save_weights("shop-b", [0.4, 0.4, 0.2], 1)
+    store.save_weights("shop-a", dict(zip(NAMES, [0.5, 0.3, 0.2])), 3)
+    store.save_weights("shop-b", dict(zip(NAMES, [0.4, 0.4, 0.2])), 1)
     assert store.reset("shop-a") == 3
     assert store.count("shop-a") == 0 and store.count("shop-b") == 1
     assert store.load_weights("shop-a") is None and store.load_weights("shop-b") is not None
@@ -169,14 +178,15 @@ def test_reset(store):
 
 def test_learned_weights_round_trip(store):
     assert store.load_weights("shop-a") is None
-    saved = store.save_weights("shop-a", np.array([0.5, 0.2, 0.3]), n_events=42)
+    saved = store.save_weights("shop-a", dict(zip(NAMES, [0.5, 0.2, 0.3])), n_events=42)
     loaded = store.load_weights("shop-a")
     assert loaded == saved and loaded.n_events == 42
     np.testing.assert_allclose(loaded.as_array(), [0.5, 0.2, 0.3])
-    store.save_weights("shop-a", [0.6, 0.25, 0.15], n_events=50)  # replaces
+    np.testing.assert_allclose(loaded.as_array(["colour", "visual", "new"]), [0.3, 0.5, math.nan])
+    store.save_weights("shop-a", dict(zip(NAMES, [0.6, 0.25, 0.15])), n_events=50)  # replaces
     assert store.load_weights("shop-a").n_events == 50
     assert store.summary()["learned_weights"]["shop-a"]["visual"] == pytest.approx(0.6)
-    for bad in ([0.5, 0.5], [0.5, -0.1, 0.6], [math.nan, 0.5, 0.5]):
+    for bad in ([0.5, 0.2, 0.3], {}, {"visual": -0.1, "colour": 0.6}, {"visual": math.nan}):
         with pytest.raises(ValueError):
             store.save_weights("shop-a", bad, 1)
 
@@ -313,3 +323,83 @@ def test_store_opens_in_a_new_folder(tmp_path):
     with FeedbackStore(path) as store:
         store.record([make_event(0)])
     assert path.is_file() and os.path.getsize(path) > 0
+
+
+# The first release's schema (format version 1: one column per score component), verbatim.
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    time            TEXT NOT NULL,
+    catalog_key     TEXT NOT NULL,
+    query_checksum  TEXT NOT NULL,
+    query_name      TEXT NOT NULL DEFAULT '',
+    query_embedding BLOB,
+    item            TEXT NOT NULL,
+    label           INTEGER NOT NULL CHECK (label IN (-1, 1)),
+    score_visual    REAL,
+    score_category  REAL,
+    score_colour    REAL,
+    score_total     REAL,
+    weight_visual   REAL,
+    weight_category REAL,
+    weight_colour   REAL
+);
+CREATE INDEX events_catalog_query ON events (catalog_key, query_checksum);
+CREATE INDEX events_catalog_item ON events (catalog_key, item);
+CREATE TABLE learned_weights (
+    catalog_key TEXT PRIMARY KEY,
+    visual      REAL NOT NULL,
+    category    REAL NOT NULL,
+    colour      REAL NOT NULL,
+    n_events    INTEGER NOT NULL,
+    time        TEXT NOT NULL
+);
+"""
+
+
+def test_a_version_1_store_is_migrated_on_open(tmp_path):
+    path = tmp_path / "feedback.sqlite"
+    raw = sqlite3.connect(path)
+    raw.executescript(V1_SCHEMA)
+    raw.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT_NAME), ("version", "1"),
+                                                      ("created", "2024-01-01T00:00:00+00:00")])
+    embedding = np.arange(DIM, dtype="<f4")
+    raw.executemany(
+        "INSERT INTO events (time, catalog_key, query_checksum, query_name, query_embedding, item, label, "
+        "score_visual, score_category, score_colour, score_total, weight_visual, weight_category, weight_colour) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [("2024-01-01T00:00:01+00:00", "shop-a", "q0", "a.jpg", embedding.tobytes(), "item1", 1,
+          0.8, 0.5, 0.25, 0.63, 0.6, 0.25, 0.15),
+         ("2024-01-01T00:00:02+00:00", "shop-a", "q0", "a.jpg", None, "item2", -1,
+          0.7, None, 0.1, None, 0.6, 0.25, 0.15)])
+    raw.execute("INSERT INTO learned_weights VALUES ('shop-a', 0.5, 0.2, 0.3, 40, '2024-01-01T00:00:03+00:00')")
+    raw.commit()
+    raw.close()
+
+    with FeedbackStore(path) as store:
+        events = store.event_list()
+        assert [e.id for e in events] == [1, 2] and [e.label for e in events] == [LIKE, DISLIKE]
+        assert events[0].scores == {"visual": 0.8, "category": 0.5, "colour": 0.25}
+        assert events[0].weights == {"visual": 0.6, "category": 0.25, "colour": 0.15}
+        assert events[0].score_total == pytest.approx(0.63) and events[0].time == "2024-01-01T00:00:01+00:00"
+        np.testing.assert_array_equal(events[0].query_embedding, embedding)
+        assert events[1].scores == {"visual": 0.7, "colour": 0.1} and math.isnan(events[1].score_total)
+        learned = store.load_weights("shop-a")
+        assert learned.weights == {"visual": 0.5, "category": 0.2, "colour": 0.3} and learned.n_events == 40
+        assert store.training_data("shop-a", NAMES)[0].tolist() == [[0.8, 0.5, 0.25]]
+        store.record([make_event(3, catalog="shop-a")])  # and it takes new events
+        assert [e.id for e in store.event_list()] == [1, 2, 3]
+        store.check()
+    check = sqlite3.connect(path)
+    meta = dict(check.execute("SELECT key, value FROM meta").fetchall())
+    columns = [row[1] for row in check.execute("PRAGMA table_info(events)")]
+    indexes = {row[1] for row in check.execute("PRAGMA index_list(events)")}
+    tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    check.close()
+    assert meta["version"] == str(FORMAT_VERSION) and meta["created"] == "2024-01-01T00:00:00+00:00"
+    assert "scores" in columns and "score_visual" not in columns
+    assert {"events_catalog_query", "events_catalog_item"} <= indexes
+    assert not {"events_v1", "learned_weights_v1"} & tables
+    with FeedbackStore(path) as again:  # opening a migrated store changes nothing
+        assert len(again.event_list()) == 3

@@ -31,7 +31,7 @@ def main(
     config: Optional[Path] = typer.Option(None, help="Configuration file for the blend, colour and batch settings "
                                           "(default: hyper_parameters.yaml)."),
     set_: List[str] = typer.Option([], "--set", help="Override a setting: --set section.key=value (repeatable), "
-                                   "e.g. recommend.weight_colour=0.3 or colour.match_delta_e=10."),
+                                   "e.g. recommend.weights.colour=0.3 or colour.match_delta_e=10."),
     queries: str = typer.Option("test", help="Query split(s): train, val, test (comma-separated)."),
     gallery: str = typer.Option("test", help="Gallery split(s); a query's own image is always excluded."),
     tune: str = typer.Option("val", help="Split for the blend-weight grid search ('none' to skip). Never test "

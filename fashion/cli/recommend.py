@@ -31,10 +31,8 @@ class Request:
     top_k: int | None = None
     as_json: bool = False
     sheet: Path | None = None
-    weights: str | None = None
-    w_visual: float | None = None
-    w_category: float | None = None
-    w_colour: float | None = None
+    weights: str | None = None  # --weights: "visual=1,colour=0.5" or one number per component
+    weight_overrides: dict[str, float] = field(default_factory=dict)  # --w-visual etc.: {component: weight}
     category: str | None = None
     colour: str | None = None
     same_category: bool = False
@@ -77,18 +75,17 @@ def run_recommend(request: Request) -> int:
     if not request.images:
         raise RecommendError("give one or more query images (or --categories / --attributes)")
     if request.top_k is not None and request.top_k < 1:
+        raise RecommendError("--top-k must be at least 1")
     if request.sheet is not None:  # before any work: a folder or read-only place is one line now
         check_output_file(request.sheet, "--sheet")
-        raise RecommendError("--top-k must be at least 1")
     config = load_config(request.config_path, request.overrides)
     # Check the query files before a possibly long catalog build.
     pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
-    explicit_weights = bool(request.weights) or any(
-        w is not None for w in (request.w_visual, request.w_category, request.w_colour))
+    explicit_weights = bool(request.weights) or any(w is not None for w in request.weight_overrides.values())
     weights = Weights.from_config(config.recommend)
     if request.weights:
         weights = Weights.parse(request.weights, weights)
-    weights = weights.with_overrides(request.w_visual, request.w_category, request.w_colour)
+    weights = weights.with_overrides(**request.weight_overrides)
     filters = Filters(category=request.category, colour=request.colour, same_category=request.same_category)
     if request.colour:
         _check_colour_name(request.colour)

@@ -48,14 +48,28 @@ def available_metrics(report: dict[str, Any]) -> list[str]:
     return names
 
 
+def component_names_of(report: dict[str, Any]) -> list[str]:
+    """The score components a report's weights name, in the order they first appear (a report is
+    read on its own: the components registered now may differ from those it was made with)."""
+    names: list[str] = []
+    for weights in report.get("weights", {}).values():
+        names += [name for name in weights if name not in names]
+    return names
+
+
+def _weights_cell(weights: dict[str, float] | None, names: list[str]) -> str:
+    return "/".join(f"{weights.get(n, 0.0):.2f}" for n in names) if weights else "-"
+
+
 def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (method, k): the long form written to ``metrics.csv``."""
     out = []
     weights = report.get("weights", {})
+    names = component_names_of(report)
     for method, metrics in report["retrieval"].items():
         for k in report["protocol"]["ks"]:
             row: dict[str, Any] = {"method": method, "k": k}
-            for component in ("visual", "category", "colour"):
+            for component in names:
                 row[f"w_{component}"] = weights.get(method, {}).get(component)
             for metric, by_k in metrics.items():
                 row[metric] = by_k.get(k)
@@ -88,8 +102,9 @@ def format_table(report: dict[str, Any]) -> str:
             lines.append(f"{method:<10}{k:>4}" + "".join(_number(values[m].get(k), 10) for m in metrics))
         lines.append("")
     weights = report.get("weights", {})
-    lines.append("weights (visual, category, colour): " + "; ".join(
-        f"{name} {w['visual']:.2f}/{w['category']:.2f}/{w['colour']:.2f}" for name, w in weights.items()))
+    names = component_names_of(report)
+    lines.append(f"weights ({', '.join(names)}): " + "; ".join(
+        f"{name} {_weights_cell(w, names)}" for name, w in weights.items()))
     grid = report.get("grid_search", {})
     if "best_weights" in grid:
         lines.append(f"tuned = grid search on the {grid['split']} split ({grid['queries']} images, step "
@@ -173,12 +188,13 @@ def format_markdown(report: dict[str, Any], *, command: str, machine: str, secon
               f"({protocol['gallery']} split, each query's own photo excluded); colour agreement at "
               f"dE2000 <= {protocol['match_delta_e']:g}.", ""]
     shown = [k for k in ks if k in protocol["ks"]] or list(protocol["ks"])
-    header = ["method", "weights v/c/col"] + [f"{TITLES[m].replace('@k', '')}@{k}" for m in metrics for k in shown]
+    names = component_names_of(report)
+    header = ["method", "weights " + "/".join(names)] + [f"{TITLES[m].replace('@k', '')}@{k}" for m in metrics for k in shown]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     weights = report.get("weights", {})
     for method, values in report["retrieval"].items():
         w = weights.get(method)
-        cells = [method, f"{w['visual']:.2f}/{w['category']:.2f}/{w['colour']:.2f}" if w else "-"]
+        cells = [method, _weights_cell(w, names)]
         cells += [_number(values[m].get(k), 0) for m in metrics for k in shown]
         lines.append("| " + " | ".join(cells) + " |")
     grid = report.get("grid_search", {})

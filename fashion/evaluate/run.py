@@ -6,10 +6,10 @@ For a checkpoint and a labelled dataset (by default the data it was trained on, 
    decode, crop to the box, eval transform, network, palette; :class:`fashion.model.encoder.Encoder`);
 2. classification metrics of the query split (:func:`fashion.train.metrics.classification_report`, the
    same figures ``train.py`` reports);
-3. the three score components (cosine, Bhattacharyya category agreement, palette similarity) of
-   every query against every gallery image, as matrices (in chunks of queries), ranked by each
-   method: ``random``, ``visual`` (1,0,0), ``colour`` (0,0,1), ``category`` (0,1,0), the configured
-   ``blend`` (``recommend.weight_*``) and ``tuned`` (the best weights of a grid search on the
+3. the registered score components (:mod:`fashion.recommend.components`: cosine, Bhattacharyya
+   category agreement, palette similarity) of every query against every gallery image, as
+   matrices (in chunks of queries), ranked by each method: ``random``, each component alone
+   (``visual``, ``category``, ``colour``), the configured ``blend`` (``recommend.weights``) and ``tuned`` (the best weights of a grid search on the
    validation split; the test split is never used to choose them);
 4. recommendation metrics of each ranking at k = 1, 5, 10 (:mod:`fashion.evaluate.metrics`).
 
@@ -38,6 +38,7 @@ import pandas as pd
 from fashion.errors import FashionError
 from fashion.config import Config
 from fashion.data.datasets import LabelledData
+from fashion.recommend.components import ItemArrays, QueryArrays, component_names, score_matrices
 from fashion.recommend.recommender import Weights
 from fashion.evaluate.metrics import (
     attribute_overlap_at_k,
@@ -49,7 +50,8 @@ from fashion.evaluate.metrics import (
 )
 
 SPLITS = ("train", "val", "test")
-BASELINES = ("random", "visual", "colour", "category")
+# Baselines: a random order, then each registered score component alone (named after it).
+BASELINES = ("random",)
 # Metrics in [0, 1] where higher is better; their mean is the grid search's default objective.
 QUALITY_METRICS = ("category_precision", "colour_agreement", "attribute_overlap", "same_item_recall")
 METRICS = ("category_precision", "colour_agreement", "mean_delta_e", "attribute_overlap", "same_item_recall", "mean")
@@ -175,9 +177,11 @@ class Method:
 
 
 def baseline_methods(configured: Weights, tuned: Weights | None = None) -> list[Method]:
-    """random, visual-only, colour-only, category-only, the configured blend (and the tuned one)."""
-    methods = [Method("random", None), Method("visual", Weights(1, 0, 0)), Method("colour", Weights(0, 0, 1)),
-               Method("category", Weights(0, 1, 0)), Method("blend", configured.normalised(), pooled=True)]
+    """random, each registered score component alone (visual, category, colour), the configured
+    blend (and the tuned one)."""
+    methods = [Method("random", None)]
+    methods += [Method(name, Weights(**{name: 1.0})) for name in component_names()]
+    methods.append(Method("blend", configured.normalised(), pooled=True))
     if tuned is not None:
         methods.append(Method("tuned", tuned.normalised(), pooled=True))
     return methods
@@ -189,46 +193,51 @@ def self_columns(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     return np.array([column.get(int(q), -1) for q in queries], dtype=np.int64)
 
 
-def colour_matrix(features: Features, queries: np.ndarray, gallery: np.ndarray,
-                  gallery_self: np.ndarray | None = None) -> np.ndarray:
-    """(Q, N) palette similarity (:func:`fashion.colour.palette.palette_similarity_many`) of queries x gallery."""
-    from fashion.colour.palette import palette_self_match, palette_similarity_many, unpack_palette
+def query_features(features: Features, positions: np.ndarray) -> list[QueryArrays]:
+    """The embedded images at ``positions`` as queries of the score components (an image whose
+    garment had no colour gets no palette: colour-similar to nothing)."""
+    from fashion.colour.palette import unpack_palette
 
-    labs, shares = features.palette_lab[gallery], features.palette_shares[gallery]
-    if gallery_self is None:  # half the work of every row: computed once for all queries
-        gallery_self = palette_self_match(labs, shares)
-    out = np.zeros((len(queries), len(gallery)), dtype=np.float32)
-    for i, q in enumerate(queries):
+    queries = []
+    for q in positions:
         try:
             palette = unpack_palette(features.palette_lab[q], features.palette_shares[q])
-        except ValueError:  # no garment colour found: similar to nothing
-            continue
-        out[i] = palette_similarity_many(palette, labs, shares, self_match=gallery_self)
-    return out
+        except ValueError:
+            palette = None
+        queries.append(QueryArrays(features.embeddings[q], features.category_probs[q],
+                                   features.attribute_probs[q], palette))
+    return queries
+
+
+def gallery_items(features: Features, gallery: np.ndarray) -> ItemArrays:
+    """The gallery images as the catalog side of the score components (palette self-match cached)."""
+    from fashion.colour.palette import palette_self_match
+
+    labs, shares = features.palette_lab[gallery], features.palette_shares[gallery]
+    return ItemArrays(embeddings=features.embeddings[gallery], category_probs=features.category_probs[gallery],
+                      palette_lab=labs, palette_shares=shares, palette_self_match=palette_self_match(labs, shares))
 
 
 def rank_methods(features: Features, queries: np.ndarray, gallery: np.ndarray, methods: Sequence[Method],
                  k: int, pool_size: int, seed: int = 0, chunk: int = 512) -> dict[str, np.ndarray]:
     """``{method: (Q, k) ranked gallery columns}`` for every method, from one set of features.
 
-    The three component matrices of a chunk of queries are computed once and blended per method
-    (one matrix product each); a query's own image is excluded from its results.
+    The score component matrices (one per registered component, registry order) of a chunk of
+    queries are computed once and blended per method (one matrix product each); the visual one
+    is one matrix product, which also gives the blends' candidate pool. A query's own image is
+    excluded from its results.
     """
-    from fashion.colour.palette import palette_self_match
-
     exclude = self_columns(queries, gallery)
     g_embeddings = features.embeddings[gallery]
-    g_sqrt = np.sqrt(np.clip(features.category_probs[gallery], 0, None))
-    g_self = palette_self_match(features.palette_lab[gallery], features.palette_shares[gallery])
+    items = gallery_items(features, gallery)
     rng = np.random.default_rng(seed)
     ranked = {m.name: np.full((len(queries), k), -1, dtype=np.int64) for m in methods}
     for start in range(0, len(queries), chunk):
         part = queries[start:start + chunk]
         stop = start + len(part)
         visual = features.embeddings[part] @ g_embeddings.T
-        category = np.clip(np.sqrt(np.clip(features.category_probs[part], 0, None)) @ g_sqrt.T, 0.0, 1.0)
-        colour = colour_matrix(features, part, gallery, g_self)
-        components = np.stack([visual, category, colour]).astype(np.float64)  # (3, q, N)
+        precomputed = {"visual": visual} if "visual" in component_names() else {}
+        components = score_matrices(query_features(features, part), items, precomputed=precomputed)  # (K, q, N)
         pool = None
         if any(m.pooled for m in methods) and pool_size < len(gallery):
             candidates = rank(visual, pool_size, exclude[start:stop])
@@ -300,11 +309,19 @@ def _nanmean(values: Sequence[float]) -> float:
 # ------------------------------------------------------------------------------ grid search
 
 
-def weight_grid(step: float) -> list[Weights]:
-    """Every (visual, category, colour) on the simplex in steps of ``step``, visual-heavy first
-    (so that among equally good weights the search keeps the more visual one)."""
+def weight_grid(step: float, names: Sequence[str] | None = None) -> list[Weights]:
+    """Every weighting of the registered components (or ``names``) on the simplex in steps of
+    ``step``, earlier components heavier first (so that among equally good weights the search
+    keeps the more visual one)."""
+    names = tuple(component_names() if names is None else names)
     n = round(1 / step)
-    return [Weights(v / n, c / n, (n - v - c) / n) for v in range(n, -1, -1) for c in range(n - v, -1, -1)]
+
+    def splits(total: int, parts: int) -> list[tuple[int, ...]]:
+        if parts == 1:
+            return [(total,)]
+        return [(first, *rest) for first in range(total, -1, -1) for rest in splits(total - first, parts - 1)]
+
+    return [Weights(**{name: v / n for name, v in zip(names, point)}) for point in splits(n, len(names))]
 
 
 @dataclass
@@ -381,7 +398,7 @@ def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptio
              progress: bool = True, log: Log = print) -> dict[str, Any]:
     """Run the whole evaluation; returns the ``metrics.json`` content (see the module docstring).
 
-    ``config`` supplies the configured blend (``recommend.weight_*``), the candidate pool
+    ``config`` supplies the configured blend (``recommend.weights``), the candidate pool
     (``recommend.candidate_multiple``), the colour settings and the batch size.
     """
     options = options.check()
@@ -415,7 +432,7 @@ def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptio
             log(f"warning: {grid_note}")
         else:
             grid = grid_search(features, truth, tune, options.tune, configured, options, pool_size, match_delta_e)
-            log(f"grid search on {options.tune} ({len(tune)} images, {len(grid.table)} weight triples): best "
+            log(f"grid search on {options.tune} ({len(tune)} images, {len(grid.table)} weightings): best "
                 f"{_weights_text(grid.best)} with {grid.objective}@{grid.k} = {grid.best_value:.4f} "
                 f"(configured {_weights_text(configured.normalised())}: {grid.configured_value:.4f})")
 
@@ -451,7 +468,7 @@ def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptio
 
 
 def _weights_text(weights: Weights) -> str:
-    return f"(visual {weights.visual:.2f}, category {weights.category:.2f}, colour {weights.colour:.2f})"
+    return "(" + ", ".join(f"{name} {value:.2f}" for name, value in weights.items()) + ")"
 
 
 def _grid_json(grid: GridResult | None, note: str, options: EvalOptions) -> dict[str, Any]:

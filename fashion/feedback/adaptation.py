@@ -4,8 +4,9 @@ Three independent parts, each switchable in the ``feedback`` section of ``hyper_
 
 * :func:`rocchio` / :func:`rocchio_palette` move one query toward the items the shopper liked
   for it and away from those they disliked (embedding and colour palette);
-* :func:`fit_blend_weights` learns the visual / category / colour weights of the score from all
-  recorded likes and dislikes, regularised towards the configured defaults;
+* :func:`fit_blend_weights` learns the weights of the score components (visual, category,
+  colour, ...: one column per component) from all recorded likes and dislikes, regularised
+  towards the configured defaults;
 * :func:`item_prior` lets items that are disliked far more often than liked sink a little,
   by a bounded amount, so that they never disappear.
 
@@ -230,7 +231,8 @@ def _centre_within_groups(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
 def fit_blend_weights(component_scores: np.ndarray, labels: np.ndarray, prior: np.ndarray,
                       strength: float = 10.0, min_events: int = 20,
                       groups: np.ndarray | None = None) -> np.ndarray:
-    """Blend weights (visual, category, colour) learned from likes (+1) and dislikes (-1).
+    """Blend weights (one per column of ``component_scores``, in ``prior``'s order) learned from
+    likes (+1) and dislikes (-1).
 
     The score is linear in the component scores, so the coefficients of a logistic regression
     of like-vs-dislike on the raw component scores are themselves blend weights (up to scale):
@@ -348,31 +350,39 @@ def prior_adjustments(items: Sequence[str], adjustments: Mapping[str, float]) ->
 # Connecting to the store
 
 
-def refit_weights(store: "FeedbackStore", catalog_key: str, prior: Sequence[float],
+def refit_weights(store: "FeedbackStore", catalog_key: str, prior: Mapping[str, float],
                   config: "FeedbackConfig") -> "LearnedWeights | None":
-    """Fit the blend weights from all of a catalog's feedback and save them in the store.
+    """Fit the blend weights of the components named in ``prior`` ({component: default weight},
+    e.g. a :class:`~fashion.recommend.recommender.Weights`) from all of a catalog's feedback
+    and save them in the store.
 
     Call after recording events. Returns the saved weights, or None (nothing saved) when
-    learning is off or there are not yet ``config.min_events`` events with both labels.
+    learning is off or there are not yet ``config.min_events`` events with both labels (events
+    recorded before a component existed have no score for it and do not count).
     """
     if not (config.enabled and config.learn_weights):
         return None
-    scores, labels, groups = store.training_data(catalog_key)
+    names = list(prior)
+    scores, labels, groups = store.training_data(catalog_key, names)
     if len(labels) < config.min_events or len(np.unique(labels)) < 2:
         return None
-    weights = fit_blend_weights(scores, labels, np.asarray(prior, dtype=np.float64),
+    weights = fit_blend_weights(scores, labels, np.array([prior[n] for n in names], dtype=np.float64),
                                 strength=config.weight_regularisation, min_events=config.min_events,
                                 groups=groups)
-    return store.save_weights(catalog_key, weights, n_events=len(labels))
+    return store.save_weights(catalog_key, dict(zip(names, weights.tolist())), n_events=len(labels))
 
 
-def blend_weights(store: "FeedbackStore | None", catalog_key: str, prior: Sequence[float],
-                  config: "FeedbackConfig") -> np.ndarray:
-    """The weights a query should use: the learned ones when enabled and saved, else ``prior``."""
+def blend_weights(store: "FeedbackStore | None", catalog_key: str, prior: Mapping[str, float],
+                  config: "FeedbackConfig") -> dict[str, float]:
+    """The weights a query should use, ``{component: weight}`` over ``prior``'s names: the learned
+    ones when enabled and saved, else ``prior`` (also for a component the saved ones lack)."""
+    used = {name: float(value) for name, value in prior.items()}
     if store is None or not (config.enabled and config.learn_weights):
-        return np.asarray(prior, dtype=np.float64)
+        return used
     learned = store.load_weights(catalog_key)
-    return learned.as_array() if learned is not None else np.asarray(prior, dtype=np.float64)
+    if learned is None:
+        return used
+    return {name: float(learned.weights.get(name, value)) for name, value in used.items()}
 
 
 def item_adjustments(store: "FeedbackStore | None", catalog_key: str, config: "FeedbackConfig") -> dict[str, float]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from fashion.feedback.adaptation import blend_weights, item_adjustments, refine_query, refit_weights
 from fashion.feedback.store import FeedbackError, FeedbackEvent, FeedbackStore, make_catalog_key
-from fashion.recommend.recommender import Query, RecommendError, Weights
+from fashion.recommend.recommender import Query, RecommendError, Weights, blend
 
 
 @dataclass
@@ -65,18 +65,17 @@ class FeedbackSession:
 
     def record(self, query: Query, weights: Weights, likes: Sequence[str], dislikes: Sequence[str]) -> int:
         """Store one event per liked/disliked item with the scores it had for this query; refit weights."""
-        used = weights.normalised().as_dict()
+        used = weights.normalised()
         events = []
         for label, texts in ((1, likes), (-1, dislikes)):
             for text in texts:
                 key = self.resolve_item(text)
-                visual, category, colour = self.engine.recommender.components(query, np.array([self.rows_by_key[key]]))[0]
-                total = used["visual"] * visual + used["category"] * category + used["colour"] * colour
+                parts = self.engine.recommender.components(query, np.array([self.rows_by_key[key]]))
                 events.append(FeedbackEvent(
                     catalog_key=self.catalog_key, query_checksum=query.checksum, item=key, label=label,
-                    query_embedding=query.embedding, query_name=query.name, score_visual=float(visual),
-                    score_category=float(category), score_colour=float(colour), score_total=float(total),
-                    weight_visual=used["visual"], weight_category=used["category"], weight_colour=used["colour"]))
+                    query_embedding=query.embedding, query_name=query.name,
+                    scores=dict(zip(used, parts[0].tolist())), score_total=float(blend(parts, used)[0]),
+                    weights=used.as_dict()))
         written = self.store.record(events)
         refit_weights(self.store, self.catalog_key, self._prior(), self.engine.config.feedback)
         return written
@@ -101,12 +100,12 @@ class FeedbackSession:
             adapted = dataclasses.replace(query, embedding=refined.embedding,
                                           palette=unpack_palette(refined.lab, refined.shares))
         if weights is None:
-            weights = Weights(*blend_weights(self.store, self.catalog_key, self._prior(), config).tolist())
+            weights = Weights(**blend_weights(self.store, self.catalog_key, self._prior(), config))
         return adapted, weights, item_adjustments(self.store, self.catalog_key, config)
 
-    def _prior(self) -> np.ndarray:
+    def _prior(self) -> Weights:
         """The configured blend weights, normalised: what learned weights are pulled towards."""
-        return Weights.from_config(self.engine.config.recommend).normalised().as_array()
+        return Weights.from_config(self.engine.config.recommend).normalised()
 
     def summary(self) -> dict[str, Any]:
         """What has been recorded for this catalog (counts, most liked/disliked, learned weights)."""

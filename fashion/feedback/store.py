@@ -1,8 +1,12 @@
 """Shoppers' feedback (like / dislike on a recommended item), stored in an embedded SQLite database.
 
 One file, normally ``<catalog>/feedback.sqlite``, holds every event together with what the shopper
-saw: the query (checksum and embedding), the item, the label, each component score and the
-weights that ranked it. It also keeps the blend weights learned from those events.
+saw: the query (checksum and embedding), the item, the label, each score component's score and
+the weights that ranked it (JSON objects by component name, so a new score component needs no
+new column). It also keeps the blend weights learned from those events.
+
+A store written by the first release (version 1: one column per component, ``score_visual`` ...)
+is migrated in place, in one transaction, the first time this release opens it for writing.
 
 Several ``recommend.py`` processes may read and write the same file at once: the database runs
 in WAL mode (readers never block the writer), every write is one ``BEGIN IMMEDIATE`` transaction
@@ -18,12 +22,13 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
+import json
 import math
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,10 +36,11 @@ import pandas as pd
 from fashion.errors import FashionError
 
 FORMAT_NAME = "fashion-feedback"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LIKE = 1
 DISLIKE = -1
-COMPONENTS = ("visual", "category", "colour")
+# The components of version-1 stores, one column each (read only by the migration).
+_V1_COMPONENTS = ("visual", "category", "colour")
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _EMBEDDING_DTYPE = np.dtype("<f4")  # fixed byte order: the file may move between machines
@@ -53,30 +59,24 @@ CREATE TABLE IF NOT EXISTS events (
     query_embedding BLOB,
     item            TEXT NOT NULL,
     label           INTEGER NOT NULL CHECK (label IN (-1, 1)),
-    score_visual    REAL,
-    score_category  REAL,
-    score_colour    REAL,
+    scores          TEXT NOT NULL DEFAULT '{}',
     score_total     REAL,
-    weight_visual   REAL,
-    weight_category REAL,
-    weight_colour   REAL
+    weights         TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS events_catalog_query ON events (catalog_key, query_checksum);
 CREATE INDEX IF NOT EXISTS events_catalog_item ON events (catalog_key, item);
 CREATE TABLE IF NOT EXISTS learned_weights (
     catalog_key TEXT PRIMARY KEY,
-    visual      REAL NOT NULL,
-    category    REAL NOT NULL,
-    colour      REAL NOT NULL,
+    weights     TEXT NOT NULL,
     n_events    INTEGER NOT NULL,
     time        TEXT NOT NULL
 );
 """
 
+# scores / weights: JSON objects {component name: value}; an unknown value is left out.
 _EVENT_COLUMNS = (
     "id", "time", "catalog_key", "query_checksum", "query_name", "query_embedding", "item", "label",
-    "score_visual", "score_category", "score_colour", "score_total",
-    "weight_visual", "weight_category", "weight_colour",
+    "scores", "score_total", "weights",
 )
 
 
@@ -88,8 +88,9 @@ class FeedbackError(FashionError, ValueError):
 class FeedbackEvent:
     """One like (+1) or dislike (-1) of one shown item for one query.
 
-    ``score_*`` and ``weight_*`` are what the shopper saw (NaN when unknown); ``time`` (UTC ISO
-    8601) and ``id`` are filled in by the store.
+    ``scores`` ({score component: score}), ``score_total`` and ``weights`` ({component: weight})
+    are what the shopper saw (a component missing, or NaN, is unknown); ``time`` (UTC ISO 8601)
+    and ``id`` are filled in by the store.
     """
 
     catalog_key: str
@@ -98,13 +99,9 @@ class FeedbackEvent:
     label: int
     query_embedding: np.ndarray | None = None
     query_name: str = ""
-    score_visual: float = math.nan
-    score_category: float = math.nan
-    score_colour: float = math.nan
+    scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
     score_total: float = math.nan
-    weight_visual: float = math.nan
-    weight_category: float = math.nan
-    weight_colour: float = math.nan
+    weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
     time: str | None = None
     id: int | None = None
 
@@ -114,19 +111,19 @@ class LearnedWeights:
     """Blend weights fitted from a catalog's feedback, as saved in the store."""
 
     catalog_key: str
-    visual: float
-    category: float
-    colour: float
+    weights: Mapping[str, float]  # {score component: weight}
     n_events: int
     time: str
 
-    def as_array(self) -> np.ndarray:
-        """``[visual, category, colour]`` as float64."""
-        return np.array([self.visual, self.category, self.colour], dtype=np.float64)
+    def as_array(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """The weights of ``names`` (default: all, in stored order) as float64; NaN where unknown."""
+        names = list(self.weights) if names is None else names
+        return np.array([self.weights.get(name, math.nan) for name in names], dtype=np.float64)
 
     def as_dict(self) -> dict[str, float | int | str]:
-        """Plain dict (for JSON and the ``--feedback`` summary)."""
-        return dataclasses.asdict(self)
+        """Plain dict (for JSON and the ``--feedback`` summary): catalog_key, each weight by name,
+        n_events, time."""
+        return {"catalog_key": self.catalog_key, **self.weights, "n_events": self.n_events, "time": self.time}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,6 +188,26 @@ def _float_or_none(value: float | None) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _values_to_json(values: Mapping[str, float] | None) -> str:
+    """``{name: value}`` as a JSON object, unknown (None, NaN) values left out."""
+    known = {}
+    for name, value in (values or {}).items():
+        number = _float_or_none(value)
+        if number is not None:
+            known[str(name)] = number
+    return json.dumps(known, separators=(",", ":"))
+
+
+def _json_to_values(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in values.items() if isinstance(v, (int, float))} if isinstance(values, dict) else {}
+
+
 # ---------------------------------------------------------------------------------------------
 # Opening safely
 
@@ -249,6 +266,40 @@ def _check_meta(connection: sqlite3.Connection, path: Path) -> bool:
     return True
 
 
+def _stored_version(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    return int(row[0]) if row else FORMAT_VERSION
+
+
+def _migrate_v1(connection: sqlite3.Connection) -> None:
+    """Version 1 → 2 inside the caller's transaction (see :meth:`FeedbackStore._migrate`)."""
+    old_scores = [f"score_{name}" for name in _V1_COMPONENTS]
+    old_weights = [f"weight_{name}" for name in _V1_COMPONENTS]
+    base = ["id", "time", "catalog_key", "query_checksum", "query_name", "query_embedding", "item", "label"]
+    events = connection.execute(
+        f"SELECT {', '.join(base + old_scores + ['score_total'] + old_weights)} FROM events ORDER BY id").fetchall()
+    learned = connection.execute(
+        f"SELECT catalog_key, {', '.join(_V1_COMPONENTS)}, n_events, time FROM learned_weights").fetchall()
+    for statement in ("DROP INDEX IF EXISTS events_catalog_query", "DROP INDEX IF EXISTS events_catalog_item",
+                      "ALTER TABLE events RENAME TO events_v1", "ALTER TABLE learned_weights RENAME TO learned_weights_v1"):
+        connection.execute(statement)
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+    n = len(base)
+    k = len(_V1_COMPONENTS)
+    connection.executemany(
+        f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})",
+        [(*row[:n], _values_to_json(dict(zip(_V1_COMPONENTS, row[n:n + k]))), row[n + k],
+          _values_to_json(dict(zip(_V1_COMPONENTS, row[n + k + 1:])))) for row in events])
+    connection.executemany(
+        "INSERT INTO learned_weights (catalog_key, weights, n_events, time) VALUES (?, ?, ?, ?)",
+        [(row[0], _values_to_json(dict(zip(_V1_COMPONENTS, row[1:1 + k]))), row[1 + k], row[2 + k])
+         for row in learned])
+    connection.execute("DROP TABLE events_v1")
+    connection.execute("DROP TABLE learned_weights_v1")
+
+
 # ---------------------------------------------------------------------------------------------
 # The store
 
@@ -287,6 +338,8 @@ class FeedbackStore:
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if not _check_meta(connection, self.path):
                 self._initialise(connection)
+            elif _stored_version(connection) < FORMAT_VERSION:
+                self._migrate(connection)
             # Only now, with the file known to be ours, may its journal mode change.
             self._ensure_wal(connection)
         except sqlite3.DatabaseError as error:
@@ -333,6 +386,22 @@ class FeedbackStore:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                     [("format", FORMAT_NAME), ("version", str(FORMAT_VERSION)), ("created", _utc_now())],
                 )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        """Bring a version-1 store (one column per component) to version 2 (JSON by name), in one
+        transaction: events and learned weights keep their ids, times and values."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if _stored_version(connection) < 2:  # another process may have just done it
+                _migrate_v1(connection)
+                connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('version', ?)",
+                                   (str(FORMAT_VERSION),))
+                connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated', ?)", (_utc_now(),))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -423,10 +492,7 @@ class FeedbackStore:
         return (
             event.time or _utc_now(), event.catalog_key, event.query_checksum, event.query_name,
             _embedding_to_blob(event.query_embedding), event.item, int(event.label),
-            _float_or_none(event.score_visual), _float_or_none(event.score_category),
-            _float_or_none(event.score_colour), _float_or_none(event.score_total),
-            _float_or_none(event.weight_visual), _float_or_none(event.weight_category),
-            _float_or_none(event.weight_colour),
+            _values_to_json(event.scores), _float_or_none(event.score_total), _values_to_json(event.weights),
         )
 
     def event_list(self, catalog_key: str | None = None) -> list[FeedbackEvent]:
@@ -439,17 +505,18 @@ class FeedbackStore:
     def _row_event(row: tuple) -> FeedbackEvent:
         values = dict(zip(_EVENT_COLUMNS, row))
         values["query_embedding"] = _blob_to_embedding(values["query_embedding"])
-        for name in _EVENT_COLUMNS:
-            if name.startswith(("score_", "weight_")) and values[name] is None:
-                values[name] = math.nan
+        values["scores"] = _json_to_values(values["scores"])
+        values["weights"] = _json_to_values(values["weights"])
+        if values["score_total"] is None:
+            values["score_total"] = math.nan
         return FeedbackEvent(**values)
 
     def events(self, catalog_key: str | None = None) -> pd.DataFrame:
         """All events as a frame, one row per event, oldest first.
 
         Columns: id, time, catalog_key, query_checksum, query_name, query_embedding (float32
-        array or None), item, label (+1/-1), score_visual, score_category, score_colour,
-        score_total, weight_visual, weight_category, weight_colour (NaN when unknown).
+        array or None), item, label (+1/-1), ``score_<component>`` for each component any event
+        scored, score_total, ``weight_<component>`` likewise (NaN when unknown).
         """
         return events_frame(self.event_list(catalog_key))
 
@@ -486,19 +553,21 @@ class FeedbackStore:
         dislikes = {item: int(n) for item, _, n in rows if n}
         return likes, dislikes
 
-    def training_data(self, catalog_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(component_scores (n, 3), labels (n,), groups (n,))`` for the blend-weight fit.
+    def training_data(self, catalog_key: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(component_scores (n, len(names)), labels (n,), groups (n,))`` for the blend-weight fit.
 
-        One row per (query, item), latest vote; rows whose shown scores are unknown are left out.
-        ``groups`` holds each row's query checksum.
+        One row per (query, item), latest vote; rows where a score of one of ``names`` is unknown
+        are left out. ``groups`` holds each row's query checksum.
         """
-        frame = self.latest_events(catalog_key)
-        score_columns = [f"score_{name}" for name in COMPONENTS]
-        if frame.empty:
-            return np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
-        frame = frame.dropna(subset=score_columns)
-        return (frame[score_columns].to_numpy(np.float64), frame["label"].to_numpy(np.int64),
-                frame["query_checksum"].to_numpy(object))
+        events = [self._row_event(row) for row in self._query(
+            f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE id IN ("
+            "SELECT MAX(id) FROM events WHERE catalog_key = ? GROUP BY query_checksum, item) ORDER BY id",
+            (catalog_key,))]
+        rows = [[e.scores.get(name, math.nan) for name in names] for e in events]
+        known = [i for i, row in enumerate(rows) if all(math.isfinite(v) for v in row)]
+        return (np.array([rows[i] for i in known], dtype=np.float64).reshape(len(known), len(names)),
+                np.array([events[i].label for i in known], dtype=np.int64),
+                np.array([events[i].query_checksum for i in known], dtype=object))
 
     def count(self, catalog_key: str | None = None) -> int:
         """Number of events (of one catalog, or all)."""
@@ -562,17 +631,18 @@ class FeedbackStore:
 
     # -- learned weights ----------------------------------------------------------------------
 
-    def save_weights(self, catalog_key: str, weights: Sequence[float] | np.ndarray, n_events: int) -> LearnedWeights:
-        """Save (replace) the blend weights ``[visual, category, colour]`` learned for a catalog."""
-        values = np.asarray(weights, dtype=np.float64)
-        if values.shape != (3,) or not np.all(np.isfinite(values)) or np.any(values < 0):
-            raise ValueError(f"weights must be 3 finite non-negative numbers, got {weights!r}")
-        learned = LearnedWeights(catalog_key, float(values[0]), float(values[1]), float(values[2]),
-                                 int(n_events), _utc_now())
+    def save_weights(self, catalog_key: str, weights: Mapping[str, float], n_events: int) -> LearnedWeights:
+        """Save (replace) the blend weights ``{component: weight}`` learned for a catalog."""
+        if not isinstance(weights, Mapping) or not weights:
+            raise ValueError(f"weights must be a non-empty mapping of component names to numbers, got {weights!r}")
+        values = {str(name): float(value) for name, value in weights.items()}
+        if not all(math.isfinite(v) and v >= 0 for v in values.values()):
+            raise ValueError(f"weights must be finite non-negative numbers, got {weights!r}")
+        learned = LearnedWeights(catalog_key, values, int(n_events), _utc_now())
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO learned_weights (catalog_key, visual, category, colour, n_events, time) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (learned.catalog_key, learned.visual, learned.category,
-                                                     learned.colour, learned.n_events, learned.time))
+            db.execute("INSERT OR REPLACE INTO learned_weights (catalog_key, weights, n_events, time) "
+                       "VALUES (?, ?, ?, ?)", (learned.catalog_key, _values_to_json(values), learned.n_events,
+                                               learned.time))
         return learned
 
     def load_weights(self, catalog_key: str) -> LearnedWeights | None:
@@ -582,9 +652,9 @@ class FeedbackStore:
 
     def _all_weights(self, catalog_key: str | None) -> list[LearnedWeights]:
         where, params = self._where(catalog_key)
-        rows = self._query("SELECT catalog_key, visual, category, colour, n_events, time FROM learned_weights"
+        rows = self._query("SELECT catalog_key, weights, n_events, time FROM learned_weights"
                            f"{where} ORDER BY catalog_key", params)
-        return [LearnedWeights(*row) for row in rows]
+        return [LearnedWeights(key, _json_to_values(weights), int(n), time) for key, weights, n, time in rows]
 
     # -- maintenance --------------------------------------------------------------------------
 
@@ -598,6 +668,14 @@ class FeedbackStore:
 
 def events_frame(events: Sequence[FeedbackEvent]) -> pd.DataFrame:
     """A list of events as a DataFrame (columns as in :meth:`FeedbackStore.events`)."""
-    frame = pd.DataFrame({name: [getattr(e, name) for e in events] for name in _EVENT_COLUMNS},
-                         columns=list(_EVENT_COLUMNS))
+    names: list[str] = []
+    for event in events:
+        names += [n for n in (*event.scores, *event.weights) if n not in names]
+    columns: dict[str, list] = {name: [getattr(e, name) for e in events] for name in _EVENT_COLUMNS[:8]}
+    for name in names:
+        columns[f"score_{name}"] = [float(e.scores.get(name, math.nan)) for e in events]
+    columns["score_total"] = [float(e.score_total) for e in events]
+    for name in names:
+        columns[f"weight_{name}"] = [float(e.weights.get(name, math.nan)) for e in events]
+    frame = pd.DataFrame(columns, columns=list(columns))
     return frame.astype({"id": "Int64", "label": "int64"})

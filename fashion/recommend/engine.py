@@ -162,7 +162,7 @@ class Engine:
                                           adjustments=adjustments)
 
     def default_weights(self) -> Weights:
-        """The configured blend weights (``recommend.weight_*``)."""
+        """The configured blend weights (``recommend.weights``; see :mod:`fashion.recommend.components`)."""
         return Weights.from_config(self.config.recommend)
 
     # -- lookups

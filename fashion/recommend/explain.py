@@ -38,9 +38,10 @@ def format_results(results: Sequence[Result], catalog: dict[str, Any], weights: 
                    filters: dict[str, Any]) -> str:
     """The results table: rank, total and component scores, category, colours, ΔE, shared attributes, item."""
     active = ", ".join(f"{k}={v}" for k, v in filters.items() if v) or "none"
+    names = list(weights)  # the score components, registry order
     head = (f"top {len(results)} of {catalog['items']} catalog items · score = "
-            f"{weights['visual']:.2f}·visual + {weights['category']:.2f}·category + {weights['colour']:.2f}·colour"
-            f" · filters: {active} · search: {catalog['search']}")
+            + " + ".join(f"{weights[name]:.2f}·{name}" for name in names)
+            + f" · filters: {active} · search: {catalog['search']}")
     if not results:
         return head + "\n  no catalog item passes the filters"
     rows = []
@@ -48,10 +49,13 @@ def format_results(results: Sequence[Result], catalog: dict[str, Any], weights: 
         colours = ", ".join(c["name"] for c in r.colours[:2])
         shared = ", ".join(a["name"] for a in r.shared_attributes[:3]) or "—"
         delta = "—" if math.isnan(r.delta_e) else f"{r.delta_e:.1f}"
-        rows.append([r.rank, f"{r.scores['total']:.3f}", f"{r.scores['visual']:.3f}", f"{r.scores['category']:.3f}",
-                     f"{r.scores['colour']:.3f}", r.category, colours, delta, shared, _shorten(r.key, 48)])
-    table = _table(["#", "score", "visual", "categ", "colour", "category", "colours", "ΔE", "shared attributes", "item"],
-                   rows, ">>>>><<<><")
+        rows.append([r.rank, f"{r.scores['total']:.3f}", *(f"{r.scores.get(n, math.nan):.3f}" for n in names),
+                     r.category, colours, delta, shared, _shorten(r.key, 48)])
+    # Component columns are headed by the name, abbreviated so that "category" stays apart from
+    # the category name column.
+    headers = ["#", "score", *(n if n != "category" else "categ" for n in names),
+               "category", "colours", "ΔE", "shared attributes", "item"]
+    table = _table(headers, rows, ">>" + ">" * len(names) + "<<<><")
     return head + "\n" + table
 
 

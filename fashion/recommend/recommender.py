@@ -4,7 +4,8 @@ No network and no training here: a :class:`Recommender` works on a loaded
 :class:`~fashion.index.catalog.Catalog` and the model's :class:`~fashion.model.checkpoint.Labels`; queries
 come in as :class:`Query` (made by :class:`fashion.recommend.engine.Engine.describe`).
 
-The score of a catalog item for a query (weights normalised to sum to 1)::
+The score of a catalog item for a query is the weighted sum of the registered score components
+(:mod:`fashion.recommend.components`; weights normalised to sum to 1). The built-in three::
 
     total = w_visual * cosine(query embedding, item embedding)            (exact or FAISS search)
           + w_category * sum_c sqrt(p_query(c) * p_item(c))                (Bhattacharyya coefficient
@@ -21,7 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -48,64 +49,126 @@ class RecommendError(FashionError, ValueError):
 # ------------------------------------------------------------------------------ weights, filters
 
 
-@dataclass(frozen=True)
-class Weights:
-    """Blend weights of the three score components (normalised to sum to 1 when used)."""
+class Weights(Mapping[str, float]):
+    """Blend weights: a name -> weight mapping over the registered score components
+    (:mod:`fashion.recommend.components`), normalised to sum to 1 when used.
 
-    visual: float
-    category: float
-    colour: float
+    ``Weights(visual=1, colour=0.5)`` names components (the others weigh 0); ``Weights(0.6, 0.25,
+    0.15)`` gives them in registry order. Every weight is finite and non-negative, not all are
+    zero, and an unknown name is a :class:`RecommendError` listing the registered ones. Iterating
+    yields every registered component's name (registry order).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, *values: float, **named: float) -> None:
+        names = component_names()
+        if len(values) > len(names):
+            raise RecommendError(f"{len(values)} weights given but only {len(names)} score components are "
+                                 f"registered ({', '.join(names)})")
+        unknown = sorted(set(named) - set(names))
+        if unknown:
+            raise RecommendError(f"unknown score component {', '.join(map(repr, unknown))}; "
+                                 f"registered: {', '.join(names)}")
+        given = dict(zip(names, values))
+        clash = sorted(set(given) & set(named))
+        if clash:
+            raise RecommendError(f"weight of {', '.join(clash)} given twice")
+        given.update(named)
+        try:
+            self._values = {name: float(given.get(name, 0.0)) for name in names}
+        except (TypeError, ValueError):
+            raise RecommendError(f"weights must be numbers, got {given}") from None
+        array = np.array(list(self._values.values()), dtype=np.float64)
+        if not np.all(np.isfinite(array)) or np.any(array < 0) or array.sum() <= 0:
+            raise RecommendError(f"weights must be finite, non-negative and not all zero, got {self._values}")
+
+    # -- the mapping
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(f"no score component {name!r}; registered: {', '.join(self._values)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Weights):
+            return self._values == other._values
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"Weights({', '.join(f'{k}={v:g}' for k, v in self._values.items())})"
+
+    # -- building
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float], what: str = "weights") -> "Weights":
+        """Weights from ``{name: value}``; components it does not name take their registered
+        ``default_weight``; an unknown name is an error naming ``what`` and the registered ones."""
+        unknown = sorted(set(values) - set(component_names()))
+        if unknown:
+            raise RecommendError(f"{what}: unknown score component {', '.join(map(repr, unknown))}; "
+                                 f"registered: {', '.join(component_names())}")
+        return cls(**{**default_weights(), **{k: float(v) for k, v in values.items()}})
 
     @classmethod
     def from_config(cls, config: RecommendConfig) -> "Weights":
-        return cls(config.weight_visual, config.weight_category, config.weight_colour)
+        """``recommend.weights`` (components it does not name: their registered default weight)."""
+        return cls.from_mapping(config.weights, "recommend.weights")
 
     @classmethod
     def parse(cls, text: str, base: "Weights") -> "Weights":
-        """``"0.6,0.25,0.15"`` (visual, category, colour) or ``"colour=1,visual=0.5"`` (others from ``base``)."""
+        """``"0.6,0.25,0.15"`` (one number per component, registry order) or ``"colour=1,visual=0.5"``
+        (the components not named keep their weight in ``base``)."""
+        names = component_names()
         parts = [p.strip() for p in text.split(",") if p.strip()]
         try:
             if parts and all("=" not in p for p in parts):
-                if len(parts) != 3:
-                    raise RecommendError(f"--weights needs three numbers (visual,category,colour), got {text!r}")
-                return cls(*(float(p) for p in parts)).checked()
+                if len(parts) != len(names):
+                    raise RecommendError(f"--weights needs {len(names)} numbers ({','.join(names)}) or "
+                                         f"name=value pairs, got {text!r}")
+                return cls(*(float(p) for p in parts))
             values = {}
             for part in parts:
                 name, _, value = part.partition("=")
                 name = name.strip().lower()
-                if name not in COMPONENTS:
-                    raise RecommendError(f"--weights: unknown component {name!r} (visual, category, colour)")
+                if name not in names:
+                    raise RecommendError(f"--weights: unknown component {name!r} (registered: {', '.join(names)})")
                 values[name] = float(value)
         except ValueError as error:
             if isinstance(error, RecommendError):
                 raise
             raise RecommendError(f"--weights: not a number in {text!r}") from None
-        return replace(base, **values).checked()
+        return base.with_overrides(**values)
 
-    def with_overrides(self, visual: float | None = None, category: float | None = None,
-                       colour: float | None = None) -> "Weights":
-        """A copy with the given components replaced (None keeps the current value)."""
-        changes = {k: v for k, v in (("visual", visual), ("category", category), ("colour", colour)) if v is not None}
-        return replace(self, **changes).checked()
+    def with_overrides(self, **values: float | None) -> "Weights":
+        """A copy with the named components replaced (None keeps the current value)."""
+        return Weights(**{**self._values, **{k: v for k, v in values.items() if v is not None}})
 
     def checked(self) -> "Weights":
-        """Itself, after checking the weights are finite, non-negative and not all zero."""
-        values = self.as_array()
-        if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
-            raise RecommendError(f"weights must be non-negative and not all zero, got {self.as_dict()}")
+        """Itself (weights are checked when made: finite, non-negative, not all zero)."""
         return self
 
     def normalised(self) -> "Weights":
         """The weights scaled to sum to 1 (so totals stay comparable across weightings)."""
-        values = self.checked().as_array()
+        values = self.as_array()
         return Weights(*(values / values.sum()).tolist())
 
     def as_array(self) -> np.ndarray:
-        """``[visual, category, colour]`` float64."""
-        return np.array([self.visual, self.category, self.colour], dtype=np.float64)
+        """The weights in registry order, float64."""
+        return np.array(list(self._values.values()), dtype=np.float64)
 
     def as_dict(self) -> dict[str, float]:
-        return {"visual": self.visual, "category": self.category, "colour": self.colour}
+        return dict(self._values)
 
 
 @dataclass(frozen=True)
@@ -123,17 +186,9 @@ class Filters:
 # ------------------------------------------------------------------------------ score parts
 
 
-def category_agreement(query_probs: np.ndarray, item_probs: np.ndarray) -> np.ndarray:
-    """Bhattacharyya coefficient ``sum_c sqrt(p_c q_c)`` of a query's and each item's category
-    distribution: (N,) in [0, 1], 1 for identical distributions, 0 for disjoint ones.
-    """
-    q = np.sqrt(np.clip(np.asarray(query_probs, dtype=np.float64), 0, None))
-    p = np.sqrt(np.clip(np.asarray(item_probs, dtype=np.float64), 0, None))
-    return np.clip(p @ q, 0.0, 1.0)
-
-
 def blend(components: np.ndarray, weights: Weights) -> np.ndarray:
-    """Total scores (N,) from components (N, 3) = [visual, category, colour] and weights (normalised)."""
+    """Total scores (N,) from component scores (N, K) (columns in registry order, as
+    :func:`fashion.recommend.components.score_matrix` makes them) and weights (normalised)."""
     return np.asarray(components, dtype=np.float64) @ weights.normalised().as_array()
 
 
@@ -214,7 +269,7 @@ class Result:
     label: str  # the catalog's own category label ("" when unknown)
     predicted_category: str
     predicted_probability: float
-    scores: dict[str, float]  # total, visual, category, colour
+    scores: dict[str, float]  # total, then one per registered score component
     weights: dict[str, float]  # the normalised weights that produced ``total``
     colours: list[dict[str, Any]]  # name, family, hex, share
     delta_e: float  # CIEDE2000 between the item's and the query's dominant colours
@@ -315,25 +370,18 @@ class Recommender:
     # -- scoring
 
     def components(self, query: Query, rows: np.ndarray, visual: np.ndarray | None = None) -> np.ndarray:
-        """(len(rows), 3) [visual, category, colour] scores of catalog rows for a query."""
-        from fashion.colour.palette import palette_similarity_many
-
+        """(len(rows), K) scores of catalog rows for a query, one column per registered score
+        component (registry order); ``visual``, when given, is the search's cosine for these rows."""
         rows = np.asarray(rows, dtype=np.int64)
-        if visual is None:
-            embeddings = np.asarray(self.catalog.embeddings[rows], dtype=np.float32)
-            visual = embeddings @ query.embedding.astype(np.float32)
-        category = (category_agreement(query.category_probs, self.catalog.category_probs[rows])
-                    if self.catalog.category_probs.shape[1] else np.zeros(len(rows)))
-        colour = palette_similarity_many(query.palette, self.catalog.palette_lab[rows],
-                                         self.catalog.palette_shares[rows])
-        return np.stack([np.asarray(visual, np.float64), category, colour.astype(np.float64)], axis=1)
+        precomputed = {"visual": visual} if visual is not None and "visual" in component_names() else None
+        return score_matrix(query, ItemArrays.of_catalog(self.catalog, rows), precomputed=precomputed)
 
     def recommend(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
                   filters: Filters | None = None, exclude: Iterable[str] = (),
                   adjustments: dict[str, float] | None = None) -> list[Result]:
         """The ``top_k`` best items for ``query``, explained.
 
-        ``weights`` default to ``recommend.weight_*``; ``exclude`` holds item keys to leave out;
+        ``weights`` default to ``recommend.weights``; ``exclude`` holds item keys to leave out;
         ``adjustments`` maps item keys to a bonus added to ``total`` (the feedback item prior).
         """
         top_k = top_k or self.config.top_k
@@ -392,7 +440,7 @@ class Recommender:
             item_id=str(item["item_id"]), label=str(item["label"]),
             predicted_category=labels.category_names[predicted] if predicted >= 0 else "",
             predicted_probability=float(probs[predicted]) if predicted >= 0 else 0.0,
-            scores={"total": total, **{name: float(v) for name, v in zip(COMPONENTS, components)}},
+            scores={"total": total, **{name: float(v) for name, v in zip(component_names(), components)}},
             weights=weights.as_dict(), colours=colours, delta_e=delta_e,
             shared_attributes=[{"name": labels.attribute_names[a],
                                 "type": ATTRIBUTE_TYPE_NAMES.get(labels.attribute_types[a], "other")} for a in shared],

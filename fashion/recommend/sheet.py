@@ -90,9 +90,8 @@ def write_contact_sheet(path: str | Path, rows: Sequence[tuple[Query, Image.Imag
             s = result.scores
             draw.text((x, text_y), _clip(f"#{result.rank}  {s['total']:.3f}  {result.category}", bold, draw),
                       fill=(0, 0, 0), font=bold)
-            draw.text((x, text_y + 15),
-                      _clip(f"vis {s['visual']:.2f} · cat {s['category']:.2f} · col {s['colour']:.2f}", small, draw),
-                      fill=(60, 60, 60), font=small)
+            parts = " · ".join(f"{name[:3]} {value:.2f}" for name, value in s.items() if name != "total")
+            draw.text((x, text_y + 15), _clip(parts, small, draw), fill=(60, 60, 60), font=small)
             _swatches(draw, x, text_y + 32, result.colours)
             delta = "" if result.delta_e != result.delta_e else f"  dE {result.delta_e:.0f}"
             draw.text((x, text_y + 47), _clip(", ".join(c["name"] for c in result.colours[:2]) + delta, small, draw),

@@ -5,12 +5,15 @@ Endpoints (the OpenAPI page is at ``/docs``, the schema at ``/openapi.json``):
 * ``GET /`` — the page (plain HTML, CSS and JavaScript from ``fashion/web/static``);
 * ``POST /recommend`` — multipart: one or more photos in the field ``image`` (or ``query_id``
   of a photo described before, to re-rank without uploading it again), ``top_k``, ``weights``
-  (``"0.6,0.25,0.15"`` or ``"colour=1"`` as ``recommend.py --weights``), ``w_visual`` /
-  ``w_category`` / ``w_colour``, ``category``, ``colour``, ``same_category``, ``combine``.
+  (``"0.6,0.25,0.15"`` or ``"colour=1"`` as ``recommend.py --weights``), one ``w_<component>``
+  field per score component (``w_visual``, ``w_category``, ``w_colour``, ...), ``category``,
+  ``colour``, ``same_category``, ``combine``.
   The answer is ``recommend.py --json``'s, plus ``query_id`` on each query and ``id`` (the
   catalog row, for ``/items/{id}/image``) on each result;
 * ``GET /categories?q=`` / ``GET /attributes?q=`` — the lookups of ``recommend.py --categories``;
 * ``GET /colours`` — the colour families the colour filter knows;
+* ``GET /components`` — the registered score components (name, label, description, default and
+  configured weight): what the page builds its sliders from;
 * ``GET /items/{id}/image`` — a catalog image by its row number (never by a path);
 * ``POST /feedback`` — like / dislike of a shown item, stored in the feedback store;
 * ``GET /health`` — liveness, catalog, model, limits and defaults.
@@ -113,6 +116,33 @@ def _image_error_status(cause: str) -> int:
     if cause.startswith("image too large"):
         return 413
     return 400  # empty file, truncated image, unreadable
+
+
+def _component_fields(form: Any) -> dict[str, float]:
+    """The ``w_<component>`` fields of a form as ``{component: weight}`` (each a number >= 0; a
+    ``w_`` field naming no registered component is an error listing them)."""
+    from fashion.recommend.components import component_names
+
+    names = component_names()
+    out: dict[str, float] = {}
+    for field_name in form.keys():
+        if not field_name.startswith("w_"):
+            continue
+        name = field_name[2:]
+        if name not in names:
+            raise ApiError(422, f"invalid request: {field_name[:40]}: no score component {name[:32]!r} "
+                                f"(registered: {', '.join(names)})")
+        text = form.get(field_name)
+        try:
+            value = float(text) if isinstance(text, str) and text.strip() else None
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value):
+            raise ApiError(422, f"invalid request: {field_name}: must be a number")
+        if value < 0:
+            raise ApiError(422, f"invalid request: {field_name}: must be greater than or equal to 0")
+        out[name] = value
+    return out
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -459,7 +489,8 @@ class FeedbackIn(BaseModel):
     id: int | None = Field(None, ge=0, description="Or the item's catalog row (`id` of the result).")
     label: Literal["like", "dislike", 1, -1] = Field(description="`like` / `dislike` (or 1 / -1).")
     weights: dict[str, float] | None = Field(
-        None, description="The weights the shopper saw (visual, category, colour); default: the configured ones.")
+        None, description="The weights the shopper saw, by score component (GET /components); "
+                          "default: the configured ones.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,6 +513,7 @@ def create_app(engine: "Engine", config: Config | None = None,
     from fashion.colour.palette import COLOUR_FAMILIES
     from fashion.feedback.store import DISLIKE, LIKE, FeedbackEvent, FeedbackError, make_catalog_key
     from fashion.data.images import ImageLoadError
+    from fashion.recommend.components import components as registered_components
     from fashion.recommend.recommender import Filters, RecommendError, Weights, blend
 
     config = config or engine.config
@@ -582,6 +614,11 @@ def create_app(engine: "Engine", config: Config | None = None,
             "queries_cached": len(queries),
         })
 
+    @app.get("/components", summary="The score components a result's score is blended from, with their weights")
+    async def score_components() -> Response:
+        configured = engine.default_weights()
+        return JSON({"components": [{**c.as_dict(), "weight": configured[c.name]} for c in registered_components()]})
+
     @app.get("/categories", summary="Categories whose name contains q, with catalog counts")
     async def categories(q: str = "") -> Response:
         return JSON({"categories": engine.categories(q[:200])})
@@ -612,15 +649,15 @@ def create_app(engine: "Engine", config: Config | None = None,
                          413: {"description": "Upload too large, or too many pixels (decompression bomb)"},
                          415: {"description": "Not an image"}})
     async def recommend(
+        request: Request,
         image: list[UploadFile] | None = File(None, description="Photo(s) (JPEG, PNG, WebP, ...). Several give one "
                                                                    "answer each, or one with combine."),
         query_id: str | None = Form(None, description="Re-rank a photo described before (its `query_id`) "
                                                       "instead of uploading it again."),
         top_k: int | None = Form(None, ge=1, description="Results per query (default recommend.top_k)."),
-        weights: str | None = Form(None, description="'visual,category,colour' (e.g. 1,0,0) or 'colour=0.5'."),
-        w_visual: float | None = Form(None, ge=0, description="Weight of visual similarity."),
-        w_category: float | None = Form(None, ge=0, description="Weight of category agreement."),
-        w_colour: float | None = Form(None, ge=0, description="Weight of colour similarity."),
+        weights: str | None = Form(None, description="'visual,category,colour' (e.g. 1,0,0) or 'colour=0.5'; "
+                                                     "or one form field w_<component> per score component "
+                                                     "(w_visual, w_category, w_colour, ...: GET /components)."),
         category: str | None = Form(None, description="Only items of this category."),
         colour: str | None = Form(None, description="Only items with this colour (family or CSS4 name)."),
         same_category: bool = Form(False, description="Only items of the query's predicted category."),
@@ -632,7 +669,7 @@ def create_app(engine: "Engine", config: Config | None = None,
         weights_used = Weights.from_config(engine.config.recommend)
         if weights:
             weights_used = Weights.parse(weights, weights_used)
-        weights_used = weights_used.with_overrides(w_visual, w_category, w_colour)
+        weights_used = weights_used.with_overrides(**_component_fields(await request.form()))
         filters = Filters(category=(category or "").strip() or None, colour=(colour or "").strip() or None,
                           same_category=same_category)
         if uploads and query_id:
@@ -694,7 +731,7 @@ def create_app(engine: "Engine", config: Config | None = None,
         from fashion.feedback.adaptation import refit_weights
 
         written = store.record(events)
-        prior = engine.default_weights().normalised().as_array()
+        prior = engine.default_weights().normalised()
         try:
             refit_weights(store, catalog_key, prior, engine.config.feedback)
         except Exception:  # noqa: BLE001 - the event is stored; a failed fit only keeps the old weights
@@ -722,24 +759,23 @@ def create_app(engine: "Engine", config: Config | None = None,
         key = engine.recommender.keys[row]
         shown = engine.default_weights()
         if body.weights:
-            unknown = set(body.weights) - {"visual", "category", "colour"}
+            unknown = set(body.weights) - set(shown)
             if unknown:
                 raise ApiError(422, f"invalid request: unknown weight(s) {', '.join(sorted(unknown))}")
             shown = shown.with_overrides(**body.weights)
         shown = shown.normalised()
         parts = await run_in_threadpool(engine.recommender.components, query, [row])
         total = float(blend(parts, shown)[0])
+        scores = dict(zip(shown, parts[0].tolist()))
         label = LIKE if body.label in ("like", 1) else DISLIKE
         event = FeedbackEvent(
             catalog_key=catalog_key, query_checksum=query.checksum, item=key, label=label,
-            query_embedding=query.embedding, query_name=query.name,
-            score_visual=float(parts[0, 0]), score_category=float(parts[0, 1]), score_colour=float(parts[0, 2]),
-            score_total=total, weight_visual=shown.visual, weight_category=shown.category, weight_colour=shown.colour)
+            query_embedding=query.embedding, query_name=query.name, scores=scores, score_total=total,
+            weights=shown.as_dict())
         await feedback.call(record_and_refit, [event])
         return JSON({"recorded": True, "catalog_key": catalog_key, "query_id": query_id, "item": key, "id": row,
                      "label": "like" if label == LIKE else "dislike",
-                     "score": {"total": round(total, 4), "visual": round(float(parts[0, 0]), 4),
-                               "category": round(float(parts[0, 1]), 4), "colour": round(float(parts[0, 2]), 4)}})
+                     "score": {"total": round(total, 4), **{n: round(v, 4) for n, v in scores.items()}}})
 
     return app
 

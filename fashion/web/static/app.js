@@ -4,11 +4,13 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const COMPONENTS = ["visual", "category", "colour"];
+  // Colours of the score components, by their place in GET /components.
+  const PALETTE = ["#2f5bd3", "#d08a18", "#c2417f", "#2a9d8f", "#7a5cc4", "#5f8a2e", "#b5523b", "#44607a"];
   const state = {
+    components: [],      // the score components (GET /components): name, label, describe, weight
     file: null,          // the chosen photo (kept to upload again if the server forgot the query)
     queryId: null,       // the server's id for the described photo
-    defaults: { top_k: 5, weights: { visual: 0.6, category: 0.25, colour: 0.15 } },
+    defaults: { top_k: 5, weights: {} },
     maxUploadMb: 10,
     sequence: 0,         // only the latest answer is shown
     controller: null,    // aborts a superseded request
@@ -60,22 +62,51 @@
 
   // ------------------------------------------------------------------ controls
 
+  function names() {
+    return state.components.map((c) => c.name);
+  }
+
+  function colourOf(index) {
+    return PALETTE[index % PALETTE.length];
+  }
+
+  function buildSliders() {
+    // One slider per registered score component: label, range, share of the total.
+    const box = $("sliders");
+    box.replaceChildren();
+    state.components.forEach((component, index) => {
+      const row = el("div", "slider");
+      row.style.setProperty("--component", colourOf(index));
+      row.title = component.describe || "";
+      const label = el("label", null, component.label || component.name);
+      label.htmlFor = `w-${component.name}`;
+      const input = el("input");
+      Object.assign(input, { type: "range", id: `w-${component.name}`, min: "0", max: "1", step: "0.05" });
+      input.addEventListener("input", scheduleRerank);
+      const output = el("output");
+      output.id = `o-${component.name}`;
+      output.htmlFor = input.id;
+      row.append(label, input, output);
+      box.append(row);
+    });
+  }
+
   function weights() {
     const out = {};
-    for (const name of COMPONENTS) out[name] = parseFloat($(`w-${name}`).value);
+    for (const name of names()) out[name] = parseFloat($(`w-${name}`).value);
     return out;
   }
 
   function showWeights() {
     const raw = weights();
-    const sum = COMPONENTS.reduce((s, n) => s + raw[n], 0);
-    for (const name of COMPONENTS) {
+    const sum = names().reduce((s, n) => s + raw[n], 0);
+    for (const name of names()) {
       $(`o-${name}`).value = sum > 0 ? `${Math.round((100 * raw[name]) / sum)}%` : "0%";
     }
   }
 
   function resetControls() {
-    for (const name of COMPONENTS) $(`w-${name}`).value = state.defaults.weights[name];
+    for (const name of names()) $(`w-${name}`).value = state.defaults.weights[name] ?? 0;
     $("f-category").value = "";
     $("f-colour").value = "";
     $("top-k").value = state.defaults.top_k;
@@ -83,6 +114,12 @@
   }
 
   async function loadSetup() {
+    try {
+      state.components = (await (await fetch("/components")).json()).components;
+    } catch (_) {
+      state.components = [];
+    }
+    buildSliders();
     try {
       const health = await (await fetch("/health")).json();
       state.defaults = health.defaults;
@@ -118,9 +155,7 @@
     if (useQueryId) form.append("query_id", state.queryId);
     else form.append("image", state.file, state.file.name || "photo");
     const raw = weights();
-    form.append("w_visual", raw.visual);
-    form.append("w_category", raw.category);
-    form.append("w_colour", raw.colour);
+    for (const name of names()) form.append(`w_${name}`, raw[name]);
     const topK = parseInt($("top-k").value, 10);
     if (topK > 0) form.append("top_k", topK);
     if ($("f-category").value) form.append("category", $("f-category").value);
@@ -201,15 +236,27 @@
     card.querySelector(".rank").textContent = `#${result.rank}`;
     card.querySelector(".total").textContent = fixed(result.score.total);
     const parts = [];
-    for (const name of COMPONENTS) {
+    const bar = card.querySelector(".bar");
+    const list = card.querySelector(".parts");
+    state.components.forEach((component, index) => {
+      const name = component.name;
       const share = (used[name] || 0) * (result.score[name] || 0);
-      card.querySelector(`.part.${name}`).style.setProperty("width", `${Math.max(0, share * 100)}%`);
-      card.querySelector(`.s-${name}`).textContent = fixed(result.score[name]);
-      card.querySelector(`.w-${name}`).textContent = `×${Math.round((used[name] || 0) * 100)}%`;
+      const part = el("span", "part");
+      part.style.setProperty("--component", colourOf(index));
+      part.style.setProperty("width", `${Math.max(0, share * 100)}%`);
+      bar.append(part);
+      const row = el("div");
+      const term = el("dt");
+      const dot = el("span", "dot");
+      dot.style.setProperty("--component", colourOf(index));
+      term.append(dot, (component.label || name).toLowerCase());
+      row.append(term, el("dd", `s-${name}`, fixed(result.score[name])),
+        el("dd", `w-${name} muted`, `×${Math.round((used[name] || 0) * 100)}%`));
+      list.append(row);
       parts.push(`${name} ${fixed(result.score[name])} × ${Math.round((used[name] || 0) * 100)}%`);
-    }
-    card.querySelector(".bar").setAttribute("aria-label", `score ${fixed(result.score.total)} = ${parts.join(" + ")}`);
-    card.querySelector(".bar").title = parts.join(" + ");
+    });
+    bar.setAttribute("aria-label", `score ${fixed(result.score.total)} = ${parts.join(" + ")}`);
+    bar.title = parts.join(" + ");
     card.querySelector(".category-name").textContent = result.category || result.predicted_category || "";
     swatches(card.querySelector(".swatches"), result.colours);
     const shared = (result.shared_attributes || []).map((a) => a.name);
@@ -290,7 +337,6 @@
     drop.addEventListener("keydown", (event) => {
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file").click(); }
     });
-    for (const name of COMPONENTS) $(`w-${name}`).addEventListener("input", scheduleRerank);
     for (const id of ["f-category", "f-colour", "top-k"]) $(id).addEventListener("change", scheduleRerank);
     $("reset").addEventListener("click", () => { resetControls(); scheduleRerank(); });
     loadSetup();
