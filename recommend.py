@@ -75,6 +75,14 @@ def main(
     from fashion.feedback.store import FeedbackError
     from fashion.cli.recommend import Request, run_feedback, run_lookup, run_recommend
 
+    if serve:  # the address first, before anything slow loads: a bad one is one line within a second
+        from fashion.cli.errors import exit_on_known_errors as _exit_on_errors
+        from fashion.config import load_config as _load_config
+        from fashion.web.address import check_address
+
+        with _exit_on_errors():
+            web = _load_config(config, list(set_)).web
+            check_address(host or web.host, web.port if port is None else port)
     request = Request(
         images=list(images or []), checkpoint=checkpoint, catalog=catalog, index_dir=index_dir, config_path=config,
         overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights,

@@ -274,3 +274,92 @@ def test_train_and_evaluate_bad_output_folder_is_one_line(tmp_path):
     result = run_cli(["-m", "fashion.cli.evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--out",
                       str(tmp_path / "runs")])
     assert_one_clear_line(result, "--out", str(tmp_path / "runs"))
+
+
+# ------------------------------------------------------------------ 5. web server: address, SIGTERM, docs, health
+
+
+def _busy_port():
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--port", "99999"], "out of range"),
+    (["--port", "-5"], "out of range"),
+    (["--host", "no.such.host.invalid"], "does not resolve"),
+    (["--host", "10.255.255.1"], "does not belong"),
+    (["--set", "web.port=70000"], "web.port"),
+])
+def test_serve_bad_address_is_one_line_within_seconds(args, fragment):
+    import time
+
+    started = time.perf_counter()
+    result = run_cli(["recommend.py", "--serve", *args], timeout=60)
+    assert_one_clear_line(result, fragment)
+    assert time.perf_counter() - started < 20  # no model or catalog was loaded (1 s when the machine is idle)
+
+
+def test_serve_port_in_use_is_one_line():
+    sock = _busy_port()
+    try:
+        port = sock.getsockname()[1]
+        assert_one_clear_line(run_cli(["recommend.py", "--serve", "--port", str(port)], timeout=60), "in use")
+    finally:
+        sock.close()
+
+
+def test_serve_stops_cleanly_on_sigterm(tiny_run, tiny_sample, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT, TINY_MODEL, TINY_SAMPLE, overrides_args
+
+    args = [sys.executable, "recommend.py", "--serve", "--port", "0", "--no-progress", "--device", "cpu",
+            "--checkpoint", str(tiny_run / "best.pt"), "--index-dir", str(tmp_path / "index"),
+            *overrides_args(TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", "web.describe_workers=1"])]
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "serving" in line:
+            break
+    assert any("serving" in line for line in lines), "".join(lines)
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert process.returncode == 0, output
+    assert "server stopped (SIGTERM)" in output.strip().splitlines()[-1], output
+    assert "Traceback" not in output and "leaked" not in output, output
+
+
+from tests.test_web import client, config, engine, feedback_path, index_dir, photo, upload  # noqa: E402,F401
+
+
+def test_docs_page_is_self_contained_and_health_has_no_paths(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/recommend" in page.text and "/openapi.json" in page.text
+    assert "cdn" not in page.text.lower() and "<script" not in page.text.lower()
+    assert client.get("/redoc").status_code == 404
+    health = client.get("/health").text
+    assert '"/' not in health and "/tmp" not in health and "\\\\" not in health
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "1e999"])
+@pytest.mark.parametrize("field", ["w_visual", "w_category", "w_colour"])
+def test_web_non_finite_numbers_are_refused(client, photo, field, value):
+    response = upload(client, photo, **{field: value})
+    assert 400 <= response.status_code < 500, response.text
+    assert "Traceback" not in response.text

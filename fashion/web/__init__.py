@@ -4,6 +4,15 @@
 opens the engine once and runs it on 127.0.0.1 (``python recommend.py --serve``).
 """
 
-from fashion.web.app import create_app, serve
+from typing import Any
 
 __all__ = ["create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: fashion.web.address (checked before anything slow) stays light.
+    if name in __all__:
+        from fashion.web import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'fashion.web' has no attribute {name!r}")

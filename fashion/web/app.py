@@ -43,6 +43,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -52,7 +53,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Literal, Sequenc
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers, MutableHeaders
@@ -61,6 +62,7 @@ from starlette.exceptions import HTTPException
 from fashion.config import Config
 from fashion.data.workers import available_cores
 from fashion.io_utils import json_default
+from fashion.web.address import check_address
 
 if TYPE_CHECKING:
     from fashion.recommend.engine import Engine
@@ -547,6 +549,10 @@ def create_app(engine: "Engine", config: Config | None = None,
                     "and colour parts of each score. The page is at `/`.",
         default_response_class=JSON,
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a CDN (a blank page offline): /docs is
+        # served below as a self-contained page built from the same OpenAPI schema.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.describer = describer
@@ -596,6 +602,10 @@ def create_app(engine: "Engine", config: Config | None = None,
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return HTMLResponse(_docs_page(app.openapi()), headers={"Cache-Control": "no-cache"})
+
     # -- API
 
     @app.get("/health", summary="Liveness, catalog, model, limits and defaults")
@@ -603,7 +613,7 @@ def create_app(engine: "Engine", config: Config | None = None,
         labels = engine.loaded.labels
         return JSON({
             "status": "ok",
-            "catalog": engine.describe_catalog(),
+            "catalog": _without_paths(engine.describe_catalog()),
             "model": {"checksum": engine.loaded.checksum, "arch": engine.loaded.config.model.arch,
                       "categories": len(labels.category_names), "attributes": len(labels.attribute_names)},
             "defaults": {"top_k": engine.config.recommend.top_k, "weights": engine.default_weights().as_dict()},
@@ -819,6 +829,7 @@ def serve(checkpoint: str | Path, catalog: str | Path | None = None, config: Con
     config = config or load_config()
     host = host or config.web.host
     port = config.web.port if port is None else port
+    check_address(host, port)  # before the model and catalog load: a bad address is one line now
     engine = Engine.open(checkpoint, catalog, config, index_dir=index_dir, device=device, progress=progress)
     loopback = is_loopback(host)
     if not loopback:
@@ -845,8 +856,59 @@ def serve(checkpoint: str | Path, catalog: str | Path | None = None, config: Con
                 ready(url)
         await task
 
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM alike, then raises the signal again:
+    # with this handler SIGTERM ends here too (a final line, pools closed) instead of killing us.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    how = ""
     try:
         asyncio.run(run())
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled, after a clean shutdown
-        pass
-    print("server stopped", file=sys.stderr)
+        how = " (Ctrl+C)"
+    except _Terminated:
+        how = " (SIGTERM)"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(f"server stopped{how}", file=sys.stderr, flush=True)
+
+
+def _without_paths(catalog: dict[str, Any]) -> dict[str, Any]:
+    """The catalog description with folder names instead of absolute paths (for /health)."""
+    shown = dict(catalog)
+    for key in ("index", "source"):
+        if shown.get(key):
+            shown[key] = Path(str(shown[key])).name
+    return shown
+
+
+def _docs_page(schema: dict[str, Any]) -> str:
+    """A self-contained API reference (no scripts, no network) from the OpenAPI schema."""
+    from html import escape
+
+    rows = []
+    for path, methods in sorted(schema.get("paths", {}).items()):
+        for method, operation in methods.items():
+            params = ", ".join(
+                f"{p.get('name')} ({p.get('in')}{', required' if p.get('required') else ''})"
+                for p in operation.get("parameters", []))
+            body = operation.get("requestBody", {}).get("content", {})
+            if body:
+                params = ", ".join(filter(None, [params, "body: " + ", ".join(body)]))
+            rows.append(f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+                        f"<td>{escape(operation.get('summary', ''))}</td><td>{escape(params)}</td></tr>")
+    info = schema.get("info", {})
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>API: "
+            f"{escape(info.get('title', ''))}</title><style>body{{font:15px system-ui,sans-serif;margin:2em}}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+            "</style></head><body>"
+            f"<h1>{escape(info.get('title', 'API'))}</h1><p>{escape(info.get('description', ''))}</p>"
+            "<p>The full schema (for tools such as Swagger UI or curl): <a href='/openapi.json'>/openapi.json</a>."
+            " The page: <a href='/'>/</a>.</p><table><tr><th>method</th><th>path</th><th>what</th>"
+            "<th>parameters</th></tr>" + "".join(rows) + "</table></body></html>")
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived (raised by :func:`_raise_terminated` once uvicorn has shut down)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
