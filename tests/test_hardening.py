@@ -363,3 +363,83 @@ def test_web_non_finite_numbers_are_refused(client, photo, field, value):
     response = upload(client, photo, **{field: value})
     assert 400 <= response.status_code < 500, response.text
     assert "Traceback" not in response.text
+
+
+# ------------------------------------------------------------------ 6. interrupted catalog builds resume
+
+
+def _interrupting_infer(monkeypatch, at_call: int, action, seen: list):
+    from fashion.model import encoder as encoder_module
+
+    original = encoder_module.Encoder.infer
+    calls = {"n": 0}
+
+    def infer(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            seen.append(action())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(encoder_module.Encoder, "infer", infer)
+    return original
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_sigterm_and_ctrl_c_save_finished_rows(built_catalog, tiny_model, tmp_path, monkeypatch, how):
+    import shutil
+    import signal
+
+    from fashion.index.builder import BuildTerminated, build_catalog
+    from fashion.index.catalog import load_catalog, read_manifest
+    from fashion.index.sources import folder_source
+    from fashion.model import encoder as encoder_module
+    from tests.test_catalog import COLOURS
+
+    base, config = built_catalog
+    shutil.copytree(base / "shop", tmp_path / "shop")
+    index = tmp_path / "index"
+
+    def interrupt():
+        if how == "SIGTERM":
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises at once, inside this call
+        raise KeyboardInterrupt
+
+    original = _interrupting_infer(monkeypatch, 3, interrupt, [])
+    source = folder_source(tmp_path / "shop", skip=index.resolve())
+    with pytest.raises(BuildTerminated if how == "SIGTERM" else KeyboardInterrupt):
+        build_catalog(source, tiny_model, index, config, progress=False, log=lambda m: None)
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None) or callable(signal.getsignal(signal.SIGTERM))
+    assert read_manifest(index) is None
+    assert len(list((index / "partial").glob("chunk-*.npz"))) == 2  # two finished batches of 2
+
+    monkeypatch.setattr(encoder_module.Encoder, "infer", original)
+    report = build_catalog(source, tiny_model, index, config, progress=False, log=lambda m: None)
+    assert (report.resumed, report.processed) == (4, len(COLOURS) - 4)
+    np.testing.assert_allclose(np.asarray(load_catalog(index).embeddings),
+                               np.asarray(load_catalog(base / "index").embeddings), atol=1e-6)
+
+
+def test_finished_rows_are_on_disk_within_seconds_without_any_handler(built_catalog, tiny_model, tmp_path,
+                                                                      monkeypatch):
+    """What a kill -9 leaves: chunks already written by time, not only every catalog.chunk_images rows."""
+    import shutil
+
+    from fashion.index import builder
+    from fashion.index.sources import folder_source
+
+    base, config = built_catalog
+    shutil.copytree(base / "shop", tmp_path / "shop")
+    index = tmp_path / "index"
+    config = config.replace(catalog=config.catalog.__class__(**{**config.catalog.__dict__, "chunk_images": 10_000}))
+    monkeypatch.setattr(builder, "FLUSH_SECONDS", 0.0)
+    on_disk: list[int] = []
+
+    def count_then_stop():
+        on_disk.append(len(list((index / "partial").glob("chunk-*.npz"))))
+        raise KeyboardInterrupt
+
+    _interrupting_infer(monkeypatch, 3, count_then_stop, [])
+    with pytest.raises(KeyboardInterrupt):
+        builder.build_catalog(folder_source(tmp_path / "shop", skip=index.resolve()), tiny_model, index, config,
+                              progress=False, log=lambda m: None)
+    assert on_disk == [2]  # both finished batches were saved before the "kill", by time alone

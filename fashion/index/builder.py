@@ -15,7 +15,9 @@ import hashlib
 import json
 import logging
 import shutil
+import signal
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -376,9 +378,11 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
         [entries["path"].iat[p] for p in todo], [bboxes[p] for p in todo], batch_size=batch_size, workers=workers)
     rows, skipped = Rows(), {}
     chunk_number = first_chunk
+    last_flush = time.monotonic()
 
     def flush() -> None:
-        nonlocal rows, skipped, chunk_number
+        nonlocal rows, skipped, chunk_number, last_flush
+        last_flush = time.monotonic()
         if not rows.keys and not skipped:
             return
         write_start = time.perf_counter()
@@ -389,6 +393,7 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
 
     bar = tqdm(total=len(todo), desc="indexing catalog", unit="img", disable=not progress, leave=False,
                file=sys.stderr)
+    restore = _sigterm_as_interrupt()
     try:
         for batch in loader:
             for index, error in batch["bad"]:
@@ -410,12 +415,64 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
                           "palette_lab": f.palette_lab, "palette_rgb": f.palette_rgb,
                           "palette_shares": f.palette_shares})
             bar.update(len(batch.index) + len(batch.bad))
-            if len(rows) >= config.catalog.chunk_images:
+            # Saved by count, and by time: a kill -9 loses at most FLUSH_SECONDS of work.
+            if len(rows) >= config.catalog.chunk_images or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 flush()
     finally:
-        # On Ctrl-C too: every finished row is saved, so the next build resumes after it.
-        flush()
-        bar.close()
+        # On Ctrl-C and SIGTERM too: every finished row is saved, so the next build resumes after it.
+        try:
+            with _signals_deferred():
+                flush()
+        finally:
+            bar.close()
+            restore()
+
+
+# A build saves its finished rows at least this often (and every catalog.chunk_images rows).
+FLUSH_SECONDS = 5.0
+
+
+class BuildTerminated(KeyboardInterrupt):
+    """SIGTERM arrived during a catalog build: handled like Ctrl-C (finished rows are saved first)."""
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """Make SIGTERM raise :class:`BuildTerminated` (main thread only); returns the undo function."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the save that follows is not cut short
+        raise BuildTerminated("terminated (SIGTERM)")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the last chunk is written (they take effect right after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig in previous:
+            signal.signal(sig, lambda signum, frame: held.append(signum))
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if held:
+            raise BuildTerminated("terminated") if signal.SIGTERM in held else KeyboardInterrupt()
 
 
 def _assemble(plan: list[tuple | None], previous: Catalog | None, chunks: list[dict[str, Any]],
