@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fashion"
 # Rank of each stage: a module may import its own stage and strictly lower ranks only. Equal ranks
 # are siblings that must not know each other (training and the catalog index, the web and the CLI).
 STAGE_RANK = {
-    "errors": 0, "io_utils": 0,
+    "errors": 0, "io_utils": 0.25,
     "config": 0.5,
     "data": 1,
     "colour": 2,
@@ -32,6 +32,7 @@ TORCH_FREE = [
     "fashion.recommend.components",
     "fashion.recommend.recommender",
     "fashion.recommend.explain",
+    "fashion.recommend.words",
     "fashion.feedback.store",
     "fashion.feedback.adaptation",
     "fashion.feedback.session",
