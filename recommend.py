@@ -5,6 +5,7 @@ their blended score (visual + category + colour) and why. The catalog (by defaul
 of the model's training data; ``--catalog DIR`` for a folder of your own images) is indexed on
 first use and updated incrementally afterwards.
 
+Search by words: ``python recommend.py --query "red striped midi dress"`` (alone, or with photos to refine them).
 Lookups: ``python recommend.py --categories [TEXT]`` and ``python recommend.py --attributes [TEXT]``.
 """
 
@@ -47,6 +48,9 @@ def main(
     colour: Optional[str] = typer.Option(None, help="Only items with this colour: a family (red, blue, ...) or a "
                                          "CSS4 name (navy, beige, ...)."),
     same_category: bool = typer.Option(False, "--same-category", help="Only items of the query's predicted category."),
+    query: Optional[str] = typer.Option(None, "--query", "-q", help="Search by words: category, attribute and colour "
+                                        "names ('red striped midi dress'); with query images it refines them "
+                                        "('like this, but in blue': photo.jpg --query blue)."),
     combine: bool = typer.Option(False, "--combine", help="Treat several query images as one query (mean of their features)."),
     exclude_query: bool = typer.Option(False, "--exclude-query", help="Leave the query image out when it is itself "
                                        "in the catalog."),
@@ -71,10 +75,6 @@ def main(
     # Before torch loads OpenMP: threads that spin while waiting stall badly when the cores are
     # shared (a DataLoader worker, other processes): 1.2 s instead of 20 ms for one image here.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from fashion.cli.errors import exit_on_known_errors
-    from fashion.feedback.store import FeedbackError
-    from fashion.cli.recommend import Request, run_feedback, run_lookup, run_recommend
-
     if serve:  # the address first, before anything slow loads: a bad one is one line within a second
         from fashion.cli.errors import exit_on_known_errors as _exit_on_errors
         from fashion.config import load_config as _load_config
@@ -83,12 +83,16 @@ def main(
         with _exit_on_errors():
             web = _load_config(config, list(set_)).web
             check_address(host or web.host, web.port if port is None else port)
+    from fashion.cli.errors import exit_on_known_errors
+    from fashion.feedback.store import FeedbackError
+    from fashion.cli.recommend import Request, run_feedback, run_lookup, run_recommend
+
     request = Request(
         images=list(images or []), checkpoint=checkpoint, catalog=catalog, index_dir=index_dir, config_path=config,
         overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights,
         weight_overrides={"visual": w_visual, "category": w_category, "colour": w_colour}, category=category, colour=colour, same_category=same_category,
         combine=combine, exclude_query=exclude_query, progress=progress, device=device,
-        likes=list(like), dislikes=list(dislike),
+        likes=list(like), dislikes=list(dislike), query=query,
     )
     from fashion.index.catalog import CatalogError
     from fashion.recommend.recommender import RecommendError

@@ -42,6 +42,7 @@ class Request:
     device: str = "auto"
     likes: list[str] = field(default_factory=list)
     dislikes: list[str] = field(default_factory=list)
+    query: str | None = None  # --query: words ("red striped dress"), alone or refining the photos
 
 
 def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
@@ -58,10 +59,10 @@ def open_engine(request: Request, config: Config | None = None) -> Any:
     """Configuration + checkpoint + catalog → Engine (the catalog is built or updated when needed)."""
     from fashion.recommend.engine import Engine
 
-    if request.index_dir is not None:
-        check_output_folder(request.index_dir, "--index-dir")
     config = config or load_config(request.config_path, request.overrides)
     checkpoint = resolve_checkpoint(config, request.checkpoint)
+    if request.index_dir is not None:
+        check_output_folder(request.index_dir, "--index-dir")
     return Engine.open(checkpoint, request.catalog, config, index_dir=request.index_dir, device=request.device,
                        progress=request.progress)
 
@@ -72,13 +73,15 @@ def run_recommend(request: Request) -> int:
     from fashion.data.images import load_image
     from fashion.recommend.recommender import Filters, RecommendError, Weights
 
+    if request.query is not None and not request.images:
+        return run_words(request)
     if not request.images:
-        raise RecommendError("give one or more query images (or --categories / --attributes)")
+        raise RecommendError("give one or more query images (or --query WORDS, --categories / --attributes)")
     if request.top_k is not None and request.top_k < 1:
         raise RecommendError("--top-k must be at least 1")
+    config = load_config(request.config_path, request.overrides)
     if request.sheet is not None:  # before any work: a folder or read-only place is one line now
         check_output_file(request.sheet, "--sheet")
-    config = load_config(request.config_path, request.overrides)
     # Check the query files before a possibly long catalog build.
     pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
     explicit_weights = bool(request.weights) or any(w is not None for w in request.weight_overrides.values())
@@ -96,6 +99,7 @@ def run_recommend(request: Request) -> int:
     feedback = FeedbackSession.open(engine)
     if (request.likes or request.dislikes) and feedback is None:
         raise RecommendError("feedback is switched off (feedback.enabled=false); --like/--dislike need it")
+    words = _read_words(engine, request.query) if request.query is not None else None
     queries = engine.describe(request.images)
     own_keys = [q.key for q in queries if q.key]
     if request.combine and len(queries) > 1:
@@ -112,6 +116,8 @@ def run_recommend(request: Request) -> int:
                 count = feedback.record(shown_query, shown_weights, request.likes, request.dislikes)
                 print(f"recorded {count} feedback event(s); re-ranked:", file=sys.stderr)
             query, query_weights, adjustments = feedback.adapt(query, weights if explicit_weights else None)
+        if words is not None:  # "like this, but in blue": see fashion.recommend.words.refine_photo_query
+            query, exclude, adjustments = _apply_words(engine, query, words, request.top_k, exclude, adjustments)
         results = engine.recommend(query, top_k=request.top_k, weights=query_weights, filters=filters,
                                    exclude=exclude, adjustments=adjustments)
         answers.append((query, results))
@@ -122,9 +128,16 @@ def run_recommend(request: Request) -> int:
     if request.as_json:
         payload = {"catalog": catalog, "weights": used, "filters": filters.as_dict(),
                    "queries": [{"query": q.to_dict(), "results": [r.to_dict() for r in rs]} for q, rs in answers]}
+        if words is not None:
+            payload["words"] = words.to_dict()
+            for entry, (_, rs) in zip(payload["queries"], answers):
+                for result, matched in zip(entry["results"], _words_matched(engine, words, rs)):
+                    result["matched"] = matched
         print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
     else:
         blocks = [format_query(q) + "\n" + format_results(rs, catalog, used, filters.as_dict()) for q, rs in answers]
+        if words is not None:
+            blocks = [block + "\n" + _words_block(engine, words, rs) for block, (_, rs) in zip(blocks, answers)]
         print("\n\n".join(blocks))
     if request.sheet is not None:
         from fashion.recommend.sheet import write_contact_sheet
@@ -132,6 +145,71 @@ def run_recommend(request: Request) -> int:
         written = write_contact_sheet(request.sheet, [(q, p, rs) for (q, rs), p in zip(answers, pictures)])
         print(f"contact sheet: {written}", file=sys.stderr if request.as_json else sys.stdout)
     return 0
+
+
+def run_words(request: Request) -> int:
+    """``--query WORDS`` without a photo: the catalog ranked by the words, explained (table or JSON)."""
+    from fashion.recommend.recommender import Filters, RecommendError
+    from fashion.recommend.words import format_word_results, search
+
+    if request.top_k is not None and request.top_k < 1:
+        raise RecommendError("--top-k must be at least 1")
+    if not request.query or not request.query.strip():  # before any catalog work
+        _read_words(None, request.query)
+    if request.colour:
+        _check_colour_name(request.colour)
+    filters = Filters(category=request.category, colour=request.colour)
+    engine = open_engine(request)
+    words = _read_words(engine, request.query)
+    results = search(engine.recommender, words, top_k=request.top_k, filters=filters)
+    catalog = engine.describe_catalog()
+    if request.as_json:
+        payload = {"catalog": catalog, "filters": filters.as_dict(), "words": words.to_dict(),
+                   "results": [r.to_dict() for r in results]}
+        print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
+    else:
+        print(format_word_results(words, results, catalog, filters.as_dict()))
+    return 0
+
+
+def _read_words(engine: Any, text: str | None) -> Any:
+    """The words read against the engine's model labels; a clear error when nothing is searchable."""
+    from fashion.model.labels import Labels
+    from fashion.recommend.words import Vocabulary
+
+    labels = engine.loaded.labels if engine is not None else Labels([], [], [], [])
+    words = Vocabulary(labels).parse(text or "").require_terms()
+    if words.unknown:
+        print(f"note: {words.unknown_message()} — not used", file=sys.stderr)
+    return words
+
+
+def _apply_words(engine: Any, query: Any, words: Any, top_k: int | None, exclude: list[str],
+                 adjustments: dict[str, float] | None) -> tuple[Any, list[str], dict[str, float]]:
+    """A photo query refined by words: the refined query, exclusions (rows the words rule out), bonuses."""
+    from fashion.recommend.words import refine_photo_query
+
+    recommender = engine.recommender
+    refined, allowed, bonus = refine_photo_query(recommender, query, words, top_k or recommender.config.top_k)
+    ruled_out = [key for key, ok in zip(recommender.keys, allowed) if not ok]
+    merged = dict(bonus)
+    for key, value in (adjustments or {}).items():
+        merged[key] = merged.get(key, 0.0) + value
+    return refined, list(exclude) + ruled_out, merged
+
+
+def _words_matched(engine: Any, words: Any, results: list[Any]) -> list[list[str]]:
+    from fashion.recommend.words import explain_rows
+
+    return explain_rows(engine.recommender, words, [r.row for r in results])
+
+
+def _words_block(engine: Any, words: Any, results: list[Any]) -> str:
+    """Lines under a photo query's table: how the words were read and what each result matched."""
+    lines = [f"words: {words.text!r} (score + {len(words.terms)} matched part(s); see --query)"]
+    lines += [f"  {note}" for note in words.notes()]
+    lines += [f"  #{r.rank}: {'; '.join(m)}" for r, m in zip(results, _words_matched(engine, words, results))]
+    return "\n".join(lines)
 
 
 def run_lookup(request: Request, kind: str, text: str) -> int:
@@ -151,11 +229,11 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
 
 def run_feedback(request: Request, action: str, export: Path | None = None) -> int:
     """``--feedback`` (summary), ``--feedback-export PATH`` (CSV) or ``--feedback-reset`` for the catalog."""
-    if export is not None:
-        check_output_file(export, "--feedback-export")
     from fashion.feedback.session import FeedbackSession
     from fashion.recommend.recommender import RecommendError
 
+    if export is not None:
+        check_output_file(export, "--feedback-export")
     engine = open_engine(request)
     session = FeedbackSession.open(engine)
     if session is None:
