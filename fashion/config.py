@@ -59,9 +59,14 @@ class SampleConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = field(default="resnet18", metadata=_choice("resnet18", "resnet34", "resnet50"))
-    weights: str = "none"
+    # none | imagenet | auto | path/to/weights.pth; auto: ImageNet where cached or downloadable (real data),
+    # random initialisation for the built-in sample and offline (fashion.model.network.resolve_weights).
+    weights: str = "auto"
     image_size: int = field(default=112, metadata=_range(16, 1024))
     dropout: float = field(default=0.1, metadata=_range(0.0, 0.9))
+    # The retrieval embedding: the trunk's pooled features, or a trained L2-normalised projection.
+    embedding: str = field(default="penultimate", metadata=_choice("penultimate", "metric"))
+    embedding_dim: int = field(default=128, metadata=_range(8, 4096))
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,12 @@ class TrainConfig:
     label_smoothing: float = field(default=0.1, metadata=_range(0.0, 0.5))
     attribute_loss_weight: float = field(default=4.0, metadata=_range(0.0))
     pos_weight_cap: float = field(default=10.0, metadata=_range(1.0))
+    # The metric head's loss (model.embedding=metric): batch-hard triplet over P items x K views where
+    # the data has items with several views, else normalised softmax over category proxies.
+    metric_loss: str = field(default="triplet", metadata=_choice("triplet", "proxy"))
+    metric_weight: float = field(default=1.0, metadata=_range(0.0))
+    triplet_margin: float = field(default=0.2, metadata={"above": 0.0, "high": 2.0})
+    triplet_views: int = field(default=2, metadata=_range(2, 64))
     best_metric: str = field(default="category_attribute_mean", metadata=_choice(
         "category_top1", "category_top3", "category_top5", "attribute_top3_recall", "attribute_top5_recall",
         "category_attribute_mean"))

@@ -9,12 +9,14 @@ Larger datasets stream from disk through DataLoader workers.
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from fashion.data.datasets import box_from_values
@@ -73,14 +75,19 @@ class LabelledImages(Dataset):
     pixels: SquareImages | torch.Tensor
     categories: torch.Tensor
     attributes: torch.Tensor  # (N, A) int8: 1 positive, -1 negative, 0 unknown; A may be 0
+    # (N,) int64 item codes (see ``item_codes``) when the metric loss needs them: batches then carry a
+    # fourth tensor, the item of each image.
+    items: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.categories)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        if self.items is not None:
+            return self.pixels[index], self.categories[index], self.attributes[index], self.items[index]
         return self.pixels[index], self.categories[index], self.attributes[index]
 
-    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, ...]]:
         """A whole batch, built here (the DataLoader's batched fetch), as a one-element list.
 
         Preloaded pixels are gathered by one indexing operation; decoded ones are stacked.
@@ -90,7 +97,91 @@ class LabelledImages(Dataset):
             images = self.pixels[rows]
         else:
             images = torch.stack([self.pixels[index] for index in indices])
+        if self.items is not None:
+            return [(images, self.categories[rows], self.attributes[rows], self.items[rows])]
         return [(images, self.categories[rows], self.attributes[rows])]
+
+
+def item_codes(item_ids: Sequence[object]) -> np.ndarray:
+    """One int64 code per image for its item; an image without an item id (None/NaN/"") is its own item."""
+    keys = [f"\x00{i}" if item is None or item != item or item == "" else str(item)
+            for i, item in enumerate(item_ids)]
+    _, codes = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+    return codes.ravel().astype(np.int64)
+
+
+def multi_view_items(codes: np.ndarray) -> int:
+    """How many items have two or more images (the ones a triplet loss can take positives from)."""
+    return int((np.bincount(codes) >= 2).sum()) if len(codes) else 0
+
+
+class ItemViewSampler(Sampler[int]):
+    """P items x K views: every batch is P*K indices, K views of each of P distinct items in turn.
+
+    The batch-hard triplet loss needs positives (other views of the same item) and negatives
+    (other items) inside each batch. Items are visited in a shuffled cycle, each item's views in a
+    shuffled cycle of its own; an item with fewer than K images repeats some (augmentation makes
+    the copies differ). An epoch has as many batches as the images fill (at least one). Like the
+    plain sampler, the order is fixed by (seed, epoch), split across ranks, and can skip the
+    samples a resumed run already trained on.
+    """
+
+    def __init__(self, items: np.ndarray, items_per_batch: int, views: int, seed: int, rank: int = 0,
+                 world: int = 1) -> None:
+        items = np.asarray(items, dtype=np.int64)
+        order = np.argsort(items, kind="stable")
+        _, starts = np.unique(items[order], return_index=True)
+        self.groups = np.split(order, starts[1:]) if len(items) else []
+        if items_per_batch < 2 or views < 1:
+            raise ValueError("a P x K batch needs at least 2 items and 1 view")
+        if items_per_batch > len(self.groups):
+            raise ValueError(f"{items_per_batch} items per batch but only {len(self.groups)} items")
+        self.items_per_batch, self.views = items_per_batch, views
+        self.seed, self.rank, self.world = seed, rank, world
+        self.batch_size = items_per_batch * views
+        self.batches = max(1, len(items) // self.batch_size // world)  # per rank: equal step counts for DDP
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip_samples: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip_samples
+
+    def _views(self, rng: np.random.Generator, queues: list[list[int]], item: int) -> list[int]:
+        group = self.groups[item]
+        if len(group) < self.views:  # too few images: all of them, then repeats
+            return [int(group[i % len(group)]) for i in rng.permutation(self.views)]
+        queue = queues[item]
+        if len(queue) < self.views:  # a fresh cycle, so one batch never holds the same image twice
+            queue[:] = rng.permutation(group).tolist()
+        taken, queue[:] = queue[: self.views], queue[self.views:]
+        return [int(i) for i in taken]
+
+    def _indices(self) -> list[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        queues: list[list[int]] = [[] for _ in self.groups]
+        pending: deque[int] = deque()  # items still to visit in this cycle
+        indices: list[int] = []
+        for batch in range(self.batches * self.world):
+            chosen: list[int] = []
+            while len(chosen) < self.items_per_batch:
+                if not pending:
+                    # A new cycle; items this batch already holds wait for the next batch.
+                    fresh = rng.permutation(len(self.groups)).tolist()
+                    pending = deque([i for i in fresh if i not in chosen] + [i for i in fresh if i in chosen])
+                chosen.append(pending.popleft())
+            if batch % self.world == self.rank:
+                for item in chosen:
+                    indices.extend(self._views(rng, queues, item))
+            else:  # other ranks' batches still advance the view cycles identically on every rank
+                for item in chosen:
+                    self._views(rng, queues, item)
+        return indices
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices()[self.skip:])
+
+    def __len__(self) -> int:
+        return self.batches * self.batch_size - self.skip
 
 
 def collate_labelled(batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, ...]:

@@ -143,6 +143,9 @@ def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:
     """Everything that shapes a stored row: when any of it changes, every row is recomputed."""
     return {
         "model_checksum": loaded.checksum,
+        # Which embedding the rows hold (penultimate features or the metric head's projection) and its size.
+        "embedding": getattr(loaded.model, "embedding_kind", "penultimate"),
+        "embedding_dim": int(loaded.model.embedding_dim),
         "image_size": int(getattr(loaded.transform, "image_size", 0)),
         "embedding_dtype": config.catalog.embedding_dtype,
         "top_attributes": config.catalog.top_attributes,
@@ -348,6 +351,7 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
             "source": {"kind": source.kind, "root": str(source.root), "signature": source.signature,
                        **source.details},
             "count": len(items),
+            "embedding": settings["embedding"],
             "embedding_dim": int(arrays["embeddings"].shape[1]),
             "files": {key: signatures[p] for key, p in zip(items["key"], keep)},
             "skipped": {key: [signatures[p], report.skipped[key]] for p, key in enumerate(entries["key"])
@@ -395,8 +399,8 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
                file=sys.stderr)
     restore = _sigterm_as_interrupt()
     try:
-        for batch in loader:
-            for index, error in batch["bad"]:
+        for batch in batches:
+            for index, error in batch.bad:
                 position = todo[index]
                 key = entries["key"].iat[position]
                 skipped[key] = (signatures[position], error)

@@ -66,6 +66,9 @@ def build_payload(
             "num_categories": len(labels.category_names),
             "num_attributes": len(labels.attribute_names),
             "dropout": config.model.dropout,
+            "embedding": raw_model.embedding_kind,
+            "embedding_dim": raw_model.embedding_dim,
+            "metric_proxies": 0 if raw_model.proxies is None else int(raw_model.proxies.shape[0]),
         },
         "transform": {"image_size": config.model.image_size, "mean": list(MEAN), "std": list(STD)},
         "config": config.to_dict(),
@@ -114,6 +117,12 @@ def check_compatible(payload: dict[str, Any], config: Config, labels: Labels, pa
             f"{len(stored.attribute_names)} attributes; this data has {len(labels.category_names)} and "
             f"{len(labels.attribute_names)}); start a new run (another train.run_name)"
         )
+    stored_embedding = args.get("embedding", "penultimate")
+    if stored_embedding != config.model.embedding:
+        raise CheckpointError(
+            f"{path} holds a model with the {stored_embedding} embedding but model.embedding is "
+            f"{config.model.embedding}; start a new run (another train.run_name)"
+        )
     if payload["transform"]["image_size"] != config.model.image_size:
         raise CheckpointError(
             f"{path} was trained at {payload['transform']['image_size']} px but model.image_size is "
@@ -124,8 +133,11 @@ def check_compatible(payload: dict[str, Any], config: Config, labels: Labels, pa
 def model_from_payload(payload: dict[str, Any], path: Path) -> FashionNet:
     """Rebuild the network from a checkpoint dict (weights included)."""
     args = payload["model_args"]
+    # Checkpoints written before the metric head have no embedding arguments: the penultimate layer.
     model = FashionNet(
-        args["arch"], args["num_categories"], args["num_attributes"], weights="none", dropout=args["dropout"]
+        args["arch"], args["num_categories"], args["num_attributes"], weights="none", dropout=args["dropout"],
+        embedding=args.get("embedding", "penultimate"), embedding_dim=args.get("embedding_dim", 128),
+        metric_proxies=args.get("metric_proxies", 0),
     )
     try:
         model.load_state_dict(payload["model"])

@@ -1,7 +1,9 @@
-"""FashionNet: a torchvision ResNet trunk with a category head and an attribute head.
+"""FashionNet: a torchvision ResNet trunk with a category head, an attribute head and, optionally,
+a metric-learning embedding head.
 
-The embedding is the trunk's pooled penultimate features; the heads sit on top of it. Following
-timm, features and heads are separate methods, so nothing slices ``children()``.
+The retrieval embedding is either the trunk's pooled penultimate features (``embedding="penultimate"``)
+or a linear projection of them trained with a metric loss (``embedding="metric"``), L2-normalised
+either way. Following timm, features and heads are separate methods, so nothing slices ``children()``.
 """
 
 from __future__ import annotations
@@ -23,29 +25,68 @@ ARCHITECTURES = {
 }
 
 
+EMBEDDINGS = ("penultimate", "metric")
+
+
 class WeightsError(FashionError, RuntimeError):
     """Backbone weights could not be obtained or do not fit the architecture."""
 
 
+def imagenet_cache_path(arch: str) -> Path:
+    """Where torch.hub keeps (and looks for) the ImageNet weights of ``arch``: ``$TORCH_HOME/hub/checkpoints/``."""
+    url = ARCHITECTURES[arch][1].url
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def resolve_weights(weights: str, arch: str, builtin_sample: bool) -> tuple[str, str | None]:
+    """The backbone start a run uses, and one line to print when it differs from what was asked.
+
+    ``auto``: random initialisation for the built-in sample (an offline demo); otherwise ImageNet
+    weights when they are in torch.hub's cache or can be downloaded, else random initialisation.
+    Every other value is used as given (``imagenet`` that cannot be obtained stays an error).
+    """
+    if weights != "auto":
+        return weights, None
+    if builtin_sample:
+        return "none", None
+    if arch not in ARCHITECTURES:
+        return "none", None
+    if imagenet_cache_path(arch).is_file():
+        return "imagenet", None
+    try:
+        _imagenet_state(arch)  # downloads into the cache, where FashionNet then finds it
+    except WeightsError as error:
+        reason = str(error).split(" (", 1)[-1].split(")", 1)[0]
+        return "none", (f"model.weights=auto: ImageNet weights for {arch} are not cached and cannot be downloaded "
+                        f"({reason}); training from random initialisation (place {imagenet_cache_path(arch).name} "
+                        f"in {imagenet_cache_path(arch).parent} to start from ImageNet)")
+    return "imagenet", None
+
+
+def _imagenet_state(arch: str) -> dict[str, torch.Tensor]:
+    """ImageNet weights of ``arch`` from torch.hub's cache, downloading them when missing."""
+    spec = ARCHITECTURES[arch][1]
+    try:
+        return spec.get_state_dict(progress=True)
+    except Exception as error:  # network errors come in many types (URLError, OSError, ...)
+        raise WeightsError(
+            f"could not download ImageNet weights for {arch} ({error.__class__.__name__}: {error}). "
+            f"Download {spec.url} on a machine with network access and set model.weights to the "
+            f"file's path (or place it in {torch.hub.get_dir()}/checkpoints/), or set model.weights=none "
+            "to train from scratch."
+        ) from None
+
+
 def _load_backbone_weights(trunk: nn.Module, arch: str, weights: str) -> None:
     """Fill ``trunk`` with ImageNet weights (torchvision's weights API) or a local file."""
-    if weights == "none":
+    if weights in ("none", "auto"):  # auto is resolved before (resolve_weights); unresolved it means none
         return
     if weights == "imagenet":
-        spec = ARCHITECTURES[arch][1]
-        try:
-            state = spec.get_state_dict(progress=True)
-        except Exception as error:  # network errors come in many types (URLError, OSError, ...)
-            raise WeightsError(
-                f"could not download ImageNet weights for {arch} ({error.__class__.__name__}: {error}). "
-                f"Download {spec.url} on a machine with network access and set model.weights to the "
-                f"file's path (or place it in {torch.hub.get_dir()}/checkpoints/), or set model.weights=none "
-                "to train from scratch."
-            ) from None
+        state = _imagenet_state(arch)
     else:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError(f"model.weights: file not found: {path} (use none, imagenet or a .pth path)")
+            raise WeightsError(f"model.weights: file not found: {path} (use none, imagenet, auto or a .pth path)")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
@@ -66,7 +107,8 @@ def _load_backbone_weights(trunk: nn.Module, arch: str, weights: str) -> None:
 
 
 class FashionNet(nn.Module):
-    """ResNet trunk + category head (softmax) + attribute head (independent sigmoids)."""
+    """ResNet trunk + category head (softmax) + attribute head (independent sigmoids)
+    + the retrieval embedding (penultimate features, or a metric projection)."""
 
     def __init__(
         self,
@@ -75,25 +117,38 @@ class FashionNet(nn.Module):
         num_attributes: int,
         weights: str = "none",
         dropout: float = 0.1,
+        embedding: str = "penultimate",
+        embedding_dim: int = 128,
+        metric_proxies: int = 0,
     ) -> None:
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"unknown embedding {embedding!r}; choose one of {', '.join(EMBEDDINGS)}")
         trunk = ARCHITECTURES[arch][0](weights=None)
         _load_backbone_weights(trunk, arch, weights)
-        self.embedding_dim: int = trunk.fc.in_features
+        self.feature_dim: int = trunk.fc.in_features
         trunk.fc = nn.Identity()
         self.trunk = trunk
         self.dropout = nn.Dropout(dropout)
-        self.category_head = nn.Linear(self.embedding_dim, num_categories)
+        self.category_head = nn.Linear(self.feature_dim, num_categories)
         # A layout without attributes (folder per class) gets a head with zero outputs;
         # initialising it would only warn about zero-element tensors.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-            self.attribute_head = nn.Linear(self.embedding_dim, num_attributes)
+            self.attribute_head = nn.Linear(self.feature_dim, num_attributes)
+        self.embedding_kind = embedding
+        # The metric head: a projection of the pooled features, L2-normalised, trained by a metric loss.
+        self.embedding_head = nn.Linear(self.feature_dim, embedding_dim) if embedding == "metric" else None
+        self.embedding_dim: int = embedding_dim if embedding == "metric" else self.feature_dim
+        # Category proxies of the proxy loss (normalised softmax): parameters of the model, so the
+        # optimizer, DistributedDataParallel and checkpoints treat them like the heads.
+        self.proxies = (nn.Parameter(torch.randn(metric_proxies, self.embedding_dim) / self.embedding_dim ** 0.5)
+                        if metric_proxies else None)
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
-        """Pooled penultimate features, (B, D), not normalised."""
+        """Pooled penultimate features, (B, F), not normalised."""
         return self.trunk(images)
 
     def forward_heads(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,16 +156,30 @@ class FashionNet(nn.Module):
         features = self.dropout(features)
         return self.category_head(features), self.attribute_head(features)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(category logits (B, C), attribute logits (B, A))."""
-        return self.forward_heads(self.forward_features(images))
+    def forward_embedding(self, features: torch.Tensor) -> torch.Tensor:
+        """The L2-normalised retrieval embedding (B, embedding_dim) from pooled features."""
+        if self.embedding_head is not None:
+            features = self.embedding_head(features)
+        return F.normalize(features.float(), dim=1)
+
+    def forward(self, images: torch.Tensor, with_embedding: bool = False) -> tuple[torch.Tensor, ...]:
+        """(category logits (B, C), attribute logits (B, A)), and the embedding when ``with_embedding``.
+
+        Training calls this (through DistributedDataParallel where there are several processes),
+        so the metric loss's gradients flow through the same call as the heads'.
+        """
+        features = self.forward_features(images)
+        category_logits, attribute_logits = self.forward_heads(features)
+        if with_embedding:
+            return category_logits, attribute_logits, self.forward_embedding(features)
+        return category_logits, attribute_logits
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """L2-normalised embeddings (B, D) for similarity search."""
-        return F.normalize(self.forward_features(images), dim=1)
+        """L2-normalised embeddings (B, embedding_dim) for similarity search."""
+        return self.forward_embedding(self.forward_features(images))
 
     def infer(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pass giving (normalised embedding, category logits, attribute logits)."""
         features = self.forward_features(images)
         category_logits, attribute_logits = self.forward_heads(features)
-        return F.normalize(features, dim=1), category_logits, attribute_logits
+        return self.forward_embedding(features), category_logits, attribute_logits

@@ -35,11 +35,18 @@ from fashion.model.checkpoint import (
 )
 from fashion.config import Config, config_from_dict, save_config
 from fashion.data.datasets import LabelledData
-from fashion.data.loaders import LabelledImages, collate_labelled, labelled_images
+from fashion.data.loaders import (
+    ItemViewSampler,
+    LabelledImages,
+    collate_labelled,
+    item_codes,
+    labelled_images,
+    multi_view_items,
+)
 from fashion.data.workers import default_workers
 from fashion.train.budget import LOOP_OVERHEAD, Plan, plan_epochs
 from fashion.train.metrics import classification_report
-from fashion.model.network import FashionNet
+from fashion.model.network import FashionNet, resolve_weights
 from fashion.train.run_files import append_history, plot_curves, write_json
 from fashion.data.transforms import BatchAugment, normalise_batch, train_prepare_size
 
@@ -63,18 +70,34 @@ class FashionLoss(nn.Module):
     most attributes are positive for well under 1% of images.
     """
 
-    def __init__(self, pos_weight: torch.Tensor, attribute_weight: float, label_smoothing: float) -> None:
+    def __init__(self, pos_weight: torch.Tensor, attribute_weight: float, label_smoothing: float,
+                 metric: str | None = None, metric_weight: float = 1.0, triplet_margin: float = 0.2) -> None:
         super().__init__()
         self.register_buffer("pos_weight", pos_weight)
         self.attribute_weight = attribute_weight
         self.label_smoothing = label_smoothing
+        # The metric head's loss, added with ``metric_weight``: "triplet" (needs item codes) or "proxy".
+        self.metric = metric
+        self.metric_weight = metric_weight
+        self.triplet_margin = triplet_margin
+        self.last_metric_loss = 0.0  # the metric term of the last call (for the epoch's report)
 
     def forward(
         self, category_logits: torch.Tensor, attribute_logits: torch.Tensor,
-        categories: torch.Tensor, attributes: torch.Tensor,
+        categories: torch.Tensor, attributes: torch.Tensor, *, embeddings: torch.Tensor | None = None,
+        items: torch.Tensor | None = None, proxies: torch.Tensor | None = None,
     ) -> torch.Tensor:
         loss = F.cross_entropy(category_logits.float(), categories, label_smoothing=self.label_smoothing,
                                ignore_index=-1)
+        if self.metric is not None and embeddings is not None:
+            if self.metric == "triplet":
+                if items is None:
+                    raise TrainingError("the triplet loss needs the item of every image (an ItemViewSampler batch)")
+                metric_loss = batch_hard_triplet_loss(embeddings.float(), items, self.triplet_margin)
+            else:
+                metric_loss = proxy_loss(embeddings.float(), proxies, categories)
+            self.last_metric_loss = float(metric_loss.detach())
+            loss = loss + self.metric_weight * metric_loss
         if attribute_logits.shape[1] == 0 or self.attribute_weight == 0:
             return loss
         known = (attributes != 0).float()
@@ -84,6 +107,43 @@ class FashionLoss(nn.Module):
         )
         attribute_loss = (per_entry * known).sum() / known.sum().clamp(min=1.0)
         return loss + self.attribute_weight * attribute_loss
+
+
+def batch_hard_triplet_loss(embeddings: torch.Tensor, items: torch.Tensor, margin: float) -> torch.Tensor:
+    """Batch-hard triplet loss (Hermans et al. 2017) over L2-normalised embeddings (B, D).
+
+    For every anchor: its farthest positive (another image of the same item) and its nearest
+    negative (an image of another item), by Euclidean distance; the loss is the mean of
+    ``max(0, d(a, p) - d(a, n) + margin)`` over anchors that have both in the batch (0 when none do).
+    """
+    squared = (embeddings[:, None, :] - embeddings[None, :, :]).pow(2).sum(-1)
+    distances = squared.clamp(min=1e-12).sqrt()  # clamped: sqrt's gradient at 0 is infinite
+    same = items[:, None] == items[None, :]
+    positive = same & ~torch.eye(len(items), dtype=torch.bool, device=items.device)
+    negative = ~same
+    valid = positive.any(1) & negative.any(1)
+    if not valid.any():
+        return embeddings.sum() * 0.0
+    hardest_positive = distances.masked_fill(~positive, float("-inf")).max(1).values
+    hardest_negative = distances.masked_fill(~negative, float("inf")).min(1).values
+    return F.relu(hardest_positive - hardest_negative + margin)[valid].mean()
+
+
+PROXY_TEMPERATURE = 0.05  # normalised softmax (Zhai & Wu 2019): cosine logits divided by this
+
+
+def proxy_loss(embeddings: torch.Tensor, proxies: torch.Tensor | None, categories: torch.Tensor) -> torch.Tensor:
+    """Normalised-softmax proxy loss: cross-entropy of cosine(embedding, category proxy) / temperature.
+
+    The metric head's fallback where items have no second view: each category has one learned
+    proxy; images of unknown category (-1) are ignored.
+    """
+    if proxies is None:
+        raise TrainingError("the proxy loss needs the model's category proxies (FashionNet(metric_proxies=C))")
+    logits = F.normalize(embeddings, dim=1) @ F.normalize(proxies.float(), dim=1).T / PROXY_TEMPERATURE
+    if not (categories >= 0).any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, categories, ignore_index=-1)
 
 
 def attribute_pos_weight(attributes: np.ndarray | None, cap: float) -> torch.Tensor:
@@ -203,20 +263,30 @@ def train_one_epoch(
     """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
+    metric_total = 0.0
+    with_embedding = getattr(loss_fn, "metric", None) is not None
+    proxies = getattr(getattr(model, "module", model), "proxies", None)  # unwrap DistributedDataParallel
     start = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, disable=not show_progress,
                initial=state.batch, total=state.batch + len(loader))
-    for images, categories, attributes in bar:
+    for batch in bar:
         if max_batches and state.batch >= max_batches:
             break
+        images, categories, attributes = batch[:3]
+        items = batch[3].to(device, non_blocking=True) if len(batch) > 3 else None
         images = augment(images.to(device, non_blocking=True))
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         categories = categories.to(device, non_blocking=True)
         attributes = attributes.to(device, non_blocking=True)
         with _autocast(device, amp):
-            category_logits, attribute_logits = model(images)
-            loss = loss_fn(category_logits, attribute_logits, categories, attributes)
+            if with_embedding:
+                category_logits, attribute_logits, embeddings = model(images, with_embedding=True)
+                loss = loss_fn(category_logits, attribute_logits, categories, attributes, embeddings=embeddings,
+                               items=items, proxies=proxies)
+            else:
+                category_logits, attribute_logits = model(images)
+                loss = loss_fn(category_logits, attribute_logits, categories, attributes)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {state.global_step}; lower train.lr")
         optimizer.zero_grad(set_to_none=True)
@@ -230,6 +300,7 @@ def train_one_epoch(
         state.buffers = {name: buffer.detach().clone() for name, buffer in model.named_buffers()}
         batch_size = len(categories)
         total_loss += loss.item() * batch_size
+        metric_total += getattr(loss_fn, "last_metric_loss", 0.0) * batch_size
         correct += int((category_logits.argmax(1) == categories).sum())
         seen += batch_size
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}",
@@ -237,6 +308,7 @@ def train_one_epoch(
     seconds = time.perf_counter() - start
     return {
         "train_loss": total_loss / max(seen, 1),
+        **({"train_metric_loss": metric_total / max(seen, 1)} if with_embedding else {}),
         "train_category_acc": correct / max(seen, 1),
         "train_images": seen,
         "train_seconds": seconds,
@@ -393,6 +465,65 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of one rank's augmentation and dropout streams under torchrun.
+
+    Rank 0 keeps ``seed`` (a one-process run is unchanged); every other rank (and a resumed rank,
+    by its ``step``) gets its own 32-bit seed derived from (seed, rank, step).
+    """
+    if rank == 0 and step == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
+
+
+@dataclass
+class MetricPlan:
+    """How the embedding is trained: no metric loss (penultimate), "triplet" or "proxy"."""
+
+    loss: str | None
+    message: str = ""
+    items: np.ndarray | None = None  # item code of each training image (triplet)
+    items_per_batch: int = 0  # P (triplet)
+
+    def summary(self, config: Config) -> dict[str, Any]:
+        """What metrics.json records about the embedding."""
+        out: dict[str, Any] = {"kind": config.model.embedding, "metric_loss": self.loss or "none"}
+        if self.loss:
+            out.update(dim=config.model.embedding_dim, note=self.message)
+        return out
+
+
+def plan_metric_loss(config: Config, train_frame: Any, num_categories: int) -> MetricPlan:
+    """The metric head's loss for this data, with the one line that says which is used and why.
+
+    ``train.metric_loss=triplet`` needs items with several views: at least P (= batch_size // K)
+    training items with two or more images. Without item ids, or with too few such items, the
+    head trains with the proxy loss (normalised softmax over category proxies) instead.
+    """
+    if config.model.embedding != "metric":
+        return MetricPlan(None)
+    proxy = f"the proxy loss (normalised softmax over {num_categories} category proxies)"
+    if config.train.metric_loss == "proxy":
+        return MetricPlan("proxy", f"metric head: {proxy}, as train.metric_loss asks")
+    views = config.train.triplet_views
+    per_batch = config.train.batch_size // views
+    if per_batch < 2:
+        raise TrainingError(f"train.batch_size={config.train.batch_size} holds fewer than 2 items of "
+                            f"train.triplet_views={views} views: raise train.batch_size or lower train.triplet_views")
+    ids = train_frame["item_id"].to_numpy(dtype=object) if "item_id" in train_frame.columns else None
+    codes = item_codes(ids) if ids is not None else None
+    if ids is None or all(item is None or item != item or item == "" for item in ids):
+        why = "the dataset has no item ids"
+    elif multi_view_items(codes) < per_batch:
+        why = (f"only {multi_view_items(codes)} training items have two or more views; a batch of "
+               f"{per_batch} items x {views} views needs {per_batch}")
+    else:
+        return MetricPlan("triplet", f"metric head: batch-hard triplet loss (margin {config.train.triplet_margin:g}) "
+                          f"over {per_batch} items x {views} views per batch ({multi_view_items(codes)} training "
+                          "items with two or more views)", codes, per_batch)
+    return MetricPlan("proxy", f"metric head: no batch-hard triplet loss ({why}); training it with {proxy} instead")
+
+
 @dataclass
 class FitResult:
     run_dir: Path
@@ -456,10 +587,26 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
     # the seed alone, not on whether the splits were decoded into memory or stream from disk.
     seed_everything(config.train.seed)
 
+    if checkpoint:
+        weights, init = "none", checkpoint["training"].get("init", {"requested": config.model.weights})
+    else:
+        weights, note = resolve_weights(config.model.weights, config.model.arch, config.data.sample)
+        init = {"requested": config.model.weights, "used": weights, **({"note": note} if note else {})}
+        if note and main:
+            print(note, flush=True)
+    metric = plan_metric_loss(config, data.frame[data.frame["split"] == "train"], len(labels.category_names))
+    if metric.message and main:
+        print(metric.message, flush=True)
     model = FashionNet(config.model.arch, len(labels.category_names), len(labels.attribute_names),
-                       weights="none" if checkpoint else config.model.weights, dropout=config.model.dropout)
+                       weights=weights, dropout=config.model.dropout, embedding=config.model.embedding,
+                       embedding_dim=config.model.embedding_dim,
+                       metric_proxies=len(labels.category_names) if metric.loss == "proxy" else 0)
     if checkpoint:
         model.load_state_dict(checkpoint["model"])
+    if context.rank:
+        # Every rank draws its own augmentation and dropout stream (rank 0 keeps the run's own);
+        # DistributedDataParallel gives all ranks rank 0's initial weights.
+        seed_everything(rank_seed(config.train.seed, context.rank))
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -467,10 +614,19 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
 
     pos_weight = attribute_pos_weight(data.attributes[data.frame.index[data.frame["split"] == "train"]]
                                       if data.attributes is not None else None, config.train.pos_weight_cap)
-    loss_fn = FashionLoss(pos_weight, config.train.attribute_loss_weight, config.train.label_smoothing).to(device)
+    loss_fn = FashionLoss(pos_weight, config.train.attribute_loss_weight, config.train.label_smoothing,
+                          metric=metric.loss, metric_weight=config.train.metric_weight,
+                          triplet_margin=config.train.triplet_margin).to(device)
     optimizer = make_optimizer(model, config)
-    sampler = EpochSampler(len(splits.train), config.train.seed, context.rank, context.world)
-    batch_size = config.train.batch_size
+    sampler: EpochSampler | ItemViewSampler
+    if metric.loss == "triplet":
+        splits.train.items = torch.as_tensor(metric.items)
+        sampler = ItemViewSampler(metric.items, metric.items_per_batch, config.train.triplet_views,
+                                  config.train.seed, context.rank, context.world)
+        batch_size = sampler.batch_size
+    else:
+        sampler = EpochSampler(len(splits.train), config.train.seed, context.rank, context.world)
+        batch_size = config.train.batch_size
     steps_per_epoch = math.ceil(len(sampler) / batch_size)
     if config.train.max_train_batches:
         steps_per_epoch = min(steps_per_epoch, config.train.max_train_batches)
@@ -511,6 +667,8 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         state = StepState(training["epoch"], training["batch"], training["global_step"])
         best_value = training["best_value"]
         _set_rng_state(training["rng"])
+        if context.rank:  # only rank 0's stream is saved: the others draw fresh ones, still their own
+            seed_everything(rank_seed(config.train.seed, context.rank, state.global_step))
         if main:
             print(f"resuming {run_dir} at epoch {state.epoch + 1}, batch {state.batch}, step {state.global_step}")
 
@@ -520,6 +678,8 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                     "scaler": scaler.state_dict(), "best_value": best_value, "rng": state.rng or _rng_state()}
         if budget_plan:
             training["budget_plan"] = budget_plan
+        training["init"] = init
+        training["metric_loss"] = metric.loss or "none"
         return build_payload(model, config, labels, training, metrics)
 
     val_loader = _loader(splits.val, batch_size * 2, workers, device)
@@ -573,6 +733,7 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                    "layout": data.layout, "builtin_sample": config.data.sample, "epochs": config.train.epochs, "global_step": state.global_step,
                    **({"time_budget": budget_plan} if budget_plan else {}),
                    "category_names": labels.category_names,
+                   "init": init, "embedding": metric.summary(config),
                    "majority_class_test_accuracy": _majority_accuracy(splits)}
         write_json(run_dir / "metrics.json", metrics)
         plot_curves(run_dir / "history.csv", run_dir / "curves.png")
