@@ -28,7 +28,9 @@ import numpy as np
 from PIL import Image
 
 from bench.common import PROJECT_ROOT, machine_info
-from fashion.colour.palette import ciede2000, colour_name, extract_palette, garment_pixels, palette_from_pixels, rgb_to_lab
+from fashion.colour.names import colour_name
+from fashion.colour.palette import extract_palette, garment_pixels, palette_from_pixels
+from fashion.colour.spaces import ciede2000, rgb_to_lab
 
 SAMPLE_ROOT = PROJECT_ROOT / "data" / "sample"
 MATCH_DELTA_E = 10.0
@@ -194,7 +196,8 @@ def stage_times(rows: list[TruthRow]) -> dict[str, float]:
 def similarity_ms(n: int = 10_000, k: int = 5) -> tuple[float, float]:
     """Median wall ms of ``palette_similarity_many`` against ``n`` random packed palettes: as is,
     and with the catalog's ``palette_self_match`` computed beforehand."""
-    from fashion.colour.palette import Palette, pack_palettes, palette_self_match, palette_similarity_many
+    from fashion.colour.palette import Palette
+    from fashion.colour.similarity import pack_palettes, palette_self_match, palette_similarity_many
 
     rng = np.random.default_rng(0)
     palettes = [Palette.from_rgb(rng.integers(0, 256, size=(k, 3)), rng.random(k) + 0.05) for _ in range(200)]

@@ -102,7 +102,7 @@ def test_build_writes_a_complete_index(shop, loaded, config, tmp_path):
     np.testing.assert_allclose(catalog.category_probs.sum(axis=1), 1.0, atol=1e-5)
     assert catalog.attribute_index.shape == catalog.attribute_probs.shape == (n, 3)
     assert catalog.palette_lab.shape == (n, 5, 3) and catalog.palette_shares.shape == (n, 5)
-    from fashion.colour.palette import colour_families
+    from fashion.colour.names import colour_families
 
     families = colour_families(catalog.palette_lab[:, 0])
     for key, family in zip(catalog.items["key"], families):

@@ -1,4 +1,4 @@
-"""fashion.colour.palette: CIELAB and CIEDE2000 reference values, palettes of drawn garments, names, similarity."""
+"""fashion.colour (spaces, names, palette, similarity): CIELAB and CIEDE2000 reference values, palettes of drawn garments, names, similarity."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fashion.colour import palette as colour
-from fashion.colour.palette import (
-    Palette, ciede2000, colour_families, colour_family, colour_name, colour_names, delta_e_dominant,
-    extract_palette, garment_pixels, is_colour_family, lab_for_name, lab_to_rgb, pack_palettes,
-    palette_colour_mask, palette_from_pixels, palette_has_colour, palette_similarity,
-    palette_similarity_many, rgb_to_lab, unpack_palette,
-)
+from fashion.colour import names as colour_names_module
+from fashion.colour import similarity as colour_similarity
+from fashion.colour.names import colour_families, colour_family, colour_name, colour_names, is_colour_family, lab_for_name
+from fashion.colour.palette import Palette, extract_palette, garment_pixels, palette_from_pixels
+from fashion.colour.similarity import delta_e_dominant, pack_palettes, palette_colour_mask, palette_has_colour, palette_similarity, palette_similarity_many, unpack_palette
+from fashion.colour.spaces import ciede2000, lab_to_rgb, rgb_to_lab
 
 # Sharma, Wu & Dalal (2005), Table 1: L1 a1 b1 L2 a2 b2 and the expected CIEDE2000 (all 34 pairs).
 SHARMA = np.array([
@@ -285,7 +284,7 @@ def test_colour_families_shape_and_membership():
     labs = rgb_to_lab(np.random.default_rng(0).integers(0, 256, size=(3, 40, 3)).astype(np.uint8))
     families = colour_families(labs)
     assert families.shape == (3, 40)
-    assert set(families.ravel()) <= set(colour.COLOUR_FAMILIES)
+    assert set(families.ravel()) <= set(colour_names_module.COLOUR_FAMILIES)
     assert is_colour_family("Gray") and is_colour_family("red") and not is_colour_family("navy")
 
 
@@ -312,7 +311,7 @@ def test_similarity_properties():
     assert 0.0 <= palette_similarity(a, b) < 1.0
     red, dark_red, blue = (Palette.from_rgb([c]) for c in (RED, DARK_RED, BLUE))
     assert palette_similarity(red, dark_red) > palette_similarity(red, blue)
-    expected = np.exp(-float(ciede2000(red.dominant_lab, dark_red.dominant_lab)) / colour.SIMILARITY_SIGMA)
+    expected = np.exp(-float(ciede2000(red.dominant_lab, dark_red.dominant_lab)) / colour_similarity.SIMILARITY_SIGMA)
     assert palette_similarity(red, dark_red) == pytest.approx(expected, abs=1e-5)  # one colour each: the kernel
     # Shares matter: mostly red with a little white is not mostly white with a little red.
     mostly_white = Palette.from_rgb([RED, WHITE], [0.1, 0.9])
@@ -328,7 +327,7 @@ def test_vectorised_similarity_matches_scalar_and_handles_padding():
     assert many.dtype == np.float32 and many.shape == (6,)
     assert np.allclose(many[:5], [palette_similarity(query, p) for p in palettes], atol=1e-5)
     assert many[5] == 0.0  # no palette at all
-    precomputed = palette_similarity_many(query, labs, shares, self_match=colour.palette_self_match(labs, shares))
+    precomputed = palette_similarity_many(query, labs, shares, self_match=colour_similarity.palette_self_match(labs, shares))
     assert np.allclose(precomputed, many)
     with pytest.raises(ValueError):
         palette_similarity_many(query, labs[0], shares[0])
@@ -358,8 +357,9 @@ def test_delta_e_dominant_and_validation():
 
 
 def test_nothing_heavy_happens_at_import():
-    code = ("import sys, fashion.colour.palette as c; "
-            "assert c._css_lab.cache_info().currsize == 0 and c._linear_lut.cache_info().currsize == 0; "
+    code = ("import sys, fashion.colour.palette, fashion.colour.similarity, fashion.colour.names as n, "
+            "fashion.colour.spaces as s; "
+            "assert n._css_lab.cache_info().currsize == 0 and s._linear_lut.cache_info().currsize == 0; "
             "assert 'colorthief' not in sys.modules and 'scipy.ndimage' not in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -44,7 +44,7 @@ def items_of(n: int = 4, dim: int = 6, seed: int = 0) -> ItemArrays:
 
 
 def query_of(items: ItemArrays, row: int) -> QueryArrays:
-    from fashion.colour.palette import unpack_palette
+    from fashion.colour.similarity import unpack_palette
 
     return QueryArrays(items.embeddings[row], items.category_probs[row], np.zeros(0),
                        unpack_palette(items.palette_lab[row], items.palette_shares[row]))

@@ -264,7 +264,7 @@ def _format_summary(summary: dict[str, Any]) -> str:
 
 def _check_colour_name(name: str) -> None:
     """Fail early (before any catalog build) on a colour name the filter would not know."""
-    from fashion.colour.palette import is_colour_family, lab_for_name
+    from fashion.colour.names import is_colour_family, lab_for_name
     from fashion.recommend.recommender import RecommendError
 
     if not is_colour_family(name):

@@ -1,9 +1,15 @@
-"""Named-colour data for :mod:`fashion.colour.palette`: the CSS4 named colours and the basic colour families.
-
-Pure data, no computation: the Lab table is built lazily (and cached) in :mod:`fashion.colour.palette`.
-"""
+"""Colour names: the 148 CSS4 named colours (nearest by CIEDE2000 names a colour) and eleven basic
+colour families (for filters and words). The Lab table is built lazily, on first use, and cached."""
 
 from __future__ import annotations
+
+import difflib
+import functools
+from typing import Sequence
+
+import numpy as np
+
+from fashion.colour.spaces import _KAPPA, _RGB_TO_XYZ, _WHITE_D65, ciede2000, rgb_to_lab
 
 #: The 148 CSS Color Module Level 4 named colours (identical to ``matplotlib.colors.CSS4_COLORS``),
 #: as ``(name, "#rrggbb")`` in alphabetical order. Several names share a value (gray/grey,
@@ -178,3 +184,133 @@ COLOUR_FAMILIES: tuple[str, ...] = (
     "black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown",
 )
 
+
+# --- Colour names and families ---------------------------------------------------------------
+
+
+def _normalise_name(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+@functools.cache
+def _css_lab() -> dict[str, np.ndarray]:
+    """Lab of every CSS4 name (all spellings), built on first use."""
+    rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for _, h in CSS4_COLOURS], dtype=np.uint8)
+    lab = rgb_to_lab(rgb)
+    return {name: lab[i] for i, (name, _) in enumerate(CSS4_COLOURS)}
+
+
+@functools.cache
+def _naming_table() -> tuple[tuple[str, ...], np.ndarray]:
+    """Names reported by :func:`colour_name` (one spelling per value) and their Lab ``(n, 3)``."""
+    table = {name: lab for name, lab in _css_lab().items() if name not in PREFERRED_ALIASES}
+    return tuple(table), np.array(list(table.values()))
+
+
+def colour_names(labs: np.ndarray | Sequence[Sequence[float]]) -> list[str]:
+    """Nearest CSS4 colour name (CIEDE2000) of each Lab colour in ``(n, 3)``."""
+    names, table = _naming_table()
+    labs = np.asarray(labs, dtype=np.float64).reshape(-1, 3)
+    if len(labs) == 0:
+        return []
+    nearest = ciede2000(labs[:, None, :], table[None, :, :]).argmin(axis=1)
+    return [names[i] for i in nearest]
+
+
+def colour_name(lab: np.ndarray | Sequence[float]) -> str:
+    """Nearest CSS4 colour name (CIEDE2000) of one Lab colour, e.g. ``"navy"``, ``"whitesmoke"``."""
+    return colour_names(np.asarray(lab, dtype=np.float64).reshape(1, 3))[0]
+
+
+def is_colour_family(name: str) -> bool:
+    """Whether ``name`` is one of :data:`COLOUR_FAMILIES` (``gray`` counts as ``grey``)."""
+    return _family_key(name) in COLOUR_FAMILIES
+
+
+def _family_key(name: str) -> str:
+    key = _normalise_name(name)
+    return "grey" if key == "gray" else key
+
+
+def lab_for_name(name: str) -> np.ndarray:
+    """Lab ``(3,) float64`` of a CSS4 colour name (case, spaces, ``-``/``_`` ignored: "Light Blue").
+
+    The family names (``red``, ``grey``, ...) are CSS4 names too. An unknown name raises
+    ``ValueError`` listing the closest known names.
+    """
+    table = _css_lab()
+    key = _normalise_name(name)
+    if key in table:
+        return table[key].copy()
+    close = difflib.get_close_matches(key, list(table), n=5, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else f"try a basic colour: {', '.join(COLOUR_FAMILIES)}"
+    raise ValueError(f"unknown colour name {name!r}; {hint} (any of the 148 CSS4 colour names works)")
+
+
+# Hue sectors of the chromatic families as start angles of the Oklab hue (degrees, wrapping at
+# 360). Oklab rather than CIELAB hue because CIELAB bends blue towards purple (pure blue and
+# medium purple share a CIELAB hue of 306 degrees); the boundaries sit between the CSS4 colours
+# named for each family (orange 71 vs gold 95, turquoise 185 vs teal 195, slateblue 286 vs
+# mediumpurple 297, orchid 329 vs mediumvioletred 350).
+_HUE_SECTORS = ((15.0, "red"), (38.0, "orange"), (76.0, "yellow"), (118.0, "green"),
+                (192.0, "blue"), (292.0, "purple"), (340.0, "pink"))
+# Oklab M1 (linear sRGB -> LMS) and M2 (LMS^(1/3) -> Lab), Bjoern Ottosson 2020.
+_OKLAB_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                      [0.2119034982, 0.6806995451, 0.1073969566],
+                      [0.0883024619, 0.2817188376, 0.6299787005]])
+_OKLAB_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                      [1.9779984951, -2.4285922050, 0.4505937099],
+                      [0.0259040371, 0.7827717662, -0.8086757660]])
+
+
+def _oklab_hue(lab: np.ndarray) -> np.ndarray:
+    """Oklab hue angle (degrees) of CIELAB colours ``(..., 3)`` (no gamut clipping)."""
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > 6.0 / 29.0, f ** 3, (f - 4.0 / 29.0) / _KAPPA) * _WHITE_D65
+    linear = xyz @ np.linalg.inv(_RGB_TO_XYZ).T
+    ok = np.cbrt(linear @ _OKLAB_M1.T) @ _OKLAB_M2.T
+    return np.degrees(np.arctan2(ok[..., 2], ok[..., 1])) % 360.0
+
+
+def colour_families(labs: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """Basic colour family (one of :data:`COLOUR_FAMILIES`) of each Lab colour: ``(...)`` str array.
+
+    Rules on CIELAB lightness L and chroma C and the Oklab hue h:
+
+    * achromatic (C < 13): black (L < 22), grey, white (L >= 88); near-white tints (L > 93,
+      C < 16: ivory, beige, lavender) are white and near-black ones (L < 12, C < 20) black;
+    * otherwise the hue sector (red 15-38, orange 38-76, yellow 76-118, green 118-192,
+      blue 192-292, purple 292-340, pink 340-15), then
+      * brown: dark oranges (L < 63: chocolate, sienna), dark yellows (L < 55, except olive
+        hues >= 100 which are green) and muted warm colours (hue 38-118, C < 35, L < 82: tan,
+        camel);
+      * pink: light reds (L > 65: salmon, light coral); red: dark pinks (L < 40: burgundy).
+    """
+    labs = np.asarray(labs, dtype=np.float64)
+    if labs.shape[-1:] != (3,):
+        raise ValueError(f"labs must have shape (..., 3), got {labs.shape}")
+    lightness = labs[..., 0]
+    chroma = np.hypot(labs[..., 1], labs[..., 2])
+    hue = _oklab_hue(labs)
+    family = np.full(lightness.shape, "pink", dtype=object)  # hues below the first sector
+    for start, name in _HUE_SECTORS:
+        family = np.where(hue >= start, name, family)
+    warm = (hue >= 38.0) & (hue < 118.0)
+    brown = (((family == "orange") & (lightness < 63.0))
+             | ((family == "yellow") & (lightness < 55.0) & (hue < 100.0))
+             | (warm & (chroma < 35.0) & (lightness < 82.0)))
+    family = np.where(brown, "brown", family)
+    family = np.where((family == "yellow") & (lightness < 55.0), "green", family)  # olive
+    family = np.where((family == "red") & (lightness > 65.0), "pink", family)
+    family = np.where((family == "pink") & (lightness < 40.0), "red", family)
+    shade = np.where(lightness < 22.0, "black", np.where(lightness >= 88.0, "white", "grey"))
+    family = np.where(chroma < 13.0, shade, family)
+    family = np.where((lightness > 93.0) & (chroma < 16.0), "white", family)
+    family = np.where((lightness < 12.0) & (chroma < 20.0), "black", family)
+    return family.astype(str)
+
+
+def colour_family(lab: np.ndarray | Sequence[float]) -> str:
+    """Basic colour family of one Lab colour (see :func:`colour_families`), e.g. ``"blue"`` for navy."""
+    return str(colour_families(np.asarray(lab, dtype=np.float64).reshape(1, 3))[0])

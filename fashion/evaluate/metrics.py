@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fashion.colour.palette import ciede2000
+from fashion.colour.spaces import ciede2000
 
 Ks = tuple[int, ...]
 DEFAULT_KS: Ks = (1, 5, 10)

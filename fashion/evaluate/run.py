@@ -196,7 +196,7 @@ def self_columns(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
 def query_features(features: Features, positions: np.ndarray) -> list[QueryArrays]:
     """The embedded images at ``positions`` as queries of the score components (an image whose
     garment had no colour gets no palette: colour-similar to nothing)."""
-    from fashion.colour.palette import unpack_palette
+    from fashion.colour.similarity import unpack_palette
 
     queries = []
     for q in positions:
@@ -211,7 +211,7 @@ def query_features(features: Features, positions: np.ndarray) -> list[QueryArray
 
 def gallery_items(features: Features, gallery: np.ndarray) -> ItemArrays:
     """The gallery images as the catalog side of the score components (palette self-match cached)."""
-    from fashion.colour.palette import palette_self_match
+    from fashion.colour.similarity import palette_self_match
 
     labs, shares = features.palette_lab[gallery], features.palette_shares[gallery]
     return ItemArrays(embeddings=features.embeddings[gallery], category_probs=features.category_probs[gallery],

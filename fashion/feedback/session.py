@@ -85,7 +85,7 @@ class FeedbackSession:
 
         Weights given explicitly (not None) win over learned ones.
         """
-        from fashion.colour.palette import unpack_palette
+        from fashion.colour.similarity import unpack_palette
 
         config = self.engine.config.feedback
         labels = self.store.query_labels(self.catalog_key, query.checksum)

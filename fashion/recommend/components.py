@@ -63,7 +63,7 @@ class ItemArrays:
     """The catalog side: N items' arrays, rows aligned (all numpy).
 
     ``attribute_index``/``attribute_probs`` are the catalog's sparse top attributes (N, T);
-    ``palette_self_match`` optionally caches :func:`fashion.colour.palette.palette_self_match`
+    ``palette_self_match`` optionally caches :func:`fashion.colour.similarity.palette_self_match`
     of the palettes (half the colour component's work when many queries share one gallery).
     """
 
@@ -248,8 +248,8 @@ def category(query: QueryFeatures, items: ItemArrays) -> np.ndarray:
 @score_component("colour", default_weight=0.15, label="Colour",
                  describe="palette similarity of the garments' colours (CIEDE2000 kernel)")
 def colour(query: QueryFeatures, items: ItemArrays) -> np.ndarray:
-    """:func:`fashion.colour.palette.palette_similarity_many` (0 when the query has no palette)."""
-    from fashion.colour.palette import palette_similarity_many
+    """:func:`fashion.colour.similarity.palette_similarity_many` (0 when the query has no palette)."""
+    from fashion.colour.similarity import palette_similarity_many
 
     if query.palette is None:
         return np.zeros(len(items))

@@ -351,7 +351,7 @@ class Recommender:
             mask &= (self._labels_norm == wanted) | (self._predicted_names == wanted)
             filtered = True
         if filters.colour:
-            from fashion.colour.palette import palette_colour_mask
+            from fashion.colour.similarity import palette_colour_mask
 
             try:
                 mask &= palette_colour_mask(self.catalog.palette_lab, self.catalog.palette_shares, filters.colour,
@@ -415,7 +415,8 @@ class Recommender:
     def explain(self, query: Query, row: int, components: np.ndarray, total: float, weights: Weights,
                 rank: int = 0) -> Result:
         """A :class:`Result` for one catalog row: scores, category, colours, ΔE, shared attributes."""
-        from fashion.colour.palette import ciede2000, colour_families, colour_names, lab_to_rgb
+        from fashion.colour.names import colour_families, colour_names
+        from fashion.colour.spaces import ciede2000, lab_to_rgb
 
         catalog, labels, config = self.catalog, self.labels, self.config
         item = catalog.items.iloc[row]

@@ -512,7 +512,7 @@ def create_app(engine: "Engine", config: Config | None = None,
     ``web.describe_workers`` when a checkpoint is given, else 0) describe uploads.
     ``allowed_hosts``: when given, requests for any other ``Host`` are refused.
     """
-    from fashion.colour.palette import COLOUR_FAMILIES
+    from fashion.colour.names import COLOUR_FAMILIES
     from fashion.feedback.store import DISLIKE, LIKE, FeedbackEvent, FeedbackError, make_catalog_key
     from fashion.data.images import ImageLoadError
     from fashion.recommend.components import components as registered_components
