@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from fashion.colour.palette import Palette, rgb_to_lab
+from fashion.colour.palette import Palette
+from fashion.colour.spaces import rgb_to_lab
 from fashion.config import load_config
 from fashion.index.catalog import Catalog
 from fashion.model.labels import Labels

@@ -29,7 +29,7 @@ Ranking (:func:`score_catalog`), from what the catalog index stores per item (no
 * each attribute word: the item's stored probability of that attribute (0 when it is not among
   the item's ``catalog.top_attributes`` most likely ones);
 * each colour word: for a family, the share of the garment's palette whose colours are of that
-  family (:func:`fashion.colour.palette.colour_families`); for a named colour, the palette's
+  family (:func:`fashion.colour.names.colour_families`); for a named colour, the palette's
   share-weighted closeness ``exp(-CIEDE2000 / 12)`` to it.
 
 The item's score is the mean of those parts (each in [0, 1]); ties go to the lower catalog row.
@@ -342,7 +342,8 @@ class Vocabulary:
 
 def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.ndarray) -> np.ndarray:
     """(N,) in [0, 1]: how much of each packed palette is the term's colour (see the module docstring)."""
-    from fashion.colour.palette import ciede2000, colour_families, lab_for_name
+    from fashion.colour.names import colour_families, lab_for_name
+    from fashion.colour.spaces import ciede2000
 
     lab = np.asarray(palette_lab, dtype=np.float64)
     shares = np.asarray(palette_shares, dtype=np.float64)
@@ -445,7 +446,8 @@ def search(recommender: Any, query: WordQuery, top_k: int | None = None, filters
 def describe_row(recommender: Any, query: WordQuery, row: int, total: float, parts: dict[str, float],
                  rank: int) -> Result:
     """A :class:`Result` for one catalog row found by words (scores: ``total`` and each part)."""
-    from fashion.colour.palette import ciede2000, colour_families, colour_names, lab_for_name, lab_to_rgb
+    from fashion.colour.names import colour_families, colour_names, lab_for_name
+    from fashion.colour.spaces import ciede2000, lab_to_rgb
     from fashion.recommend.recommender import predicted_attributes
 
     catalog, labels, config = recommender.catalog, recommender.labels, recommender.config
@@ -495,7 +497,9 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
     * each item's word score times ``weight`` is added to its blended total (the adjustments the
       recommender adds, like the feedback item prior).
     """
-    from fashion.colour.palette import Palette, lab_for_name, lab_to_rgb
+    from fashion.colour.names import lab_for_name
+    from fashion.colour.palette import Palette
+    from fashion.colour.spaces import lab_to_rgb
 
     words.require_terms()
     totals, _ = score_rows(words, recommender.catalog)
