@@ -10,7 +10,8 @@ import pytest
 
 from conftest import run_cli
 
-METHODS = ["random", "visual", "colour", "category", "blend", "tuned"]
+# random, each registered score component alone (registry order), the configured and the tuned blends
+METHODS = ["random", "visual", "category", "colour", "blend", "tuned"]
 
 
 @pytest.fixture(scope="module")

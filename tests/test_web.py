@@ -303,7 +303,7 @@ def test_big_pixel_limit_is_the_configured_one(engine, tiny_sample, photo):
     ({"top_k": 21}, 400, "top_k must be at most 20"),
     ({"top_k": 0}, 422, "top_k"),
     ({"weights": "0,0,0"}, 400, "not all zero"),
-    ({"weights": "1,2"}, 400, "three numbers"),
+    ({"weights": "1,2"}, 400, "3 numbers"),
     ({"w_visual": -1}, 422, "w_visual"),
     ({"category": "spacesuit"}, 400, "unknown category 'spacesuit'"),
     ({"colour": "notacolour"}, 400, "unknown colour"),
