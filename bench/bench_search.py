@@ -1,28 +1,39 @@
-"""Search latency per query on one core: ours vs numpy argsort vs scikit-learn vs FAISS (flat, HNSW).
+"""Search at scale on one core: exact (float32, float16) vs FAISS, and the approximate IVF index.
 
-Random 512-d unit vectors (10k / 100k / 1M items), one query at a time, top-10. "ours" is
-:class:`fashion.index.search.ExactIndex` (one matrix product + argpartition); "numpy sort" is the same
-product with a full ``argsort``; scikit-learn is ``NearestNeighbors(metric="cosine",
-algorithm="brute")``; FAISS ``IndexFlatIP`` is exact, ``IndexHNSWFlat`` (M=32, efSearch=64) is
-approximate: its recall@10 against the exact answer is reported. Random vectors are the hard
-case for HNSW (no low-dimensional structure), so its recall here is a lower bound.
+The catalog is synthetic but shaped like a trained network's embeddings, not uniform random
+vectors (on which every ANN method fails and no catalog looks like): a **Gaussian mixture** of
+1,000 clusters with Dirichlet(0.5) sizes, in a random 128-dimensional subspace of 512 with a
+power-law spectrum (component i has scale (i+1)^-0.8), a shared mean direction (ReLU features
+are all positive: mean cosine between items ~0.37) and a little isotropic noise; unit rows, stored
+in float16 (as ``catalog.embedding_dtype=float16``). Queries are fresh draws from the same mixture,
+not catalog rows. The truth is exact search over the stored values.
 
-    python -m bench search            # (or --quick: 10k and 100k only)
+* 100k: ours (float32 matrix product + argpartition; float16 scan), numpy argsort, scikit-learn,
+  FAISS flat and fp16, FAISS HNSW (M=32, efConstruction=40; efSearch raised until recall@10 >= 0.99)
+  and the IVF index.
+* 1M and 5M: exact float16 scan and the IVF index (:class:`fashion.index.search.IVFIndex`:
+  PCA 512->128, ``nlist`` k-means lists of float16 codes, exact re-rank of 10x k candidates,
+  ``nprobe`` tuned at build time for recall@10 >= 0.99 on catalog rows with noise). Build time
+  (train + add + tune), index bytes per item, an incremental add of 1% new items.
+
+    python -m bench search             # 100k, 1M, 5M (about 10-15 minutes on 2 cores)
+    python -m bench search --quick     # 100k only
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
 import numpy as np
 
 from bench.common import machine_info, median
-from fashion.index.search import ExactIndex, FaissIndex, faiss_available
+from fashion.index.search import ExactIndex, FaissIndex, IVFIndex, exact_top_k, faiss_available
 
 DIM = 512
 K = 10
-TARGET_MS = 10.0
+RANK, CLUSTERS, ALPHA, SPREAD, MEAN_SHARE, NOISE = 128, 1000, 0.8, 0.6, 0.45, 0.2
 
 
 def _env() -> str:
@@ -31,76 +42,178 @@ def _env() -> str:
     return f"OMP_WAIT_POLICY={policy} " if policy else ""
 
 
-def _limit_threads() -> object:
-    """One core for every library (BLAS, OpenMP in FAISS)."""
+def _threads(n: int) -> object:
+    """``n`` cores for every library (BLAS, OpenMP in FAISS)."""
     from threadpoolctl import threadpool_limits
 
-    limits = threadpool_limits(1)
+    limits = threadpool_limits(n)
     if faiss_available():
         import faiss
 
-        faiss.omp_set_num_threads(1)
+        faiss.omp_set_num_threads(n)
     return limits
 
 
+def mixture(n: int, seed: int = 0, draw_seed: int = 1, dtype: type = np.float16) -> np.ndarray:
+    """``n`` unit rows from the clustered, low-rank mixture described in the module docstring.
+
+    ``seed`` fixes the mixture (subspace, spectrum, centres, sizes); ``draw_seed`` the draws. The
+    isotropic noise comes from a 65,536-row table, picked per row with a random sign (drawing
+    2.5 billion normals for 5M items would dominate the benchmark's time).
+    """
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((DIM, RANK)))[0].astype(np.float32)
+    spectrum = ((np.arange(RANK) + 1.0) ** -ALPHA).astype(np.float32)
+    mean = rng.standard_normal(DIM).astype(np.float32)
+    mean /= np.linalg.norm(mean)
+    centres = rng.standard_normal((CLUSTERS, RANK)).astype(np.float32) * spectrum
+    weights = rng.dirichlet(np.full(CLUSTERS, 0.5))
+    scale = np.sqrt(MEAN_SHARE / (1 - MEAN_SHARE)) * np.linalg.norm(centres, axis=1).mean()
+    noise_table = rng.standard_normal((65536, DIM)).astype(np.float32) * (NOISE / np.sqrt(DIM))
+    draw = np.random.default_rng(draw_seed)
+    out = np.empty((n, DIM), dtype)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        latent = centres[draw.choice(CLUSTERS, size=m, p=weights)]
+        latent += SPREAD * draw.standard_normal((m, RANK), dtype=np.float32) * spectrum
+        block = latent @ basis.T
+        block += scale * mean
+        block *= 1.0 / np.linalg.norm(block, axis=1, keepdims=True)
+        signs = np.where(draw.random(m) < 0.5, -1.0, 1.0).astype(np.float32)[:, None]
+        block += signs * noise_table[draw.integers(0, len(noise_table), m)]
+        block *= 1.0 / np.linalg.norm(block, axis=1, keepdims=True)
+        out[start:start + m] = block
+    return out
+
+
 def _per_query_ms(search, queries: np.ndarray) -> float:
+    """Median wall ms a query; the median CPU ms of this thread goes to ``_per_query_ms.cpu`` (robust to
+    other jobs sharing the cores, which inflate wall time)."""
     search(queries[0])  # warm-up
-    times = []
+    times, cpu = [], []
     for query in queries:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         search(query)
         times.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - start_cpu)
+    _per_query_ms.cpu = median(cpu) * 1000
     return median(times) * 1000
 
 
-def _vectors(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    vectors = np.empty((n, DIM), np.float32)
-    for start in range(0, n, 100_000):  # in blocks: no float64 temporaries of the whole matrix
-        block = rng.standard_normal((min(100_000, n - start), DIM), dtype=np.float32)
-        vectors[start:start + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return vectors
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth)]))
 
 
-def run_size(n: int, n_queries: int, with_hnsw: bool, with_sklearn: bool) -> dict[str, object]:
-    """Timings (ms per query) and memory (bytes per item) for one catalog size."""
-    vectors = _vectors(n, seed=n)
-    queries = _vectors(n_queries, seed=1)
-    row: dict[str, object] = {"n": n}
-    ours = ExactIndex(vectors, normalise=False)
-    row["ours"] = _per_query_ms(lambda q: ours.search(q, K), queries)
-    row["numpy"] = _per_query_ms(lambda q: np.argsort(-(vectors @ q))[:K], queries)
-    if with_sklearn:
+def _structure(vectors: np.ndarray) -> str:
+    """Mean cosine, variance in the top principal components, nearest-neighbour cosines."""
+    sample = vectors[:20_000].astype(np.float32)
+    cos = float((sample[:2000] @ sample[:2000].T).mean())
+    centred = sample - sample.mean(0)
+    var = np.linalg.svd(centred, compute_uv=False) ** 2
+    var /= var.sum()
+    sims = sample[:100] @ sample[100:].T
+    top = -np.sort(-sims, axis=1)
+    return (f"mean cosine {cos:.2f}; variance in the top 10 / 50 / 128 components "
+            f"{var[:10].sum():.2f} / {var[:50].sum():.2f} / {var[:128].sum():.2f}; "
+            f"nearest neighbour cosine {top[:, 0].mean():.3f}, 10th {top[:, 9].mean():.3f} (in 20k items)")
+
+
+def _ivf(row: dict[str, object], vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray,
+         build_threads: int) -> None:
+    """Build (train + add + tune), then time and score the IVF index; an incremental add of 1%."""
+    import faiss
+
+    n = len(vectors)
+    grow = max(1, n // 100)
+    limits = _threads(build_threads)
+    start = time.perf_counter()
+    index = IVFIndex.train(vectors[:n - grow])
+    trained = time.perf_counter()
+    tuned_recall = index.tune(0.99)
+    tuned = time.perf_counter()
+    index.vectors = vectors
+    index.add_rows(n - grow)
+    row["ivf_add_1pct_s"] = time.perf_counter() - tuned
+    del limits
+    _threads(1)
+    row["ivf_build_s"] = trained - start
+    row["ivf_tune_s"] = tuned - trained
+    row["ivf_nlist"], row["ivf_nprobe"], row["ivf_tuned_recall"] = index.nlist, index.nprobe, tuned_recall
+    row["ivf_ms"] = _per_query_ms(lambda q: index.search(q, K), queries)
+    row["ivf_cpu_ms"] = _per_query_ms.cpu
+    row["ivf_recall"] = _recall(index.search(queries, K)[1], truth)
+    row["ivf_bytes"] = len(faiss.serialize_index(index.index)) / n
+    allowed = np.zeros(n, bool)
+    allowed[::5] = True  # a filter keeping 20% of the catalog
+    truth_filtered = _filtered_truth(vectors, queries, allowed)
+    row["ivf_filter_ms"] = _per_query_ms(lambda q: index.search(q, K, allowed=allowed), queries[:30])
+    row["ivf_filter_recall"] = _recall(index.search(queries, K, allowed=allowed)[1], truth_filtered)
+
+
+def _filtered_truth(vectors: np.ndarray, queries: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(allowed)
+    return rows[exact_top_k(vectors[rows], queries, K)]
+
+
+def run_size(n: int, n_queries: int, small: bool) -> dict[str, object]:
+    """Timings (ms per query), recall, build seconds and bytes per item for one catalog size."""
+    started = time.perf_counter()
+    limits = _threads(2)
+    vectors = mixture(n)
+    queries = mixture(n_queries, draw_seed=99, dtype=np.float32)
+    truth = exact_top_k(vectors, queries, K)
+    del limits
+    _threads(1)
+    row: dict[str, object] = {"n": n, "generate_s": time.perf_counter() - started}
+    if small:
+        row["structure"] = _structure(vectors)
+        as32 = vectors.astype(np.float32)
+        ours = ExactIndex(as32, normalise=False)
+        row["ours"] = _per_query_ms(lambda q: ours.search(q, K), queries)
+        row["numpy"] = _per_query_ms(lambda q: np.argsort(-(as32 @ q))[:K], queries)
         from sklearn.neighbors import NearestNeighbors
 
-        knn = NearestNeighbors(n_neighbors=K, metric="cosine", algorithm="brute").fit(vectors)
+        knn = NearestNeighbors(n_neighbors=K, metric="cosine", algorithm="brute").fit(as32)
         row["sklearn"] = _per_query_ms(lambda q: knn.kneighbors(q[None], return_distance=True), queries[:10])
-    row["memory_ours"] = ours.vectors.nbytes / n
-    if faiss_available():
-        import faiss
+        del knn, ours
+        if faiss_available():
+            flat = FaissIndex(as32, kind="flat", normalise=False)
+            row["faiss_flat"] = _per_query_ms(lambda q: flat.search(q, K), queries)
+            row["faiss_flat_cpu"] = _per_query_ms.cpu
+            del flat
+            import faiss
 
-        flat = FaissIndex(vectors, kind="flat", normalise=False)
-        row["faiss_flat"] = _per_query_ms(lambda q: flat.search(q, K), queries)
-        row["memory_flat"] = len(faiss.serialize_index(flat.index)) / n
-        del flat
-        half = FaissIndex(vectors.astype(np.float16), kind="fp16", normalise=False)
-        row["faiss_fp16"] = _per_query_ms(lambda q: half.search(q, K), queries)
-        del half
-        if with_hnsw:
+            limits = _threads(2)
             start = time.perf_counter()
-            hnsw = FaissIndex(vectors, kind="hnsw", hnsw_m=32, ef_search=64, normalise=False)
+            hnsw = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 40
+            hnsw.add(as32)
             row["hnsw_build_s"] = time.perf_counter() - start
-            _, exact = ours.search(queries, K)
-            for ef in (64, 512):
-                hnsw.index.hnsw.efSearch = ef
-                suffix = "" if ef == 64 else f"_ef{ef}"
-                row["faiss_hnsw" + suffix] = _per_query_ms(lambda q: hnsw.search(q, K), queries)
-                _, approx = hnsw.search(queries, K)
-                row["hnsw_recall" + suffix] = float(np.mean([len(set(a) & set(e)) / K
-                                                             for a, e in zip(approx, exact)]))
-            row["memory_hnsw"] = len(faiss.serialize_index(hnsw.index)) / n
+            del limits
+            _threads(1)
+            for ef in (32, 64, 128, 256, 512):
+                hnsw.hnsw.efSearch = ef
+                found = hnsw.search(queries, K)[1]
+                row["hnsw_ef"], row["hnsw_recall"] = ef, _recall(found, truth)
+                row["hnsw_ms"] = _per_query_ms(lambda q: hnsw.search(q[None], K), queries)
+                row["hnsw_cpu_ms"] = _per_query_ms.cpu
+                if row["hnsw_recall"] >= 0.99:
+                    break
+            row["hnsw_bytes"] = len(faiss.serialize_index(hnsw)) / n
             del hnsw
-    del vectors, ours
+        del as32
+    if faiss_available():
+        exact16 = ExactIndex(vectors, normalise=False, storage="float16")
+        row["ours_fp16"] = _per_query_ms(lambda q: exact16.search(q, K), queries[: (30 if small else 10)])
+        row["ours_fp16_cpu"] = _per_query_ms.cpu
+        row["fp16_recall_vs_fp32"] = _recall(exact16.search(queries, K)[1], truth)
+        del exact16
+        gc.collect()
+        _ivf(row, vectors, queries, truth, build_threads=2)
+    row["total_s"] = time.perf_counter() - started
+    del vectors
+    gc.collect()
+    print(f"search bench: {n:,} items done in {row['total_s']:.0f} s", flush=True)
     return row
 
 
@@ -109,51 +222,62 @@ def _fmt(value: object, digits: int = 2) -> str:
 
 
 def main(quick: bool = False) -> str:
-    """Markdown section: latency table, speed-ups, memory, HNSW recall."""
-    limits = _limit_threads()
-    sizes = [(10_000, 50, True, True), (100_000, 30, True, True)]
-    if not quick:
-        sizes.append((1_000_000, 10, False, True))
+    """Markdown section: exact search at 100k, IVF at 100k / 1M / 5M, targets."""
+    sizes = [(100_000, 100, True)] + ([] if quick else [(1_000_000, 100, False), (5_000_000, 100, False)])
     rows = [run_size(*size) for size in sizes]
-    del limits
+    _threads(os.cpu_count() or 1)
+    small = rows[0]
     lines = [
-        "## Search latency (one core, 512-d, top-10, one query at a time)",
+        "## Search at scale (one core per query, 512-d, top-10, one query at a time)",
         "",
         f"`{_env()}python -m bench search{' --quick' if quick else ''}` · {machine_info()}",
         "",
-        "| items | ours (ms) | numpy argsort (ms) | scikit-learn cosine (ms) | FAISS flat (ms) | FAISS HNSW (ms) "
-        "| HNSW recall@10 | HNSW build (s) | ours vs sklearn | ours / FAISS flat |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Catalog: a clustered, low-rank Gaussian mixture shaped like trained embeddings (see "
+        "`bench/bench_search.py`), float16; queries are new draws from the mixture. Structure: "
+        f"{small.get('structure', '')}.",
+        "",
+        "Exact search at 100,000 items (ms a query):",
+        "",
+        "| ours float32 | ours float16 | numpy argsort | scikit-learn cosine | FAISS flat | ours float16 / FAISS flat "
+        "| same, CPU time | float16 recall@10 vs float32 |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {_fmt(small.get('ours'))} | {_fmt(small.get('ours_fp16'))} | {_fmt(small.get('numpy'))} "
+        f"| {_fmt(small.get('sklearn'))} | {_fmt(small.get('faiss_flat'))} "
+        f"| {_fmt(small['ours_fp16'] / small['faiss_flat'] if 'faiss_flat' in small else None)} "
+        f"| {_fmt(small['ours_fp16_cpu'] / small['faiss_flat_cpu'] if 'faiss_flat_cpu' in small else None)} "
+        f"| {_fmt(small.get('fp16_recall_vs_fp32'), 4)} |",
+        "",
+        "Approximate search (IVF: PCA 128, float16 lists, exact re-rank of 100 candidates, nprobe tuned "
+        "at build time for recall@10 ≥ 0.99; build uses 2 threads, search 1):",
+        "",
+        "| items | exact float16 (ms) | IVF (ms) | IVF CPU (ms) | IVF recall@10 | nlist / nprobe | build: train + add (s) "
+        "| tune (s) | add 1% more (s) | index bytes/item | filtered 20%: ms, recall |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        speedup = r["sklearn"] / r["ours"] if "sklearn" in r else None
-        ratio = r["ours"] / r["faiss_flat"] if "faiss_flat" in r else None
         lines.append(
-            f"| {r['n']:,} | {_fmt(r['ours'])} | {_fmt(r['numpy'])} | {_fmt(r.get('sklearn'))} "
-            f"| {_fmt(r.get('faiss_flat'))} | {_fmt(r.get('faiss_hnsw'))} | {_fmt(r.get('hnsw_recall'), 3)} "
-            f"| {_fmt(r.get('hnsw_build_s'), 1)} | {_fmt(speedup, 1)}× | {_fmt(ratio)} |")
-    lines += ["", "A float16 catalog (`catalog.embedding_dtype=float16`, searched by FAISS in float16 at or "
-              "above `recommend.faiss_min_items`; exact over the stored values): " + "; ".join(
-                  f"{r['n']:,} items {r['faiss_fp16']:.2f} ms" for r in rows if "faiss_fp16" in r) + "."]
-    lines += ["", "HNSW with efSearch=512: " + "; ".join(
-        f"{r['n']:,} items {r['faiss_hnsw_ef512']:.2f} ms, recall@10 {r['hnsw_recall_ef512']:.3f}"
-        for r in rows if "faiss_hnsw_ef512" in r) + "."]
-    lines += ["", "Memory per item (bytes): "
-              + "; ".join(f"{r['n']:,} items: ours {r['memory_ours']:.0f} (float16 on disk: {r['memory_ours'] / 2:.0f})"
-                          + (f", FAISS flat {r['memory_flat']:.0f}" if "memory_flat" in r else "")
-                          + (f", HNSW {r['memory_hnsw']:.0f}" if "memory_hnsw" in r else "") for r in rows)]
-    hundred = next((r for r in rows if r["n"] == 100_000), None)
-    if hundred:
-        verdict = []
-        verdict.append(f"{hundred['ours']:.2f} ms at 100k (target ≤ {TARGET_MS:.0f} ms: "
-                       f"{'met' if hundred['ours'] <= TARGET_MS else 'missed'})")
-        if "sklearn" in hundred:
-            s = hundred["sklearn"] / hundred["ours"]
-            verdict.append(f"{s:.1f}× faster than scikit-learn (target ≥ 5×: {'met' if s >= 5 else 'missed'})")
-        if "faiss_flat" in hundred:
-            f = hundred["ours"] / hundred["faiss_flat"]
-            verdict.append(f"{f:.2f}× FAISS flat's time (target ≤ 1.3×: {'met' if f <= 1.3 else 'missed'})")
-        lines += ["", "Targets: " + "; ".join(verdict) + "."]
+            f"| {r['n']:,} | {_fmt(r.get('ours_fp16'))} | {_fmt(r.get('ivf_ms'))} | {_fmt(r.get('ivf_cpu_ms'))} "
+            f"| {_fmt(r.get('ivf_recall'), 3)} "
+            f"| {r.get('ivf_nlist')} / {r.get('ivf_nprobe')} | {_fmt(r.get('ivf_build_s'), 1)} "
+            f"| {_fmt(r.get('ivf_tune_s'), 1)} | {_fmt(r.get('ivf_add_1pct_s'), 1)} | {_fmt(r.get('ivf_bytes'), 0)} "
+            f"| {_fmt(r.get('ivf_filter_ms'))}, {_fmt(r.get('ivf_filter_recall'), 3)} |")
+    lines += ["", "Index bytes per item exclude the catalog's own embeddings (1,024 bytes per item in float16), "
+              "which the re-rank reads and the catalog stores anyway."]
+    if "hnsw_ms" in small:
+        lines += ["", f"FAISS HNSW at 100k (M=32, efConstruction=40): built in {small['hnsw_build_s']:.0f} s on 2 threads; "
+                  f"efSearch {small['hnsw_ef']}: {small['hnsw_ms']:.2f} ms ({small['hnsw_cpu_ms']:.2f} ms CPU), recall@10 {small['hnsw_recall']:.3f}, "
+                  f"{small['hnsw_bytes']:.0f} bytes/item. Building it for 1M / 5M items would take about "
+                  f"{small['hnsw_build_s'] * 10 * 1.2 / 60:.0f} / {small['hnsw_build_s'] * 50 * 1.4 / 60:.0f} min here "
+                  "(≥ linear in n), against the IVF build's time in the table: why IVF was chosen."]
+    verdict = [f"exact at 100k {small['ours_fp16'] / small['faiss_flat']:.2f}× FAISS flat's wall time, "
+               f"{small['ours_fp16_cpu'] / small['faiss_flat_cpu']:.2f}× its CPU time (target ≤ 0.7×: "
+               f"{'met' if small['ours_fp16'] / small['faiss_flat'] <= 0.7 else 'missed'})"] if "faiss_flat" in small else []
+    for r in rows[1:]:
+        met = r["ivf_recall"] >= 0.99 and r["ivf_cpu_ms"] <= 2.0
+        verdict.append(f"{r['n']:,}: recall@10 {r['ivf_recall']:.3f} at {r['ivf_ms']:.2f} ms wall, "
+                       f"{r['ivf_cpu_ms']:.2f} ms CPU (target ≥ 0.99 at ≤ 2 ms on one core: {'met' if met else 'missed'})")
+    lines += ["", "Targets: " + "; ".join(verdict) + ".",
+              "", "Bench wall time: " + ", ".join(f"{r['n']:,}: {r['total_s']:.0f} s" for r in rows) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,15 +1,32 @@
-"""Nearest-neighbour search over L2-normalised embeddings: exact (one matrix product) or FAISS.
+"""Nearest-neighbour search over L2-normalised embeddings: exact, or approximate for large catalogs.
 
-Both backends answer ``search(queries, k) -> (scores, indices)`` (faiss's convention): ``scores``
-(Q, k) float32 cosine similarities, best first, and ``indices`` (Q, k) int64 catalog rows. Ties are
+Every backend answers ``search(queries, k, allowed=None) -> (scores, indices)`` (faiss's
+convention): ``scores`` (Q, k) float32 cosine similarities, best first, and ``indices`` (Q, k)
+int64 catalog rows; ``allowed`` (N,) bool restricts the rows *before* the top-k is taken. Ties are
 broken by the lower row, so the exact backend returns exactly the first ``k`` of a stable
-``argsort`` of ``-scores`` (what the tests compare against). When ``k`` exceeds the catalog size,
-the missing places hold score ``-inf`` and index ``-1``.
+``argsort`` of ``-scores`` (what the tests compare against). When ``k`` exceeds the (allowed)
+catalog size, the missing places hold score ``-inf`` and index ``-1``.
+
+* :class:`ExactIndex`: one matrix product (float32), or a float16 scan (FAISS ``SQfp16``: half
+  the memory traffic, and search at this size is bound by memory bandwidth: ~1.8x faster).
+* :class:`FaissIndex`: FAISS flat / fp16 / HNSW (kept for comparison and small tools).
+* :class:`IVFIndex`: the approximate index for catalogs of millions: PCA to ``pca_dim``
+  dimensions, an inverted file of ``nlist`` k-means lists over float16 codes, then an exact
+  re-rank of the ``k * refine`` best candidates against the catalog's own embeddings. Its
+  ``nprobe`` is tuned at build time to reach a recall@10 target against exact search. It is
+  stored beside the catalog (:func:`open_ivf_index`) and grows incrementally: new rows are added
+  without retraining; only a changed row order re-adds (still without retraining).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -75,28 +92,62 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ExactIndex:
-    """Exact cosine search: one matrix product over unit float32 vectors, then ``top_k`` per query."""
+    """Exact cosine search over unit vectors.
 
-    name = "exact"
+    ``storage="float32"``: one BLAS matrix product, then ``top_k`` per query. ``storage="float16"``:
+    the vectors are kept in float16 and scanned by FAISS's ``SQfp16`` kernel (exact over the stored
+    float16 values; half the memory and about half the time of a float32 scan); without FAISS the
+    float16 rows are widened block by block.
+    """
 
-    def __init__(self, vectors: np.ndarray, normalise: bool = True) -> None:
+    def __init__(self, vectors: np.ndarray, normalise: bool = True, storage: str = "float32") -> None:
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be (N, D), got {vectors.shape}")
-        # float16 catalogs are widened once here: BLAS has no fast float16 product on CPUs.
-        self.vectors = normalise_rows(vectors) if normalise else np.ascontiguousarray(vectors, dtype=np.float32)
+        if storage not in ("float32", "float16"):
+            raise ValueError(f"unknown storage {storage!r} (float32 | float16)")
         self.dim = int(vectors.shape[1])
+        self.storage = storage
+        self.name = "exact" if storage == "float32" else "exact-fp16"
+        self._fp16 = None
+        if storage == "float32":
+            # float16 catalogs are widened once here: BLAS has no fast float16 product on CPUs.
+            self.vectors = normalise_rows(vectors) if normalise else np.ascontiguousarray(vectors, dtype=np.float32)
+            return
+        if normalise or vectors.dtype != np.float16:
+            stored = np.empty(vectors.shape, np.float16)
+            for start in range(0, len(vectors), 65536):  # no float32 copy of the whole catalog
+                block = vectors[start:start + 65536]
+                stored[start:start + len(block)] = normalise_rows(block) if normalise else block
+            vectors = stored
+        self.vectors = vectors  # float16 unit rows (the caller's own array when it already was)
+        if faiss_available():
+            import faiss
+
+            self._fp16 = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_fp16,
+                                                    faiss.METRIC_INNER_PRODUCT)
+            for start in range(0, len(self.vectors), 65536):
+                self._fp16.add(np.ascontiguousarray(self.vectors[start:start + 65536], dtype=np.float32))
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """Cosine similarity of every query (Q, D) to every item: (Q, N) float32."""
-        return _as_queries(queries, self.dim) @ self.vectors.T
+        queries = _as_queries(queries, self.dim)
+        if self.vectors.dtype == np.float32:
+            return queries @ self.vectors.T
+        out = np.empty((len(queries), len(self)), np.float32)
+        for start in range(0, len(self), 65536):
+            block = self.vectors[start:start + 65536].astype(np.float32)
+            out[:, start:start + len(block)] = queries @ block.T
+        return out
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, indices), each (Q, k), best first; ``allowed`` (N,) bool restricts the rows."""
+        if self._fp16 is not None:
+            return _faiss_search(self._fp16, _as_queries(queries, self.dim), k, allowed)
         sims = self.scores(queries)
         if allowed is not None:
             sims[:, ~np.asarray(allowed, dtype=bool)] = -np.inf
@@ -106,6 +157,27 @@ class ExactIndex:
             out_s[row], out_i[row] = top_k(values, k)
         out_i[np.isneginf(out_s)] = -1  # fewer allowed rows than k
         return _padded(out_s, out_i, k)
+
+
+def _faiss_search(index: object, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+                  params: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with ``allowed`` as an ID selector; (scores, indices) padded to (Q, k)."""
+    import faiss
+
+    n = min(k, int(index.ntotal))
+    if allowed is not None:
+        # A bitmap over the rows: O(N/8) to build, O(1) a test (an ID batch costs O(allowed) a query).
+        bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        if params is None:
+            params = faiss.SearchParameters(sel=selector)
+        else:
+            params.sel = selector
+    if n <= 0:
+        return _padded(np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64), k)
+    scores, indices = index.search(queries, n, params=params)
+    scores = np.where(indices < 0, -np.inf, scores).astype(np.float32)
+    return _padded(scores, indices.astype(np.int64), k)
 
 
 def faiss_available() -> bool:
@@ -164,13 +236,284 @@ class FaissIndex:
         return _padded(scores, indices.astype(np.int64), k)
 
 
-def build_index(vectors: np.ndarray, faiss_min_items: int) -> SearchIndex:
-    """The backend for a catalog: FAISS at or above ``faiss_min_items`` when installed, else exact.
+# ------------------------------------------------------------------------------ approximate
 
-    All are exact; FAISS pays off for large catalogs and multi-query batches, numpy's single
-    product is as fast for one query and needs no extra package. A float16 catalog is searched
-    by FAISS in float16 (about 3x faster: search is bound by memory bandwidth).
+
+def _rows_f32(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows of a (possibly float16, memory-mapped) matrix as float32, read in row order."""
+    order = np.argsort(rows, kind="stable")
+    out = np.empty((len(rows), vectors.shape[1]), np.float32)
+    out[order] = vectors[rows[order]]
+    return out
+
+
+def _blocks(vectors: np.ndarray, size: int = 131072):
+    for start in range(0, len(vectors), size):
+        yield start, np.ascontiguousarray(vectors[start:start + size], dtype=np.float32)
+
+
+def rows_digest(vectors: np.ndarray, n: int) -> str:
+    """A cheap fingerprint of the first ``n`` rows: their count and 256 evenly spread rows (float16)."""
+    digest = hashlib.sha256(f"{n} {vectors.shape[1]}".encode())
+    if n:
+        picks = np.unique(np.linspace(0, n - 1, num=min(n, 256)).astype(np.int64))
+        digest.update(np.ascontiguousarray(vectors[picks], dtype=np.float16).tobytes())
+    return digest.hexdigest()
+
+
+class IVFIndex:
+    """Approximate cosine search: PCA → inverted file of k-means lists (float16 codes) → exact re-rank.
+
+    ``nprobe`` lists are scanned for the ``k * refine`` best candidates in the reduced space; their
+    exact cosine against ``vectors`` (the catalog's own embeddings, float16 or float32, memory
+    mapped is fine) picks the top ``k``. Filters are applied inside the scan (a FAISS ID
+    selector, with ``nprobe`` widened by the share of rows allowed), and a filter that leaves
+    few rows is answered exactly over those rows: either way the top-k is taken *after* filtering.
     """
-    if len(vectors) >= faiss_min_items and faiss_available():
+
+    name = "ivf"
+
+    def __init__(self, index: object, vectors: np.ndarray, nprobe: int = 16, refine: int = 10) -> None:
+        import faiss
+
+        self.index = index
+        self.ivf = faiss.extract_index_ivf(index)
+        self.vectors = vectors
+        self.dim = int(vectors.shape[1])
+        self.nprobe = int(nprobe)
+        self.refine = int(refine)
+        self.exact_below = 5_000  # allowed rows at or under this: exact search over them
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, nlist: int | None = None, pca_dim: int = 128, refine: int = 10,
+              train_size: int | None = None, seed: int = 0, codes: str = "fp16") -> "IVFIndex":
+        """Train PCA and the k-means lists on a sample of ``vectors`` (unit rows), then add them all."""
+        import faiss
+
+        n, dim = vectors.shape
+        nlist = nlist or default_nlist(n)
+        pca_dim = min(pca_dim, dim)
+        size = min(n, train_size or max(40 * nlist, 10_000))
+        sample = np.random.default_rng(seed).choice(n, size=size, replace=False) if size < n else np.arange(n)
+        train = _rows_f32(vectors, np.sort(sample))
+        if codes == "fp16":  # codes: the reduced vectors in float16
+            ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(pca_dim), pca_dim, nlist,
+                                                faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT, False)
+        else:  # 4-bit product codes (IVF-PQ fast scan) were measured: recall@10 < 0.81 even re-ranking 400
+            raise ValueError(f"unknown codes {codes!r} (fp16)")
+        ivf.cp.niter = 10  # k-means iterations: past ~10 the lists barely move, the cost keeps growing
+        if pca_dim < dim:
+            # An orthogonal projection onto the top eigenvectors of the *uncentred* second moment:
+            # inner products are kept (faiss's PCAMatrix subtracts the mean, which reorders them).
+            _, eigenvectors = np.linalg.eigh(train.T.astype(np.float64) @ train / len(train))
+            projection = np.ascontiguousarray(eigenvectors[:, ::-1][:, :pca_dim].T, dtype=np.float32)
+            transform = faiss.LinearTransform(dim, pca_dim, False)
+            faiss.copy_array_to_vector(projection.ravel(), transform.A)
+            transform.is_trained = True
+            index = faiss.IndexPreTransform(transform, ivf)
+        else:
+            index = ivf
+        index.train(train)
+        built = cls(index, vectors, refine=refine)
+        built.add_rows(0)
+        return built
+
+    def add_rows(self, start: int) -> None:
+        """Add ``vectors[start:]`` (new catalog rows) to the lists: no retraining."""
+        if start != int(self.index.ntotal):
+            raise ValueError(f"the index holds {self.index.ntotal} rows; cannot add from row {start}")
+        for offset, block in _blocks(self.vectors[start:]):
+            self.index.add(block)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def nlist(self) -> int:
+        return int(self.ivf.nlist)
+
+    def _candidates(self, queries: np.ndarray, wanted: int, allowed: np.ndarray | None,
+                    share: float) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        nprobe = min(self.nlist, math.ceil(self.nprobe / max(share, 1e-9)))
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        scores, indices = _faiss_search(self.index, queries, wanted, allowed, params)
+        return scores, indices
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, indices), each (Q, k), best first: exact cosine of the re-ranked candidates."""
+        queries = _as_queries(queries, self.dim)
+        share = 1.0
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=bool)
+            rows = np.flatnonzero(allowed)
+            if len(rows) <= max(self.exact_below, k * self.refine):
+                return self._exact_over(queries, rows, k)
+            share = len(rows) / len(self)
+        _, candidates = self._candidates(queries, max(k, k * self.refine), allowed, share)
+        out_s = np.full((len(queries), k), -np.inf, np.float32)
+        out_i = np.full((len(queries), k), -1, np.int64)
+        for q, (query, rows) in enumerate(zip(queries, candidates)):
+            rows = rows[rows >= 0]
+            if len(rows) == 0:
+                continue
+            exact = _rows_f32(self.vectors, rows) @ query
+            best_s, best = top_k(exact, k)
+            out_s[q, :len(best)], out_i[q, :len(best)] = best_s, rows[best]
+            # equal scores: lower row first, as the exact backend does
+            order = np.lexsort((out_i[q, :len(best)], -out_s[q, :len(best)]))
+            out_s[q, :len(best)], out_i[q, :len(best)] = out_s[q, order], out_i[q, order]
+        return out_s, out_i
+
+    def _exact_over(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        out_s = np.full((len(queries), k), -np.inf, np.float32)
+        out_i = np.full((len(queries), k), -1, np.int64)
+        if len(rows) == 0:
+            return out_s, out_i
+        sims = queries @ _rows_f32(self.vectors, rows).T
+        for q, values in enumerate(sims):
+            best_s, best = top_k(values, k)
+            out_s[q, :len(best)], out_i[q, :len(best)] = best_s, rows[best]
+        return out_s, out_i
+
+    def recall(self, queries: np.ndarray, exact: np.ndarray, k: int = 10) -> float:
+        """Mean recall@k of this index's answers against ``exact`` (Q, k) rows."""
+        _, found = self.search(queries, k)
+        return float(np.mean([len(set(a[a >= 0]) & set(e[e >= 0])) / max(1, int((e >= 0).sum()))
+                              for a, e in zip(found, exact)]))
+
+    def tune(self, target: float = 0.99, queries: int = 200, k: int = 10, noise: float = 0.05,
+             seed: int = 0) -> float:
+        """Smallest ``nprobe`` (doubling, then bisecting) whose recall@k reaches ``target``.
+
+        Queries are catalog rows with a little noise (a new photo of a catalogued garment is
+        near, not on, its item); the truth is exact search over the same ``vectors``.
+        """
+        rng = np.random.default_rng(seed)
+        picks = np.sort(rng.choice(len(self), size=min(queries, len(self)), replace=False))
+        probes = _rows_f32(self.vectors, picks)
+        probes = normalise_rows(probes + noise * rng.standard_normal(probes.shape).astype(np.float32)
+                                / math.sqrt(self.dim))
+        truth = exact_top_k(self.vectors, probes, k)
+        low, high = 0, 1
+        while True:
+            self.nprobe = high
+            reached = self.recall(probes, truth, k)
+            if reached >= target or high >= self.nlist:
+                break
+            low, high = high, min(self.nlist, high * 2)
+        while high - low > max(1, high // 8):  # bisect to within ~12%
+            middle = (low + high) // 2
+            self.nprobe = middle
+            value = self.recall(probes, truth, k)
+            if value >= target:
+                high, reached = middle, value
+            else:
+                low = middle
+        self.nprobe = high
+        return reached
+
+
+def default_nlist(n: int) -> int:
+    """k-means lists for ``n`` items: ~2*sqrt(n), a power of two, between 16 and 8192."""
+    return int(2 ** round(math.log2(min(8192, max(16, 2 * math.sqrt(n))))))
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """(Q, k) rows of the exact top-k for unit ``queries``, in blocks (float16 catalogs widened per block)."""
+    best_s = np.full((len(queries), 0), -np.inf, np.float32)
+    best_i = np.empty((len(queries), 0), np.int64)
+    for start, block in _blocks(vectors):
+        sims = queries @ block.T
+        part = np.argpartition(-sims, min(k, sims.shape[1]) - 1, axis=1)[:, :k]
+        best_s = np.concatenate([best_s, np.take_along_axis(sims, part, 1)], axis=1)
+        best_i = np.concatenate([best_i, part + start], axis=1)
+        keep = np.argsort(-best_s, axis=1, kind="stable")[:, :k]
+        best_s, best_i = np.take_along_axis(best_s, keep, 1), np.take_along_axis(best_i, keep, 1)
+    return best_i
+
+
+IVF_FORMAT = "fashion-ivf/1"
+
+
+def open_ivf_index(directory: Path, vectors: np.ndarray, *, target_recall: float = 0.99,
+                   log: Callable[[str], None] | None = None) -> IVFIndex:
+    """The catalog's approximate index, stored in ``<directory>/search/`` and kept up to date.
+
+    * stored and matching the rows: loaded (no work);
+    * stored for a prefix of the rows (items were appended): the new rows are added, nothing retrained;
+    * stored for other rows (a rebuild reordered or removed items): the trained PCA and lists
+      are kept, the rows are added again;
+    * nothing usable stored: trained, filled and tuned (``nprobe`` for ``target_recall``).
+    """
+    import faiss
+
+    say = log or (lambda message: None)
+    folder = Path(directory) / "search"
+    index_path, meta_path = folder / "ivf.faiss", folder / "ivf.json"
+    n, dim = vectors.shape
+    meta: dict = {}
+    built: IVFIndex | None = None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") == IVF_FORMAT and meta.get("dim") == dim and index_path.is_file():
+            stored = faiss.read_index(str(index_path))
+            if int(stored.ntotal) == int(meta["rows"]):
+                built = IVFIndex(stored, vectors, nprobe=int(meta["nprobe"]), refine=int(meta["refine"]))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        built = None
+    started = time.perf_counter()
+    changed = True
+    if built is not None:
+        rows = len(built)
+        if rows == n and meta.get("digest") == rows_digest(vectors, n):
+            changed = False
+        elif rows < n and meta.get("digest") == rows_digest(vectors, rows):
+            say(f"search index: adding {n - rows} new items to the {rows} indexed (no retraining)")
+            built.add_rows(rows)
+        else:
+            say(f"search index: catalog rows changed; re-adding {n} items (trained lists kept)")
+            built.index.reset()
+            built.add_rows(0)
+    else:
+        say(f"search index: training an IVF index for {n} items (once; later additions are incremental)")
+        built = IVFIndex.train(vectors)
+        built.tune(target_recall)
+        meta = {"trained_seconds": round(time.perf_counter() - started, 1)}
+    if changed:
+        folder.mkdir(parents=True, exist_ok=True)
+        meta.update({"format": IVF_FORMAT, "dim": dim, "rows": len(built), "digest": rows_digest(vectors, n),
+                     "nlist": built.nlist, "nprobe": built.nprobe, "refine": built.refine,
+                     "target_recall": target_recall, "updated_seconds": round(time.perf_counter() - started, 1)})
+        temporary = folder / f".ivf.{os.getpid()}.tmp"
+        faiss.write_index(built.index, str(temporary))
+        os.replace(temporary, index_path)
+        meta_temporary = folder / f".ivf.{os.getpid()}.json.tmp"
+        meta_temporary.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        os.replace(meta_temporary, meta_path)
+    return built
+
+
+# Catalogs of at least this many items are searched approximately (IVFIndex), when the catalog
+# folder is known (the index is stored there); below it exact search is fast enough (~25 ms a
+# query at 500,000 float16 items on one core).
+ANN_MIN_ITEMS = 500_000
+
+
+def build_index(vectors: np.ndarray, faiss_min_items: int, directory: Path | None = None,
+                ann_min_items: int = ANN_MIN_ITEMS, log: Callable[[str], None] | None = None) -> SearchIndex:
+    """The backend for a catalog.
+
+    * under ``faiss_min_items`` (or without FAISS): exact, numpy (fast enough, no extra package);
+    * from there: exact FAISS, in float16 for float16 catalogs (half the memory traffic);
+    * from ``ann_min_items``, with the catalog ``directory`` to keep it in: :class:`IVFIndex`
+      (recall@10 >= 0.99 against exact search, tuned at build time).
+    """
+    n = len(vectors)
+    if n >= faiss_min_items and faiss_available():
+        if directory is not None and n >= ann_min_items:
+            return open_ivf_index(Path(directory), vectors, log=log)
         return FaissIndex(vectors, kind="fp16" if np.asarray(vectors).dtype == np.float16 else "flat")
     return ExactIndex(vectors)

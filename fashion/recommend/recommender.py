@@ -305,7 +305,9 @@ class Recommender:
         self.labels = labels
         self.config = config
         self.colour = colour
-        self.index = index if index is not None else build_index(np.asarray(catalog.embeddings), config.faiss_min_items)
+        # Large catalogs get an approximate index, kept in the catalog folder (see fashion.index.search).
+        self.index = index if index is not None else build_index(
+            np.asarray(catalog.embeddings), config.faiss_min_items, directory=catalog.directory)
         self.item_ids = catalog.items["item_id"].tolist()
         self.keys = catalog.items["key"].tolist()
         self._row_of_key = {key: row for row, key in enumerate(self.keys)}
