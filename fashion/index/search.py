@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Protocol
@@ -450,7 +451,7 @@ def open_ivf_index(directory: Path, vectors: np.ndarray, *, target_recall: float
     """
     import faiss
 
-    say = log or (lambda message: None)
+    say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     folder = Path(directory) / "search"
     index_path, meta_path = folder / "ivf.faiss", folder / "ivf.json"
     n, dim = vectors.shape
