@@ -54,6 +54,9 @@ class SampleConfig:
     views: int = field(default=2, metadata=_range(1))
     image_size: int = field(default=256, metadata=_range(32, 1024))
     seed: int = 0
+    # Harder views: image 1 of each item is a clean "shop" photo, the others "consumer" photos
+    # (scale, crop, rotation, lighting, cluttered background, partial occlusion vary much more).
+    hard: bool = False
 
 
 @dataclass(frozen=True)

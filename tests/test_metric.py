@@ -280,3 +280,27 @@ def test_each_rank_draws_its_own_random_stream():
         seed_everything(rank_seed(7, rank))
         draws.append((torch.rand(3), np.random.rand()))
     assert not torch.equal(draws[0][0], draws[1][0]) and draws[0][1] != draws[1][1]
+
+
+# ------------------------------------------------------------------------- the harder sample
+
+
+def test_hard_sample_has_a_clean_shop_view_and_varied_consumer_views():
+    from fashion.data.sample import plan_sample, render_view
+    from fashion.data.sample.write import _settings
+
+    item = plan_sample(3, seed=0)[1]
+    easy = [np.asarray(render_view(item, view, 64, 0).image) for view in range(3)]
+    hard = [render_view(item, view, 64, 0, hard=True) for view in range(3)]
+    shop = np.asarray(hard[0].image)
+    corners = np.concatenate([shop[:2, :2], shop[:2, -2:], shop[-2:, :2], shop[-2:, -2:]]).reshape(-1, 3)
+    assert (corners >= 250).all()  # the shop photo: plain white background
+    for view in (1, 2):  # consumer photos differ from the default sample's views of the item
+        assert np.abs(np.asarray(hard[view].image).astype(int) - easy[view]).mean() > 5
+        x1, y1, x2, y2 = hard[view].bbox
+        assert 0 <= x1 < x2 <= 64 and 0 <= y1 < y2 <= 64
+    # Same seed, same pictures; the default sample is unchanged by the hard mode's existence.
+    assert np.array_equal(np.asarray(render_view(item, 1, 64, 0, hard=True).image), np.asarray(hard[1].image))
+    assert _settings(1, 2, 64, 0)["generator_version"] >= 3 and "hard" not in _settings(1, 2, 64, 0)
+    assert _settings(1, 2, 64, 0, hard=True)["hard"] is True
+    assert load_config(overrides=["sample.hard=true"]).sample.hard

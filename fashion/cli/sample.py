@@ -11,15 +11,16 @@ from fashion.config import SampleConfig
 from fashion.data.sample import SampleError, generate_sample
 
 
-def run_cli(root: Path, items: int, views: int, seed: int, image_size: int, workers: int | None) -> int:
+def run_cli(root: Path, items: int, views: int, seed: int, image_size: int, workers: int | None,
+            hard: bool = False) -> int:
     """Generate the sample and print where it went and how long it took; returns the exit code."""
     start = time.perf_counter()
     try:
-        generate_sample(root, items=items, views=views, image_size=image_size, seed=seed, workers=workers)
+        generate_sample(root, items=items, views=views, image_size=image_size, seed=seed, workers=workers, hard=hard)
     except SampleError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {items * views} images ({items} items x {views} views, {image_size} px, seed {seed}) "
+    print(f"wrote {items * views} {'hard ' if hard else ''}images ({items} items x {views} views, {image_size} px, seed {seed}) "
           f"to {root} in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -38,8 +39,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed: int = typer.Option(SampleConfig.seed, "--seed", help="Random seed (same seed, same sample)."),
         image_size: int = typer.Option(SampleConfig.image_size, "--image-size", min=32, max=1024, help="Longest image side, pixels."),
         workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU core)."),
+        hard: bool = typer.Option(False, "--hard", help="View 1 a clean shop photo, the others consumer photos "
+                                  "(crop, scale, rotation, lighting, clutter, occlusion)."),
     ) -> None:
-        raise typer.Exit(run_cli(root, items, views, seed, image_size, workers or None))
+        raise typer.Exit(run_cli(root, items, views, seed, image_size, workers or None, hard))
 
     app(args=list(argv) if argv is not None else None)
 

@@ -296,14 +296,26 @@ def _canvas_size(rng: np.random.Generator, image_size: int, aspect: float) -> tu
     return image_size, image_size
 
 
-def render_view(item: ItemSpec, view: int, image_size: int = 256, seed: int = 0) -> RenderedView:
-    """Photograph ``item`` (view number ``view``): pose, scale, background and rotation vary."""
+def render_view(item: ItemSpec, view: int, image_size: int = 256, seed: int = 0, hard: bool = False) -> RenderedView:
+    """Photograph ``item`` (view number ``view``): pose, scale, background and rotation vary.
+
+    ``hard``: view 0 is a clean shop photo (plain white background, upright, large); every other
+    view is a consumer photo: more rotation and scale, a cluttered background, partial occlusion,
+    a crop that can cut the garment, and lighting (brightness, colour cast, gamma, blur). Those
+    draws come from a generator of their own, so the default views stay exactly as before.
+    """
     rng = _view_rng(seed, item, view)
+    hard_rng = np.random.default_rng(np.random.SeedSequence([seed, 4, item.index, view])) if hard else None
+    shop, consumer = hard and view == 0, hard and view > 0
     x0, y0, x1, y1 = _extents(DESIGNS[item.category](item))
     aspect = (x1 - x0) / (y1 - y0)
     width, height = _canvas_size(rng, image_size, aspect)
     ss = _SUPERSAMPLE
     angle = float(rng.uniform(-8.0, 8.0))
+    if shop:
+        angle = 0.0
+    elif consumer:
+        angle = float(hard_rng.uniform(-22.0, 22.0))
     margin = max(2 * ss, int(0.04 * min(width, height) * ss))  # background on every side
     # Scale so the rotated garment (plus the canvas padding) fills 78-100% of the room inside the margins.
     rad = math.radians(abs(angle))
@@ -312,6 +324,12 @@ def render_view(item: ItemSpec, view: int, image_size: int = 256, seed: int = 0)
     room_w, room_h = width * ss - 2 * margin - 3 * _PAD, height * ss - 2 * margin - 3 * _PAD
     garment_h = float(rng.uniform(0.78, 1.0)) * min(room_w / rot_w, room_h / rot_h)
     background = _background(rng, width, height, item.rgb)
+    if shop:
+        garment_h = 0.97 * min(room_w / rot_w, room_h / rot_h)
+        background = np.full_like(background, 255)
+    elif consumer:
+        garment_h *= float(hard_rng.uniform(0.5, 1.0))
+        background = _cluttered(hard_rng, background)
     placement: tuple[int, int] | None = None
     # The fill colour must dominate the saved pixels too: small images blur thin patterns over more
     # of the garment, so the texture is drawn thinner until it does.
@@ -327,11 +345,67 @@ def render_view(item: ItemSpec, view: int, image_size: int = 256, seed: int = 0)
         share = fill_share(image, coverage, item.rgb)
         if share >= MIN_FILL_SHARE:
             break
+    if consumer:
+        image, coverage = _consumer_photo(hard_rng, image, coverage)
     bbox = coverage.getbbox()
     if bbox is None:  # pragma: no cover - garments are never empty
         raise SampleError(f"item {item.folder} view {view}: empty garment")
     return RenderedView(image=image, coverage=coverage, bbox=tuple(int(v) for v in bbox),  # type: ignore[arg-type]
                         background=background, base_share=share)
+
+
+def _cluttered(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
+    """A consumer photo's background: the plain one with a few coloured shapes and stronger noise."""
+    height, width = background.shape[:2]
+    canvas = Image.fromarray(background)
+    draw = ImageDraw.Draw(canvas)
+    palette = list(GARMENT_COLOURS.values())
+    for _ in range(int(rng.integers(2, 7))):
+        w, h = rng.uniform(0.1, 0.5) * width, rng.uniform(0.1, 0.5) * height
+        x, y = rng.uniform(-0.1, 1.0) * width, rng.uniform(-0.1, 1.0) * height
+        colour = palette[int(rng.integers(len(palette)))]
+        shape = draw.rectangle if rng.random() < 0.5 else draw.ellipse
+        shape((x, y, x + w, y + h), fill=tuple(int(c) for c in colour))
+    out = np.asarray(canvas).astype(np.float32)
+    out += rng.normal(0.0, float(rng.uniform(2.0, 8.0)), size=(height, width, 1)).astype(np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _consumer_photo(rng: np.random.Generator, image: Image.Image, coverage: Image.Image
+                    ) -> tuple[Image.Image, Image.Image]:
+    """Occlude part of the garment, crop (possibly cutting it), then change the lighting.
+
+    The coverage keeps the whole garment under an occluder (the annotated box is the garment's),
+    and follows the crop.
+    """
+    width, height = image.size
+    x1, y1, x2, y2 = coverage.getbbox() or (0, 0, width, height)
+    image = image.copy()
+    if rng.random() < 0.7:  # something in front of the garment: a bag, an arm, another garment
+        w, h = rng.uniform(0.25, 0.5) * (x2 - x1), rng.uniform(0.2, 0.45) * (y2 - y1)
+        x, y = rng.uniform(x1 - 0.5 * w, x2 - 0.5 * w), rng.uniform(y1 - 0.5 * h, y2 - 0.5 * h)
+        skin = rng.random() < 0.4
+        colour = ((int(rng.integers(150, 235)), int(rng.integers(100, 180)), int(rng.integers(80, 150))) if skin
+                  else tuple(int(c) for c in rng.integers(0, 256, size=3)))
+        shape = ImageDraw.Draw(image).ellipse if skin else ImageDraw.Draw(image).rectangle
+        shape((x, y, x + w, y + h), fill=colour)
+    if rng.random() < 0.6:  # a crop around a point of the garment, resized back: scale and cut-off
+        keep = float(rng.uniform(0.6, 0.9))
+        cw, ch = keep * width, keep * height
+        cx, cy = rng.uniform(x1, x2), rng.uniform(y1, y2)
+        left = float(np.clip(cx - rng.uniform(0.2, 0.8) * cw, 0, width - cw))
+        top = float(np.clip(cy - rng.uniform(0.2, 0.8) * ch, 0, height - ch))
+        window = (left, top, left + cw, top + ch)
+        image = image.resize((width, height), Image.BILINEAR, box=window)
+        coverage = coverage.resize((width, height), Image.BILINEAR, box=window)
+    pixels = np.asarray(image).astype(np.float32) / 255.0
+    gamma = float(rng.uniform(0.7, 1.4))
+    gain = float(rng.uniform(0.65, 1.2)) * rng.uniform(0.82, 1.15, size=3)  # brightness and a colour cast
+    pixels = np.clip(255.0 * (pixels ** gamma) * gain, 0, 255)
+    image = Image.fromarray(np.rint(pixels).astype(np.uint8))
+    if rng.random() < 0.4:
+        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.2))))
+    return image, coverage
 
 
 def _place(rng: np.random.Generator, size: tuple[int, int], frame: tuple[int, int], margin: int, item: ItemSpec,

@@ -14,7 +14,7 @@ import numpy as np
 
 from fashion.errors import FashionError
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: sample.hard (shop and consumer views)
 
 # The real DeepFashion list (Anno/list_category_cloth.txt): name, type (1 upper, 2 lower, 3 full body).
 DEEPFASHION_CATEGORIES: tuple[tuple[str, int], ...] = (

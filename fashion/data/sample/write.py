@@ -61,6 +61,7 @@ class _Job:
     image_size: int
     seed: int
     out_root: str
+    hard: bool = False
 
 
 def image_name(item: ItemSpec, view: int) -> str:
@@ -74,7 +75,7 @@ def _render_item(job: _Job) -> list[tuple[str, tuple[int, int, int, int]]]:
     folder = Path(job.out_root) / "img" / job.item.folder
     folder.mkdir(parents=True, exist_ok=True)
     for view in range(job.views):
-        rendered = render_view(job.item, view, job.image_size, job.seed)
+        rendered = render_view(job.item, view, job.image_size, job.seed, hard=job.hard)
         name = image_name(job.item, view)
         # subsampling=0 (4:4:4): no chroma bleed, so the truth colour survives small images.
         rendered.image.save(Path(job.out_root) / name, "JPEG", quality=JPEG_QUALITY, subsampling=0)
@@ -125,9 +126,9 @@ def _annotation_files(specs: list[ItemSpec], results: list[list[tuple[str, tuple
     }
 
 
-def _settings(items: int, views: int, image_size: int, seed: int) -> dict[str, int]:
+def _settings(items: int, views: int, image_size: int, seed: int, hard: bool = False) -> dict[str, int]:
     return {"items": items, "views": views, "image_size": image_size, "seed": seed,
-            "generator_version": GENERATOR_VERSION}
+            "generator_version": GENERATOR_VERSION, **({"hard": True} if hard else {})}
 
 
 def _manifest(specs: list[ItemSpec], views: int, settings: dict[str, int]) -> dict[str, Any]:
@@ -169,7 +170,7 @@ def _replace_folder(tmp: Path, root: Path) -> None:
 
 def generate_sample(root: Path | str, items: int = SampleConfig.items, views: int = SampleConfig.views,
                     image_size: int = SampleConfig.image_size, seed: int = SampleConfig.seed,
-                    workers: int | None = None) -> Path:
+                    workers: int | None = None, hard: bool = False) -> Path:
     """Generate the sample catalog under ``root`` (replacing an older sample there); returns ``root``.
 
     The files are written into a temporary sibling folder that is renamed into place at the end, so
@@ -183,12 +184,15 @@ def generate_sample(root: Path | str, items: int = SampleConfig.items, views: in
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         specs = plan_sample(items, seed)
-        jobs = [_Job(item, views, image_size, seed, str(tmp)) for item in specs]
+        jobs = [_Job(item, views, image_size, seed, str(tmp), hard) for item in specs]
         results = _run_jobs(jobs, workers if workers is not None else default_workers(-1, spare=0, cap=64))
         for rel, text in _annotation_files(specs, results).items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_text(text, encoding="utf-8")
-        manifest = _manifest(specs, views, _settings(items, views, image_size, seed))
+        manifest = _manifest(specs, views, _settings(items, views, image_size, seed, hard))
+        if hard:
+            manifest["views"] = ("img_00000001.jpg of each item is the shop photo (plain background, upright, whole); "
+                                 "the others are consumer photos (crop, scale, rotation, lighting, clutter, occlusion)")
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _replace_folder(tmp, root)
     finally:
@@ -210,7 +214,7 @@ def ensure_sample(root: Path | str, sample_cfg: SampleConfig, announce: Callable
     ``announce`` (e.g. ``print``) is told before and after a generation, which takes a while.
     """
     root = Path(root)
-    wanted = _settings(sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed)
+    wanted = _settings(sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed, sample_cfg.hard)
     manifest = read_manifest(root)
     complete = (root / "Eval" / "list_eval_partition.txt").is_file() and (root / "img").is_dir()
     if manifest is not None and manifest.get("settings") == wanted and complete:
@@ -218,7 +222,8 @@ def ensure_sample(root: Path | str, sample_cfg: SampleConfig, announce: Callable
     start = time.perf_counter()
     if announce:
         announce(f"generating the built-in sample ({sample_cfg.items} items x {sample_cfg.views} views) in {root} ...")
-    generated = generate_sample(root, sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed)
+    generated = generate_sample(root, sample_cfg.items, sample_cfg.views, sample_cfg.image_size, sample_cfg.seed,
+                                hard=sample_cfg.hard)
     if announce:
         announce(f"sample ready in {time.perf_counter() - start:.1f} s")
     return generated
