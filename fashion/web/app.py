@@ -641,6 +641,25 @@ def create_app(engine: "Engine", config: Config | None = None,
     async def colours() -> Response:
         return JSON({"families": list(COLOUR_FAMILIES)})
 
+    word_vocabulary: list[Any] = []  # built on the first search (the model's labels + colours + synonyms)
+
+    @app.get("/search", summary="Catalog items ranked by words ('red striped midi dress'), explained",
+             responses={400: {"description": "Empty query, only unknown words, bad filter or top_k"}})
+    async def search_words(q: str = "", top_k: int | None = None, category: str | None = None,
+                           colour: str | None = None) -> Response:
+        from fashion.recommend.words import Vocabulary, search
+
+        if top_k is not None and not 1 <= top_k <= web.max_top_k:
+            raise ApiError(400, f"top_k must be 1 to {web.max_top_k} (web.max_top_k)")
+        if not word_vocabulary:
+            word_vocabulary.append(Vocabulary(engine.loaded.labels))
+        words = word_vocabulary[0].parse(q[:500]).require_terms()
+        filters = Filters(category=(category or "").strip() or None, colour=(colour or "").strip() or None)
+        results = await run_in_threadpool(search, engine.recommender, words, top_k, filters)
+        return JSON({"catalog": _without_paths(engine.describe_catalog()), "words": words.to_dict(),
+                     "notes": words.notes(), "filters": filters.as_dict(),
+                     "results": [{**r.to_dict(), "id": r.result.row} for r in results]})
+
     @app.get("/items/{item_id}/image", summary="A catalog image by its row number (the `id` of a result)",
              response_class=FileResponse, responses={404: {"description": "No catalog item with that id"}})
     async def item_image(item_id: str) -> Response:

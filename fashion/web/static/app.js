@@ -302,6 +302,62 @@
     }
   }
 
+  // ------------------------------------------------------------------ searching by words
+
+  function renderWordCard(result) {
+    const card = $("card-template").content.firstElementChild.cloneNode(true);
+    card.dataset.key = result.key;
+    card.dataset.id = result.id;
+    const image = card.querySelector(".thumb");
+    image.src = `/items/${encodeURIComponent(result.id)}/image`;
+    image.alt = result.name || result.category || "catalog item";
+    card.querySelector(".rank").textContent = `#${result.rank}`;
+    card.querySelector(".total").textContent = fixed(result.score.total);
+    card.querySelector(".bar").remove();
+    const list = card.querySelector(".parts");
+    for (const line of result.matched || []) list.append(el("dd", "matched", line));
+    card.querySelector(".category-name").textContent = result.category || result.predicted_category || "";
+    swatches(card.querySelector(".swatches"), result.colours);
+    card.querySelector(".vote").remove();  // likes belong to a photo query (its query id)
+    return card;
+  }
+
+  async function searchWords(text) {
+    if (state.controller) state.controller.abort();
+    const controller = new AbortController();
+    state.controller = controller;
+    const sequence = ++state.sequence;
+    const params = new URLSearchParams({ q: text });
+    const topK = parseInt($("top-k").value, 10);
+    if (topK > 0) params.set("top_k", String(topK));
+    if ($("f-category").value) params.set("category", $("f-category").value);
+    if ($("f-colour").value) params.set("colour", $("f-colour").value);
+    setStatus("Searching…");
+    try {
+      const response = await fetch(`/search?${params}`, { signal: controller.signal });
+      if (sequence !== state.sequence) return;
+      if (!response.ok) {
+        $("search-notes").replaceChildren();
+        showError(await errorText(response));
+        setStatus("");
+        return;
+      }
+      const payload = await response.json();
+      if (sequence !== state.sequence) return;
+      showError("");
+      $("query").hidden = true;
+      $("search-notes").replaceChildren(...payload.notes.map((note) => el("li", null, note)));
+      const cards = payload.results.map(renderWordCard);
+      $("results").replaceChildren(...cards);
+      setStatus(cards.length ? `${cards.length} items for “${text}”` : "No catalog item passes these filters.");
+    } catch (error) {
+      if (error.name !== "AbortError" && sequence === state.sequence) {
+        showError(`Could not reach the server (${error.message}).`);
+        setStatus("");
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ choosing a photo
 
   function choose(file) {
@@ -338,6 +394,10 @@
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file").click(); }
     });
     for (const id of ["f-category", "f-colour", "top-k"]) $(id).addEventListener("change", scheduleRerank);
+    $("search-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      searchWords($("search").value);
+    });
     $("reset").addEventListener("click", () => { resetControls(); scheduleRerank(); });
     loadSetup();
   }
