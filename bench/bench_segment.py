@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -66,8 +66,19 @@ def main(quick: bool = False) -> str:
     from fashion.colour.spaces import ciede2000
     from fashion.data.images import load_image
     from fashion.data.transforms import normalise, square_resize
-    from fashion.segment import CLASSES, GARMENT_CLASSES, Segmenter, segmentation_palette
-    from fashion.segment.ccp import ccp_available, ccp_items, default_ccp_root, label_names, read_groundtruth
+    from fashion.segment import (
+        CLASSES,
+        GARMENT_CLASSES,
+        Segmenter,
+        segmentation_palette,
+    )
+    from fashion.segment.ccp import (
+        ccp_available,
+        ccp_items,
+        default_ccp_root,
+        label_names,
+        read_groundtruth,
+    )
     from fashion.segment.labels import ccp_lookup
 
     split = os.environ.get("BENCH_SEGMENT_SPLIT", "test")
@@ -158,13 +169,13 @@ def main(quick: bool = False) -> str:
                 matched[name].append(float(ciede2000(palette.lab, lab).min()) <= MATCH_DELTA_E)
 
     n = len(seg_ms)
-    lines = [title, f"`{'BENCH_SEGMENT_SPLIT=' + split + ' ' if split != 'test' else ''}python -m bench segment"
-             f"{' --quick' if quick else ''}` · {machine_info()}\n",
-             f"{n} photos (CCP numbers n % 5 == {0 if split == 'test' else 1 if split == 'val' else '2-4'}); "
+    lines = [title, (f"`{'BENCH_SEGMENT_SPLIT=' + split + ' ' if split != 'test' else ''}python -m bench segment"
+             f"{' --quick' if quick else ''}` · {machine_info()}\n"),
+             (f"{n} photos (CCP numbers n % 5 == {0 if split == 'test' else 1 if split == 'val' else '2-4'}); "
              f"weights `{os.path.relpath(segmenter.source)}`; a person found in {person}/{n}. "
-             f"Truth: each garment's median CIELAB over its CCP pixels; dE = CIEDE2000.\n",
-             "| palette from | dominant within dE 10 of largest garment | median dE | garments (>= 10%) matched "
-             "| palette ms/photo (median) |", "| --- | --- | --- | --- | --- |"]
+             f"Truth: each garment's median CIELAB over its CCP pixels; dE = CIEDE2000.\n"),
+             ("| palette from | dominant within dE 10 of largest garment | median dE | garments (>= 10%) matched "
+             "| palette ms/photo (median) |"), "| --- | --- | --- | --- | --- |"]
     for name, _ in methods:
         lines.append(f"| {name} | {100 * np.mean(dominant_ok[name]):.1f}% | {statistics.median(dominant_de[name]):.1f} "
                      f"| {100 * np.mean(matched[name]):.1f}% ({len(matched[name])}) "
@@ -175,13 +186,13 @@ def main(quick: bool = False) -> str:
     seg_med, pal_med = statistics.median(seg_ms), statistics.median(default_ms)
     both = [s + p for s, p in zip(seg_ms, default_ms)]
     lines += ["Time per photo, one thread, interleaved in one run (median ms; decode excluded, shared by both):", "",
-              "| segmentation | palette (default) | segmentation + palette | resnet18 forward @112 "
-              "| resnet18 resize+normalise+forward | ratio (seg+palette) / forward |",
+              ("| segmentation | palette (default) | segmentation + palette | resnet18 forward @112 "
+              "| resnet18 resize+normalise+forward | ratio (seg+palette) / forward |"),
               "| --- | --- | --- | --- | --- | --- |",
-              f"| {seg_med:.1f} | {pal_med:.1f} | {statistics.median(both):.1f} | {statistics.median(net_ms):.1f} "
-              f"| {statistics.median(net_total_ms):.1f} | {statistics.median(both) / statistics.median(net_ms):.2f}x |",
-              "", f"Throughput at measurement: resnet18 forward {1000 / statistics.median(net_ms):.1f} photos/s "
-              f"(batch 1, one thread), segmentation + palette {1000 / statistics.median(both):.1f} photos/s.", ""]
+              (f"| {seg_med:.1f} | {pal_med:.1f} | {statistics.median(both):.1f} | {statistics.median(net_ms):.1f} "
+              f"| {statistics.median(net_total_ms):.1f} | {statistics.median(both) / statistics.median(net_ms):.2f}x |"),
+              "", (f"Throughput at measurement: resnet18 forward {1000 / statistics.median(net_ms):.1f} photos/s "
+              f"(batch 1, one thread), segmentation + palette {1000 / statistics.median(both):.1f} photos/s."), ""]
     lines += _product_shots(quick)
     return "\n".join(lines) + "\n"
 

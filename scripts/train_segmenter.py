@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from fashion.segment.ccp import ccp_available, default_ccp_root, load_split  # noqa: E402
-from fashion.segment.labels import CLASSES  # noqa: E402
-from fashion.segment.network import ARCHITECTURE, SegNet  # noqa: E402
-from fashion.segment.weights import DEFAULT_WEIGHTS, INPUT_LONGEST  # noqa: E402
+from fashion.segment.ccp import ccp_available, default_ccp_root, load_split
+from fashion.segment.labels import CLASSES
+from fashion.segment.network import ARCHITECTURE, SegNet
+from fashion.segment.weights import DEFAULT_WEIGHTS, INPUT_LONGEST
 
 COMMAND = "python scripts/train_segmenter.py"
 

@@ -16,9 +16,21 @@ from PIL import Image, ImageDraw
 from fashion.colour.garment import QUANTISERS, garment_palette, masked_pixels, quantise
 from fashion.colour.palette import Palette
 from fashion.colour.spaces import ciede2000, rgb_to_lab
-from fashion.segment import (CLASSES, FALLBACK_PART, PARTS, Segmenter, SegmenterWeightsError,
-                             segmentation_palette)
-from fashion.segment.ccp import ccp_available, ccp_items, label_names, read_groundtruth, split_of
+from fashion.segment import (
+    CLASSES,
+    FALLBACK_PART,
+    PARTS,
+    Segmenter,
+    SegmenterWeightsError,
+    segmentation_palette,
+)
+from fashion.segment.ccp import (
+    ccp_available,
+    ccp_items,
+    label_names,
+    read_groundtruth,
+    split_of,
+)
 from fashion.segment.labels import CCP_GROUPS, GARMENT_CLASSES, ccp_lookup
 from fashion.segment.weights import DEFAULT_WEIGHTS
 

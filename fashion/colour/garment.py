@@ -26,10 +26,17 @@ import math
 import numpy as np
 from PIL import Image
 
-from fashion.colour.palette import (MERGE_DELTA_E, Palette, _make_palette, _merge_close, _subsample,
-                                    garment_pixels, palette_from_pixels)
+from fashion.colour.palette import (
+    MERGE_DELTA_E,
+    Palette,
+    _make_palette,
+    _merge_close,
+    _subsample,
+    garment_pixels,
+    palette_from_pixels,
+)
 
-__all__ = ["garment_palette", "masked_pixels", "quantise", "QUANTISERS", "DEFAULT_QUANTISER", "WORK_PIXELS"]
+__all__ = ["DEFAULT_QUANTISER", "QUANTISERS", "WORK_PIXELS", "garment_palette", "masked_pixels", "quantise"]
 
 QUANTISERS = ("mediancut", "octree", "maxcoverage", "mmcq")
 DEFAULT_QUANTISER = "maxcoverage"

@@ -14,8 +14,25 @@ Co-Parsing reader and its fixed split), ``weights`` (the shipped file and its pr
 """
 
 from fashion.segment.labels import CLASSES, GARMENT_CLASSES, PARTS
-from fashion.segment.segmenter import (FALLBACK_PART, Garment, LabelMap, Segmentation, Segmenter,
-                                       SegmenterWeightsError, segmentation_palette)
+from fashion.segment.segmenter import (
+                                       FALLBACK_PART,
+                                       Garment,
+                                       LabelMap,
+                                       Segmentation,
+                                       Segmenter,
+                                       SegmenterWeightsError,
+                                       segmentation_palette,
+)
 
-__all__ = ["Segmenter", "Segmentation", "Garment", "LabelMap", "SegmenterWeightsError", "segmentation_palette",
-           "CLASSES", "GARMENT_CLASSES", "PARTS", "FALLBACK_PART"]
+__all__ = [
+                                       "CLASSES",
+                                       "FALLBACK_PART",
+                                       "GARMENT_CLASSES",
+                                       "PARTS",
+                                       "Garment",
+                                       "LabelMap",
+                                       "Segmentation",
+                                       "Segmenter",
+                                       "SegmenterWeightsError",
+                                       "segmentation_palette",
+]

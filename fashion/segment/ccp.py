@@ -23,8 +23,18 @@ from PIL import Image
 from fashion.data.images import load_image
 from fashion.segment.labels import ccp_lookup
 
-__all__ = ["CcpItem", "SPLITS", "default_ccp_root", "ccp_available", "split_of", "ccp_items", "label_names",
-           "read_groundtruth", "read_classes", "load_split"]
+__all__ = [
+    "SPLITS",
+    "CcpItem",
+    "ccp_available",
+    "ccp_items",
+    "default_ccp_root",
+    "label_names",
+    "load_split",
+    "read_classes",
+    "read_groundtruth",
+    "split_of",
+]
 
 SPLITS = ("train", "val", "test")
 #: The usual (width, height) of a CCP photo.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CLASSES", "GARMENT_CLASSES", "PARTS", "CCP_GROUPS", "ccp_lookup", "class_index"]
+__all__ = ["CCP_GROUPS", "CLASSES", "GARMENT_CLASSES", "PARTS", "ccp_lookup", "class_index"]
 
 CLASSES: tuple[str, ...] = ("background", "skin", "hair", "upper", "lower", "full", "other")
 #: Indices of the classes that are garments (their pixels make a garment's colour).

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["SegNet", "ARCHITECTURE"]
+__all__ = ["ARCHITECTURE", "SegNet"]
 
 #: Name stored with the weights: a weights file for another network is refused.
 ARCHITECTURE = "fashion.segment.SegNet/v1"

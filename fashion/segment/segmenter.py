@@ -19,7 +19,7 @@ Masks and boxes are at the input image's size. Nothing heavy happens at import t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,8 +41,19 @@ except ImportError:  # pragma: no cover - the errors module arrives with the lea
     class FashionError(Exception):  # type: ignore[no-redef]
         """Stand-in base class for expected failures."""
 
-__all__ = ["Segmenter", "Segmentation", "Garment", "LabelMap", "SegmenterWeightsError", "WORK_LONGEST",
-           "MIN_SKIN_SHARE", "MIN_HAIR_SHARE", "MIN_GARMENT_SHARE", "FALLBACK_PART", "segmentation_palette"]
+__all__ = [
+    "FALLBACK_PART",
+    "MIN_GARMENT_SHARE",
+    "MIN_HAIR_SHARE",
+    "MIN_SKIN_SHARE",
+    "WORK_LONGEST",
+    "Garment",
+    "LabelMap",
+    "Segmentation",
+    "Segmenter",
+    "SegmenterWeightsError",
+    "segmentation_palette",
+]
 
 #: Longer side of the label map the logits are upsampled to (masks are then scaled to the image).
 WORK_LONGEST = 256
@@ -109,7 +120,6 @@ class Segmentation:
     garments: list[Garment]
     label_map: LabelMap
     method: str
-    _union: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def person(self) -> bool:
@@ -137,7 +147,7 @@ class Segmentation:
 class Segmenter:
     """The garment segmenter: ``Segmenter.load()`` then ``segment(image)``."""
 
-    def __init__(self, model: "torch.nn.Module", input_longest: int = INPUT_LONGEST, threads: int | None = None,
+    def __init__(self, model: torch.nn.Module, input_longest: int = INPUT_LONGEST, threads: int | None = None,
                  source: str = "<memory>") -> None:
         self.model = model.eval()
         self.input_longest = input_longest
@@ -145,7 +155,7 @@ class Segmenter:
         self.source = source
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, threads: int | None = None) -> "Segmenter":
+    def load(cls, path: str | os.PathLike[str] | None = None, threads: int | None = None) -> Segmenter:
         """The segmenter with the weights at ``path`` (default: the file shipped in the package)."""
         import torch
 
@@ -251,7 +261,7 @@ def _scaled(size: tuple[int, int], longest: int) -> tuple[int, int]:
 
 
 def segmentation_palette(image: Image.Image, segmentation: Segmentation, part: str | None = None, k: int = 5,
-                         method: str | None = None) -> "Palette":
+                         method: str | None = None) -> Palette:
     """The palette of the segmented garment pixels: of ``part``'s garment, or of all garments.
 
     For a photo without a person (``segmentation.person`` false) this is the border-model garment
