@@ -96,7 +96,7 @@ def run_recommend(request: Request) -> int:
     engine = open_engine(request, config)
     from fashion.feedback.session import FeedbackSession
 
-    feedback = FeedbackSession.open(engine)
+    feedback = FeedbackSession.open(engine, required=bool(request.likes or request.dislikes))
     if (request.likes or request.dislikes) and feedback is None:
         raise RecommendError("feedback is switched off (feedback.enabled=false); --like/--dislike need it")
     words = _read_words(engine, request.query) if request.query is not None else None
@@ -235,9 +235,9 @@ def run_feedback(request: Request, action: str, export: Path | None = None) -> i
     if export is not None:
         check_output_file(export, "--feedback-export")
     engine = open_engine(request)
-    session = FeedbackSession.open(engine)
+    session = FeedbackSession.open(engine, required=True)
     if session is None:
-        raise RecommendError("feedback is switched off or its store cannot be opened (see the warning above)")
+        raise RecommendError("feedback is switched off (feedback.enabled=false)")
     if action == "export":
         rows = session.store.export_csv(export, session.catalog_key)
         print(f"wrote {rows} feedback events to {export}")

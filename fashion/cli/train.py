@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Sequence
 
 from fashion.config import Config, command_line_overrides, load_config
+from fashion.data.datasets.common import DatasetError
+from fashion.data.datasets.layout import single_category_text, used_categories
 from fashion.data.load import load_training_data
 from fashion.io_utils import check_output_folder
 
@@ -34,6 +36,10 @@ def run_training(config_path: Path | None, overrides: Sequence[str], data: Path 
         config = resolve_resume_config(run_dir, extra)
     check_output_folder(Path(config.train.run_dir) / config.train.run_name, "run folder")
     dataset = load_training_data(config)
+    used = used_categories(dataset)
+    if len(used) < 2:
+        raise DatasetError(f"{dataset.root}: {single_category_text(dataset, used)}; a category classifier "
+                           "needs images of at least two categories to learn anything")
     print(f"data: {dataset.root} ({dataset.layout}, {len(dataset.frame)} images, "
           f"{len(dataset.category_names)} categories, {len(dataset.attribute_names)} attributes)")
     result = fit(config, dataset, resume=resume, overwrite=overwrite, show_progress=show_progress)

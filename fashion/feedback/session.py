@@ -30,8 +30,13 @@ class FeedbackSession:
     rows_by_key: dict[str, int]
 
     @classmethod
-    def open(cls, engine: Any) -> "FeedbackSession | None":
-        """Open the catalog's store; None (with one warning line) when disabled or unusable."""
+    def open(cls, engine: Any, required: bool = False) -> "FeedbackSession | None":
+        """Open the catalog's store; None when disabled, or (with one warning line) unusable.
+
+        ``required`` (``--like``, ``--feedback`` ...): an unusable store (damaged, foreign, a
+        folder in its place) raises its :class:`FeedbackError`, which names the file and the
+        cause, rather than reading as "feedback is off".
+        """
         config = engine.config.feedback
         if not config.enabled:
             return None
@@ -39,6 +44,8 @@ class FeedbackSession:
         try:
             store = FeedbackStore(path)
         except FeedbackError as error:
+            if required:
+                raise
             print(f"warning: feedback is off for this run: {error}", file=sys.stderr)
             return None
         keys = list(engine.catalog.items["key"])

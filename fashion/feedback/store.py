@@ -218,6 +218,9 @@ def _probe_existing(path: Path) -> None:
     Runs before any read-write connection so that a foreign file is never touched: no WAL switch,
     no hot-journal rollback, no checkpoint.
     """
+    if path.is_dir():
+        raise FeedbackError(f"{path}: a folder is where the feedback store should be; "
+                            "move it away or pass another path; it was left untouched")
     try:
         with open(path, "rb") as handle:
             header = handle.read(len(_SQLITE_MAGIC))

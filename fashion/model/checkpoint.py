@@ -86,20 +86,71 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a checkpoint file (give the .pt file, e.g. {path}/best.pt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found (train a model first: python train.py)")
     try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({error.strerror or error})") from None
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint (it was left untouched)")
+    try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"{path}: not a readable fashion checkpoint ({error.__class__.__name__})") from None
+        raise CheckpointError(f"{path}: damaged or not a fashion checkpoint (truncated, or not written by "
+                              f"train.py; torch.load: {error.__class__.__name__}); it was left untouched") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a fashion checkpoint (expected format {FORMAT})")
+    _check_payload(payload, path)
     return payload
+
+
+def _check_payload(payload: dict[str, Any], path: Path) -> None:
+    """Refuse, naming what is wrong, a checkpoint whose parts are missing, mistyped or non-finite.
+
+    Mends harmless gaps in place (``training`` / ``metrics`` that are not dicts read as empty).
+    """
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{path}: damaged fashion checkpoint ({what}); it was left untouched")
+
+    for key in ("model", "model_args", "transform", "config", "labels"):
+        if not isinstance(payload.get(key), dict):
+            raise bad(f"'{key}' is missing or not a mapping")
+    for key in ("training", "metrics"):
+        if not isinstance(payload.get(key, {}), dict):
+            payload[key] = {}
+    args = payload["model_args"]
+    if not isinstance(args.get("arch"), str):
+        raise bad("model_args.arch is missing")
+    for key in ("num_categories", "num_attributes"):
+        if isinstance(args.get(key), bool) or not isinstance(args.get(key), int) or args[key] < 1:
+            raise bad(f"model_args.{key} is not a positive whole number")
+    size = payload["transform"].get("image_size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise bad("transform.image_size is not a positive whole number")
+    labels = payload["labels"]
+    for key in ("category_names", "attribute_names", "category_types", "attribute_types"):
+        if not isinstance(labels.get(key), list):
+            raise bad(f"labels.{key} is missing or not a list")
+    if (len(labels["category_names"]) != args["num_categories"]
+            or len(labels["attribute_names"]) != args["num_attributes"]):
+        raise bad("its label lists do not match the network's outputs")
+    for name, value in payload["model"].items():
+        if not isinstance(value, torch.Tensor):
+            raise bad(f"weight {name!r} is not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: holds non-finite weights (NaN or inf in {name}): the training "
+                                  "that wrote it diverged; use an earlier checkpoint or train again")
 
 
 def labels_from_payload(payload: dict[str, Any]) -> Labels:
     """The label names and types stored in a checkpoint."""
-    return Labels(**payload["labels"])
+    stored = payload["labels"]
+    keys = ("category_names", "category_types", "attribute_names", "attribute_types")
+    return Labels(**{key: stored.get(key) for key in keys})
 
 
 def check_compatible(payload: dict[str, Any], config: Config, labels: Labels, path: Path) -> None:
@@ -134,11 +185,15 @@ def model_from_payload(payload: dict[str, Any], path: Path) -> FashionNet:
     """Rebuild the network from a checkpoint dict (weights included)."""
     args = payload["model_args"]
     # Checkpoints written before the metric head have no embedding arguments: the penultimate layer.
-    model = FashionNet(
-        args["arch"], args["num_categories"], args["num_attributes"], weights="none", dropout=args["dropout"],
-        embedding=args.get("embedding", "penultimate"), embedding_dim=args.get("embedding_dim", 128),
-        metric_proxies=args.get("metric_proxies", 0),
-    )
+    try:
+        model = FashionNet(
+            args["arch"], args["num_categories"], args["num_attributes"], weights="none",
+            dropout=args.get("dropout", 0.0), embedding=args.get("embedding", "penultimate"),
+            embedding_dim=args.get("embedding_dim", 128), metric_proxies=args.get("metric_proxies", 0),
+        )
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: damaged fashion checkpoint (its model_args do not describe a network "
+                              f"this release builds: {error})") from None
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as error:

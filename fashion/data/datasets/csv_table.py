@@ -8,7 +8,8 @@ Columns (header names, case-insensitive, surrounding spaces ignored):
 - ``item_id`` (optional): rows sharing it are views of one item and stay in one split;
 - ``split`` (optional): train | val | test (``validation`` is accepted); without the column the
   rows are split by item at random;
-- ``x1, y1, x2, y2`` (optional, all four): a box in pixels; all four empty = no box;
+- ``x1, y1, x2, y2`` (optional, all four): a box in pixels; all four empty = no box; a reversed
+  box (x2 < x1 or y2 < y1) is a bad row;
 - ``attr:<name>`` (optional, any number): 1 / -1 / 0 (empty = 0 = unknown). Attribute types are
   not known for a CSV and are 0.
 """
@@ -68,8 +69,9 @@ def read_csv_table(path: Path, bad: BadRows, *, val_fraction: float, test_fracti
         raise DatasetError(f"{path}: has {', '.join(present)} but a box needs all of x1, y1, x2, y2")
     bbox = bbox_known = None
     if present:
-        bbox, bbox_known, wrong = _boxes(table[[columns[c] for c in BBOX_COLUMNS]])
+        bbox, bbox_known, wrong, reversed_box = _boxes(table[[columns[c] for c in BBOX_COLUMNS]])
         reject(wrong, "bbox values must be whole numbers >= 0, all four or none")
+        reject(reversed_box, "reversed bbox (x2 < x1 or y2 < y1)")
 
     attribute_columns = [c for c in table.columns if c.strip().lower().startswith(ATTRIBUTE_PREFIX)]
     attribute_names = [c.strip()[len(ATTRIBUTE_PREFIX):].strip() for c in attribute_columns]
@@ -112,17 +114,48 @@ def has_dataset_columns(path: Path) -> bool:
     return bool(names & {"path", "image"}) and "category" in names
 
 
-def _read(path: Path) -> pd.DataFrame:
+def csv_is_readable(path: Path) -> bool:
+    """Whether the file parses as CSV text at all (whatever its columns)."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        _read(path)
+    except DatasetError:
+        return False
+    return True
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        raise DatasetError(f"{path}: a folder, not a CSV file")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: {_undecodable_line(path)}not UTF-8 text (a damaged or binary file?)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DatasetError(f"{path}: not a readable CSV ({str(error).strip()})") from None
+    if any("\x00" in str(c) for c in table.columns):
+        raise DatasetError(f"{path}: not a readable CSV (NUL bytes: a damaged or binary file?)")
+    return table
 
 
-def _boxes(columns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, 4) int boxes, which rows have one, and which rows are malformed."""
+def _undecodable_line(path: Path) -> str:
+    """``"line N: "`` of the first byte that is not UTF-8 (empty when the file cannot be re-read)."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return f"line {line}: "
+    except OSError:
+        pass
+    return ""
+
+
+def _boxes(columns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 4) int boxes, which rows have one, which rows are malformed, which are reversed."""
     text = columns.apply(lambda c: c.str.strip())
     empty = (text == "").to_numpy()
     numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
@@ -130,8 +163,9 @@ def _boxes(columns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     known = whole.all(axis=1)
     wrong = ~known & ~empty.all(axis=1)
     boxes = np.where(whole, numbers, 0).astype(np.int64)
+    reversed_box = known & ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]))
     known &= (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # an empty box is no box
-    return boxes, known, wrong
+    return boxes, known, wrong, reversed_box
 
 
 def _attribute_values(columns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

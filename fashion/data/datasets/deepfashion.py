@@ -6,8 +6,9 @@ Files (``Anno_coarse/`` is accepted for ``Anno/``, as in later releases of the d
 - ``Anno/list_category_img.txt`` (required): image -> 1-based category. The master image list.
 - ``Anno/list_attr_cloth.txt`` + ``Anno/list_attr_img.txt`` (optional): attribute names/types and
   image -> 1 / -1 (0 = unknown) per attribute.
-- ``Anno/list_bbox.txt`` (optional): image -> x_1 y_1 x_2 y_2. A box with x_2 <= x_1 or y_2 <= y_1
-  cannot be cropped to and is kept as "no box" (<NA>).
+- ``Anno/list_bbox.txt`` (optional): image -> x_1 y_1 x_2 y_2. A reversed box (x_2 < x_1 or
+  y_2 < y_1) is a bad row like any other; an empty one (x_2 == x_1 or y_2 == y_1) cannot be cropped
+  to and is kept as "no box" (<NA>).
 - ``Eval/list_eval_partition.txt`` (optional): image -> train | val | test; without it the images
   are split by item (the ``img/<Item>/`` folder).
 
@@ -38,12 +39,19 @@ MAX_COORDINATE = 2**31 - 1
 CATEGORY_OUT_OF_RANGE = "unknown category number {value} (list_category_cloth.txt defines {low}..{high})"
 ATTRIBUTE_OUT_OF_RANGE = "attribute label {value} (expected 1, -1 or 0)"
 BBOX_OUT_OF_RANGE = "bbox coordinate {value} is negative or too large"
+BBOX_REVERSED = "reversed bbox (x_2 < x_1 or y_2 < y_1)"
+
+
+def reversed_boxes(values: np.ndarray) -> np.ndarray:
+    """Rows of an (N, 4) ``x_1 y_1 x_2 y_2`` array whose box is reversed (a bad row, not "no box")."""
+    values = np.asarray(values).reshape(-1, 4).astype(np.int64, copy=False)
+    return (values[:, 2] < values[:, 0]) | (values[:, 3] < values[:, 1])
 
 
 def anno_dir(root: Path) -> Path | None:
     """The folder holding ``list_category_img.txt`` (``Anno`` or ``Anno_coarse``), if any."""
     for name in ANNO_DIRS:
-        if (root / name / "list_category_img.txt").is_file():
+        if (root / name / "list_category_img.txt").exists():  # a folder there is refused by the reader
             return root / name
     return None
 
@@ -55,7 +63,13 @@ def read_vocabulary(path: Path) -> tuple[list[str], list[int]]:
     shift every label after it.
     """
     table = read_deepfashion_list(path, 1, unique=False, bad=BadRows("error"))
-    return list(table.names or []), [int(v) for v in table.values[:, 0]]
+    names = list(table.names or [])
+    for name, line in zip(names, table.lines.tolist()):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes, kept as surrogates by the reader
+            raise DatasetError(f"{path}: line {line}: not UTF-8 text (a damaged or binary file?)") from None
+    return names, [int(v) for v in table.values[:, 0]]
 
 
 def read_deepfashion(root: Path, bad: BadRows, *, val_fraction: float, test_fraction: float, seed: int,
@@ -74,17 +88,18 @@ def read_deepfashion(root: Path, bad: BadRows, *, val_fraction: float, test_frac
     attribute_names: list[str] = []
     attribute_types: list[int] = []
     attribute_table: ListTable | None = None
-    if (anno / "list_attr_img.txt").is_file():
+    if (anno / "list_attr_img.txt").exists():  # a folder in its place is an error, not "absent"
         attribute_names, attribute_types = read_vocabulary(_required(anno / "list_attr_cloth.txt"))
         attribute_table = read_deepfashion_list(anno / "list_attr_img.txt", len(attribute_names), value_range=(-1, 1),
                                                 out_of_range=ATTRIBUTE_OUT_OF_RANGE, image_names=True, bad=bad)
     bbox_table = None
-    if (anno / "list_bbox.txt").is_file():
+    if (anno / "list_bbox.txt").exists():  # a folder in its place is an error, not "absent"
         bbox_table = read_deepfashion_list(anno / "list_bbox.txt", 4, value_range=(0, MAX_COORDINATE),
                                            out_of_range=BBOX_OUT_OF_RANGE, image_names=True, bad=bad)
+        bbox_table = bbox_table.drop(reversed_boxes(bbox_table.values), bad, BBOX_REVERSED)
     partition_path = root / "Eval" / "list_eval_partition.txt"
     partition_table = None
-    if partition_path.is_file():
+    if partition_path.exists():  # a folder in its place is an error, not "absent"
         partition_table = read_deepfashion_list(partition_path, 1, kind="str", choices=SPLITS, image_names=True,
                                                 bad=bad)
 
@@ -130,6 +145,8 @@ def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 def _required(path: Path) -> Path:
+    if path.is_dir():
+        raise DatasetError(f"{path}: a folder, not a list file (required by the DeepFashion layout)")
     if not path.is_file():
         raise DatasetError(f"{path}: file not found (required by the DeepFashion layout)")
     return path

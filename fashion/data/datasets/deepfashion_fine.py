@@ -28,7 +28,8 @@ from fashion.data.datasets.common import (
     item_of_paths,
     make_frame,
 )
-from fashion.data.datasets.deepfashion import BBOX_OUT_OF_RANGE, CATEGORY_OUT_OF_RANGE, MAX_COORDINATE, read_vocabulary
+from fashion.data.datasets.deepfashion import (BBOX_OUT_OF_RANGE, BBOX_REVERSED, CATEGORY_OUT_OF_RANGE, MAX_COORDINATE,
+                                               read_vocabulary, reversed_boxes)
 from fashion.data.datasets.lists import ListTable, read_deepfashion_list
 
 FINE_DIR = "Anno_fine"
@@ -37,7 +38,7 @@ FINE_ATTRIBUTE_OUT_OF_RANGE = "attribute label {value} (expected 1 or 0)"
 
 def is_fine(root: Path) -> bool:
     """Whether ``root`` holds the fine layout (``Anno_fine/train.txt``)."""
-    return (root / FINE_DIR / "train.txt").is_file()
+    return (root / FINE_DIR / "train.txt").exists()  # a folder there is refused by the reader
 
 
 def read_deepfashion_fine(root: Path, bad: BadRows, *, check_files: bool) -> LabelledData:
@@ -46,7 +47,7 @@ def read_deepfashion_fine(root: Path, bad: BadRows, *, check_files: bool) -> Lab
     if not is_fine(root):
         raise DatasetError(f"{root}: no {FINE_DIR}/train.txt (not a DeepFashion fine folder)")
     category_names, category_types = read_vocabulary(_required(anno / "list_category_cloth.txt"))
-    has_attributes = any((anno / f"{split}_attr.txt").is_file() for split in SPLITS)
+    has_attributes = any((anno / f"{split}_attr.txt").exists() for split in SPLITS)
     attribute_names: list[str] = []
     attribute_types: list[int] = []
     if has_attributes:
@@ -58,7 +59,7 @@ def read_deepfashion_fine(root: Path, bad: BadRows, *, check_files: bool) -> Lab
     seen: dict[str, tuple[Path, int]] = {}
     for split in SPLITS:
         listing = anno / f"{split}.txt"
-        if not listing.is_file():
+        if not listing.exists():  # a folder in its place is refused by the reader
             continue
         split_data = _read_split(anno, split, len(category_names), len(attribute_names), bad)
         if split_data is None:
@@ -101,6 +102,8 @@ def read_deepfashion_fine(root: Path, bad: BadRows, *, check_files: bool) -> Lab
 
 
 def _required(path: Path) -> Path:
+    if path.is_dir():
+        raise DatasetError(f"{path}: a folder, not a list file (required by the DeepFashion fine layout)")
     if not path.is_file():
         raise DatasetError(f"{path}: file not found (required by the DeepFashion fine layout)")
     return path
@@ -114,6 +117,8 @@ def _read_split(anno: Path, split: str, n_categories: int, n_attributes: int, ba
                         required=True)
     attributes = _aligned(anno / f"{split}_attr.txt", listing, n_attributes, (-1, 1), FINE_ATTRIBUTE_OUT_OF_RANGE, bad)
     bbox = _aligned(anno / f"{split}_bbox.txt", listing, 4, (0, MAX_COORDINATE), BBOX_OUT_OF_RANGE, bad)
+    if bbox is not None:
+        bbox = bbox.drop(reversed_boxes(bbox.values), bad, BBOX_REVERSED)
     # Keep the rows every file accepted (a bad row in one file drops that line in all of them).
     present = [t for t in (category, attributes, bbox) if t is not None]
     rows = listing.rows
@@ -145,7 +150,7 @@ def _read_split(anno: Path, split: str, n_categories: int, n_attributes: int, ba
 def _aligned(path: Path, listing: ListTable, n_values: int, value_range: tuple[int, int], out_of_range: str,
              bad: BadRows, required: bool = False) -> ListTable | None:
     """A values-only file matched line by line with ``listing``; its row count must be the same."""
-    if not path.is_file():
+    if not path.exists():  # a folder in its place is read (and refused), not taken as absent
         if required:
             raise DatasetError(f"{path}: file not found (needed for {listing.source})")
         return None

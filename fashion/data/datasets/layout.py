@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
-from fashion.data.datasets.common import LAYOUTS, BadRows, DatasetError, LabelledData, check_fractions
-from fashion.data.datasets.csv_table import has_dataset_columns, read_csv_table
+from fashion.data.datasets.common import LAYOUTS, BadRows, DatasetError, DatasetWarning, LabelledData, check_fractions
+from fashion.data.datasets.csv_table import csv_is_readable, has_dataset_columns, read_csv_table
 from fashion.data.datasets.deepfashion import anno_dir, read_deepfashion
 from fashion.data.datasets.deepfashion_fine import is_fine, read_deepfashion_fine
 from fashion.data.datasets.folders import has_class_folders, read_folders
@@ -37,6 +38,10 @@ def detect_layout(root: str | Path) -> str:
     # (e.g. a vendor's metadata beside class folders) is not ours to read.
     if len(csv_files) == 1 and has_dataset_columns(csv_files[0]):
         return "csv"
+    if len(csv_files) == 1 and has_class_folders(root) and not csv_is_readable(csv_files[0]):
+        # Not silently: a damaged labels file beside class folders would otherwise be ignored.
+        warnings.warn(f"{csv_files[0]}: not a readable CSV (damaged?); reading {root} as class folders instead "
+                      "(set data.layout to say which layout you mean)", DatasetWarning, stacklevel=2)
     if has_class_folders(root):
         return "folders"
     if len(csv_files) == 1:
@@ -78,7 +83,23 @@ def load_dataset(root: str | Path, layout: str = "auto", on_bad_rows: str = "err
         raise DatasetError(f"{root}: no usable images ({layout} layout"
                            + (f", {bad.skipped} bad rows skipped)" if bad.skipped else ")"))
     bad.emit(root, len(data.frame))
+    used = used_categories(data)
+    if len(used) < 2:
+        warnings.warn(f"{root}: {single_category_text(data, used)}: category predictions and the category "
+                      "score carry no information", DatasetWarning, stacklevel=2)
     return data
+
+
+def used_categories(data: LabelledData) -> list[str]:
+    """The category names that at least one image is labelled with."""
+    codes = sorted({int(c) for c in data.frame["category"].tolist() if int(c) >= 0})
+    return [data.category_names[c] for c in codes if c < len(data.category_names)]
+
+
+def single_category_text(data: LabelledData, used: list[str]) -> str:
+    """``"all 40 labelled images are of one category ('Tee')"`` (or of none)."""
+    what = f"one category ({used[0]!r})" if used else "no category"
+    return f"all {len(data.frame)} images are of {what}"
 
 
 def _csv_files(folder: Path) -> list[Path]:

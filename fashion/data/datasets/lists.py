@@ -95,6 +95,8 @@ def read_deepfashion_list(path: str | Path, n_values: int, *, header: bool = Tru
     bad = bad if bad is not None else BadRows("error")
     if kind not in ("int", "str"):
         raise ValueError(f"kind must be 'int' or 'str', got {kind!r}")
+    if path.is_dir():
+        raise DatasetError(f"{path}: a folder, not a list file")
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -143,8 +145,11 @@ def _read_header(handle: BinaryIO, path: Path) -> tuple[int, int, int]:
             try:
                 declared = int(text)
             except ValueError:
-                raise DatasetError(f"{path}: line {line_no}: expected the number of rows, found "
-                                   f"{text[:60].decode('utf-8', 'replace')!r}") from None
+                try:
+                    shown = repr(text[:60].decode("utf-8"))
+                except UnicodeDecodeError:
+                    shown = "bytes that are not text (a damaged or binary file?)"
+                raise DatasetError(f"{path}: line {line_no}: expected the number of rows, found {shown}") from None
             if declared < 0:
                 raise DatasetError(f"{path}: line {line_no}: negative row count {declared}")
             count_line = line_no
