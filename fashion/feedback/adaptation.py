@@ -35,6 +35,10 @@ _UNPENALISED_SCALE = 100.0
 # the defaults ~0 credit) would be rescaled into arbitrary weights by the final normalisation.
 _MIN_PRIOR_SCALE = 1.0
 _DEAD_COMPONENT_STD = 1e-6
+_FLAT_RATIO = 1e-2
+# A departure from the default weights is trusted only where its likelihood gain exceeds what
+# noise-only feedback reaches with this probability (see ``_evidence_share``).
+_NOISE_QUANTILE = 0.999
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -239,10 +243,14 @@ def fit_blend_weights(component_scores: np.ndarray, labels: np.ndarray, prior: n
     ranking by them ranks by the fitted probability of a like. The fit (scikit-learn
     ``LogisticRegression``) is regularised towards ``prior``:
 
-    * components are standardised, and the coefficient is split into a multiple of the prior's
-      direction (unpenalised) plus a deviation penalised by L2 with ``strength`` (= 1 / C); so
-      data that agree with the defaults cost nothing, and departing from them needs evidence,
-      which grows with the number of events (with few, the deviation stays near zero);
+    * components are scaled by one common spread (not each by its own, so a component that
+      barely varies cannot turn noise into a large weight), and the coefficient is split into a
+      multiple of the prior's direction (unpenalised) plus a deviation penalised by L2 with
+      ``strength`` (= 1 / C); so data that agree with the defaults cost nothing, and departing
+      from them needs evidence, which grows with the number of events;
+    * the deviation is kept only in proportion to its evidence: the deviance it gains over the
+      defaults' direction alone, against the 99.9% quantile of what noise gains (chi-square),
+      so noise-only feedback keeps the defaults (tests/test_blend_robustness.py);
     * the prior's share keeps a floor (see ``_MIN_PRIOR_SCALE``), so feedback that is mere noise
       returns weights close to the defaults rather than a rescaled noise direction;
     * ``groups`` (e.g. query checksums), when given, centres the scores within each query, so
@@ -250,7 +258,8 @@ def fit_blend_weights(component_scores: np.ndarray, labels: np.ndarray, prior: n
       weights decide) rather than which queries had good neighbours overall.
 
     The result is clipped at 0 (weights are non-negative) and rescaled to the prior's sum; a
-    component that is constant in the data keeps its prior weight. The prior itself is returned
+    component that is constant in the data, or varies a hundred times less than the most
+    varying one, keeps its prior weight. The prior itself is returned
     when there are fewer than ``min_events`` usable events, only one class, or nothing left
     after clipping. Rows with a non-finite score are ignored.
     """
@@ -274,19 +283,37 @@ def _fit_towards_prior(x: np.ndarray, y: np.ndarray, prior: np.ndarray, strength
     from sklearn.linear_model import LogisticRegression
 
     sigma = x.std(axis=0)
-    live = sigma > _DEAD_COMPONENT_STD  # a constant component carries no evidence either way
-    safe_sigma = np.where(live, sigma, 1.0)
-    standard = np.where(live, (x - x.mean(axis=0)) / safe_sigma, 0.0)
-    prior_standard = prior * np.where(live, sigma, 0.0)  # w . x == (w * sigma) . standard
+    # A constant component carries no evidence either way; nor does one that varies a hundred
+    # times less than the others (its weight barely changes any ranking): both keep their default.
+    live = sigma > max(_DEAD_COMPONENT_STD, _FLAT_RATIO * float(sigma.max(initial=0.0)))
+    if not live.any():
+        return prior.copy()
+    # One common scale for every component (their RMS spread), not one per component: dividing
+    # by a component's own spread would turn a component that barely varies (std 1e-4) into
+    # full-size noise whose coefficient, divided back by that spread, swamps every other weight.
+    # With one scale, a component that barely varies barely moves the likelihood, so the penalty
+    # keeps its deviation from the default near zero: it has given no evidence.
+    scale = float(np.sqrt(np.mean(sigma[live] ** 2)))
+    safe_sigma = np.where(live, scale, 1.0)
+    standard = np.where(live, (x - x.mean(axis=0)) / scale, 0.0)
+    prior_standard = prior * np.where(live, scale, 0.0)  # w . x == (w * scale) . standard
     prior_norm = float(np.linalg.norm(prior_standard))
     if prior_norm == 0:
         return prior.copy()
     direction = prior_standard / prior_norm
     if strength > 0:
-        features = np.column_stack([_UNPENALISED_SCALE * (standard @ direction), standard])
+        along_feature = _UNPENALISED_SCALE * (standard @ direction)
+        features = np.column_stack([along_feature, standard])
         model = LogisticRegression(C=1.0 / strength, solver="newton-cholesky", max_iter=200, tol=1e-8)
         coef = model.fit(features, y).coef_.ravel()
         along_prior, deviation = float(coef[0]) * _UNPENALISED_SCALE, coef[1:]
+        # How far the data credit a departure from the defaults: the deviance the deviation
+        # gains over the defaults' direction alone, against what noise gains (a chi-square with
+        # one degree per live component but the prior's own). Noise-only feedback gains about
+        # its degrees of freedom and so keeps the defaults; a real taste gains far more.
+        gained = 2.0 * (_log_likelihood(model, features, y)
+                        - _log_likelihood(_fit_plain(along_feature[:, None], y), along_feature[:, None], y))
+        deviation = deviation * _evidence_share(gained, max(int(live.sum()) - 1, 1))
     else:
         # (Practically) no penalty: the split is not unique (the extra feature would be collinear),
         # so fit plainly and project onto the prior's direction instead. C stays finite so that
@@ -307,6 +334,26 @@ def _fit_towards_prior(x: np.ndarray, y: np.ndarray, prior: np.ndarray, strength
     learned = prior.copy()
     learned[live] = weights[live] * (prior[live].sum() / weights[live].sum())
     return learned
+
+
+def _fit_plain(features: np.ndarray, y: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1e6, solver="newton-cholesky", max_iter=200, tol=1e-8).fit(features, y)
+
+
+def _log_likelihood(model, features: np.ndarray, y: np.ndarray) -> float:
+    probability = np.clip(model.predict_proba(features)[:, list(model.classes_).index(1)], 1e-12, 1 - 1e-12)
+    return float(np.sum(np.where(y == 1, np.log(probability), np.log1p(-probability))))
+
+
+def _evidence_share(gained: float, dof: int) -> float:
+    """The share of a fitted deviation to keep: 0 while the deviance it gains is within what noise
+    gains 99.9% of the time, then ``1 - critical / gained`` (James-Stein-like), towards 1."""
+    from scipy.stats import chi2
+
+    critical = float(chi2.ppf(_NOISE_QUANTILE, dof))
+    return max(0.0, 1.0 - critical / gained) if gained > 0 else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
