@@ -385,12 +385,14 @@ class IVFIndex:
         return float(np.mean([len(set(a[a >= 0]) & set(e[e >= 0])) / max(1, int((e >= 0).sum()))
                               for a, e in zip(found, exact)]))
 
-    def tune(self, target: float = 0.99, queries: int = 200, k: int = 10, noise: float = 0.05,
+    def tune(self, target: float = 0.99, queries: int = 200, k: int = 10, noise: float = 0.5,
              seed: int = 0) -> float:
         """Smallest ``nprobe`` (doubling, then bisecting) whose recall@k reaches ``target``.
 
-        Queries are catalog rows with a little noise (a new photo of a catalogued garment is
-        near, not on, its item); the truth is exact search over the same ``vectors``.
+        Queries are catalog rows moved by noise of norm ~``noise`` (0.5: cosine ~0.9 to the row,
+        about as far as a new photo is from its nearest catalogued item; probes closer than that
+        were measured to under-tune: 0.991 on them, 0.985 on new queries); the truth is exact
+        search over the same ``vectors``.
         """
         rng = np.random.default_rng(seed)
         picks = np.sort(rng.choice(len(self), size=min(queries, len(self)), replace=False))
