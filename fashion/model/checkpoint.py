@@ -125,9 +125,9 @@ def _check_payload(payload: dict[str, Any], path: Path) -> None:
     args = payload["model_args"]
     if not isinstance(args.get("arch"), str):
         raise bad("model_args.arch is missing")
-    for key in ("num_categories", "num_attributes"):
-        if isinstance(args.get(key), bool) or not isinstance(args.get(key), int) or args[key] < 1:
-            raise bad(f"model_args.{key} is not a positive whole number")
+    for key, least in (("num_categories", 1), ("num_attributes", 0)):  # folder-per-class data has no attributes
+        if isinstance(args.get(key), bool) or not isinstance(args.get(key), int) or args[key] < least:
+            raise bad(f"model_args.{key} is not a {'positive' if least else 'non-negative'} whole number")
     size = payload["transform"].get("image_size")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise bad("transform.image_size is not a positive whole number")
