@@ -88,11 +88,14 @@ def assert_json_error(response, status: int, *fragments: str) -> str:
 def without_api_fields(payload: dict) -> dict:
     """The payload as ``recommend.py --json`` prints it (the API adds ids, the CLI names by path)."""
     payload = json.loads(json.dumps(payload))
+    payload.pop("weights_learned", None)  # the page's session and learned-weights state
     for answer in payload["queries"]:
         answer.pop("query_id")
+        answer.pop("session", None)
         answer["query"].pop("name")
         for result in answer["results"]:
             result.pop("id")
+            result.pop("feedback", None)
     return payload
 
 

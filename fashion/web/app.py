@@ -517,6 +517,7 @@ def create_app(engine: "Engine", config: Config | None = None,
     from fashion.data.images import ImageLoadError
     from fashion.recommend.components import components as registered_components
     from fashion.recommend.recommender import Filters, RecommendError, Weights, blend
+    from fashion.web.sessions import COOKIE, Sessions
 
     config = config or engine.config
     web = config.web
@@ -524,6 +525,7 @@ def create_app(engine: "Engine", config: Config | None = None,
     workers = default_describe_workers(web.describe_workers if describe_workers is None else describe_workers)
     describer = Describer(engine, workers if checkpoint is not None else 0, checkpoint)
     queries = QueryCache(web.query_cache)
+    sessions = Sessions()  # each shopper's refinement (fashion/web/sessions.py)
     catalog_key = make_catalog_key(engine.catalog.directory, engine.loaded.checksum)
     if feedback_store is None and engine.config.feedback.enabled:
         feedback_store = engine.catalog.directory / engine.config.feedback.filename
@@ -718,8 +720,33 @@ def create_app(engine: "Engine", config: Config | None = None,
             query = engine.combine([q for _, q in described])
             queries.put(query.checksum, query)
             described = [(query.checksum, query)]
-        payload = await run_in_threadpool(_answer, described, top_k, weights_used, filters)
-        return JSON(payload)
+        session, _ = sessions.get(request.cookies.get(COOKIE))
+        # Weights the shopper set (sliders moved) win over learned ones, as --weights in the CLI.
+        explicit = weights_used != Weights.from_config(engine.config.recommend)
+        learned, prior_items = await _global_feedback()
+        payload = await run_in_threadpool(_answer, described, top_k, weights_used, filters, session,
+                                          None if explicit else learned, prior_items)
+        return _with_session(JSON(payload), session)
+
+    def _with_session(response: Response, session: Any) -> Response:
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="lax", path="/")
+        return response
+
+    async def _global_feedback() -> tuple[Weights | None, dict[str, float]]:
+        """The learned blend weights (None until fitted) and the item prior: global, every shopper's events."""
+        if feedback is None:
+            return None, {}
+        from fashion.feedback.adaptation import blend_weights, item_adjustments
+
+        settings = engine.config.feedback
+        prior = engine.default_weights().normalised()
+
+        def read(store: "FeedbackStore") -> tuple[Weights | None, dict[str, float]]:
+            fitted = store.load_weights(catalog_key) if settings.enabled and settings.learn_weights else None
+            learned = Weights(**blend_weights(store, catalog_key, prior, settings)) if fitted is not None else None
+            return learned, item_adjustments(store, catalog_key, settings)
+
+        return await feedback.call(read)
 
     async def _describe_uploads(uploads: list[UploadFile]) -> list[tuple[str, "Query"]]:
         datas, names = [], []
@@ -746,14 +773,54 @@ def create_app(engine: "Engine", config: Config | None = None,
         return described
 
     def _answer(described: list[tuple[str, "Query"]], top_k: int | None, weights: Weights,
-                filters: Filters) -> dict[str, Any]:
+                filters: Filters, session: Any = None, learned: Weights | None = None,
+                prior_items: dict[str, float] | None = None) -> dict[str, Any]:
+        """Rankings for described photos; with a session, its feedback refines each photo's query
+        (Rocchio, as the CLI), ``learned`` weights (when the shopper did not set any) and the item
+        prior apply to everyone, and each result says what the session's feedback changed."""
+        from fashion.web.sessions import feedback_notes
+
+        used = learned or weights
         answers = []
         for query_id, query in described:
-            results = engine.recommend(query, top_k=top_k, weights=weights, filters=filters)
-            answers.append({"query_id": query_id, "query": query.to_dict(),
-                            "results": [{**r.to_dict(), "id": r.row} for r in results]})
-        return {"catalog": engine.describe_catalog(), "weights": weights.normalised().as_dict(),
-                "filters": filters.as_dict(), "queries": answers}
+            judged = session.judged(query_id) if session is not None else {}
+            adapted = _refined(query, judged) if judged else query
+            results = engine.recommend(adapted, top_k=top_k, weights=used, filters=filters,
+                                       adjustments=prior_items or None)
+            answer = {"query_id": query_id, "query": query.to_dict(),
+                      "results": [{**r.to_dict(), "id": r.row} for r in results]}
+            if session is not None:
+                session.show(query_id, [r.key for r in results])
+                answer["session"] = {**session.summary(), "this_photo": {
+                    "likes": sum(v > 0 for v in judged.values()), "dislikes": sum(v < 0 for v in judged.values())}}
+            if judged:
+                before = engine.recommend(query, top_k=top_k, weights=used, filters=filters,
+                                          adjustments=prior_items or None)
+                liked = [engine.recommender.row_of(k) for k, v in judged.items() if v > 0]
+                notes = feedback_notes(query.embedding, engine.catalog.embeddings,
+                                       [r for r in liked if r is not None], [r.row for r in results],
+                                       {r.row: r.rank for r in before})
+                for result, note in zip(answer["results"], notes):
+                    result["feedback"] = note
+            answers.append(answer)
+        return {"catalog": engine.describe_catalog(), "weights": used.normalised().as_dict(),
+                "weights_learned": learned is not None, "filters": filters.as_dict(), "queries": answers}
+
+    def _refined(query: "Query", judged: dict[str, int]) -> "Query":
+        """The query moved toward this session's liked items and away from its disliked ones."""
+        import numpy as np
+
+        from fashion.colour.similarity import unpack_palette
+        from fashion.feedback.adaptation import refine_query
+
+        rows = {key: engine.recommender.row_of(key) for key in judged}
+        liked = [row for key, row in rows.items() if row is not None and judged[key] > 0]
+        disliked = [row for key, row in rows.items() if row is not None and judged[key] < 0]
+        catalog = engine.catalog
+        refined = refine_query(query.embedding, query.palette.lab, query.palette.shares, liked, disliked,
+                               np.asarray(catalog.embeddings, dtype=np.float32), catalog.palette_lab,
+                               catalog.palette_shares, engine.config.feedback, engine.config.colour.match_delta_e)
+        return replace(query, embedding=refined.embedding, palette=unpack_palette(refined.lab, refined.shares))
 
     def record_and_refit(store: "FeedbackStore", events: list[FeedbackEvent]) -> int:
         """Store the events, then refit the learned blend weights (as ``recommend.py --like`` does)."""
@@ -770,7 +837,7 @@ def create_app(engine: "Engine", config: Config | None = None,
     @app.post("/feedback", summary="Record a like or dislike of a shown item",
               responses={404: {"description": "Unknown query or item"},
                          503: {"description": "No feedback store"}})
-    async def post_feedback(body: FeedbackIn) -> Response:
+    async def post_feedback(body: FeedbackIn, request: Request) -> Response:
         if feedback is None:
             raise ApiError(503, "feedback is switched off (feedback.enabled: false)")
         query_id = body.query_id.strip().lower()
@@ -786,6 +853,12 @@ def create_app(engine: "Engine", config: Config | None = None,
         if row is None:
             raise ApiError(404, "no such catalog item")
         key = engine.recommender.keys[row]
+        session, new = sessions.get(request.cookies.get(COOKIE))
+        if not session.was_shown(query_id, key):
+            # A forged, expired or other shopper's session is a new empty one: nothing was shown to it.
+            raise ApiError(409, ("your session is new (unknown or expired session id): show the results again "
+                                 "before liking them") if new else "that item was not shown for this photo in "
+                                 "your session: only shown results can be liked or disliked")
         shown = engine.default_weights()
         if body.weights:
             unknown = set(body.weights) - set(shown)
@@ -802,9 +875,28 @@ def create_app(engine: "Engine", config: Config | None = None,
             query_embedding=query.embedding, query_name=query.name, scores=scores, score_total=total,
             weights=shown.as_dict())
         await feedback.call(record_and_refit, [event])
-        return JSON({"recorded": True, "catalog_key": catalog_key, "query_id": query_id, "item": key, "id": row,
+        session.judge(query_id, key, label)
+        return _with_session(JSON({"session": session.summary(), "recorded": True, "catalog_key": catalog_key, "query_id": query_id, "item": key, "id": row,
                      "label": "like" if label == LIKE else "dislike",
-                     "score": {"total": round(total, 4), **{n: round(v, 4) for n, v in scores.items()}}})
+                     "score": {"total": round(total, 4), **{n: round(v, 4) for n, v in scores.items()}}}),
+                             session)
+
+    @app.post("/session/reset", summary="Forget this shopper's likes and dislikes (their re-ranking); "
+                                        "recorded events and the global learned weights stay")
+    async def reset_session(request: Request) -> Response:
+        session, _ = sessions.get(request.cookies.get(COOKIE))
+        forgotten = session.reset()
+        return _with_session(JSON({"reset": True, "forgotten": forgotten, "session": session.summary()}), session)
+
+    @app.get("/feedback/stats", summary="What every shopper's feedback changed: learned weights, item prior")
+    async def feedback_stats() -> Response:
+        learned, prior_items = await _global_feedback()
+        events = await feedback.call("count", catalog_key) if feedback is not None else 0
+        return JSON({"feedback": feedback is not None, "events": events,
+                     "learned_weights": learned.normalised().as_dict() if learned is not None else None,
+                     "default_weights": engine.default_weights().normalised().as_dict(),
+                     "items_with_prior": len(prior_items),
+                     "sessions": len(sessions)})
 
     return app
 

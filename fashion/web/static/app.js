@@ -16,6 +16,7 @@
     controller: null,    // aborts a superseded request
     timer: null,
     previewUrl: null,
+    judged: {},          // query id -> {item key: "like" | "dislike"} (this browser's session)
   };
 
   // ------------------------------------------------------------------ helpers
@@ -261,7 +262,11 @@
     swatches(card.querySelector(".swatches"), result.colours);
     const shared = (result.shared_attributes || []).map((a) => a.name);
     card.querySelector(".shared").textContent = shared.length ? `Also ${shared.join(", ")}` : "";
+    // What this shopper's likes and dislikes changed (their session only).
+    card.querySelector(".feedback-note").textContent = result.feedback ? result.feedback.note : "";
+    const judged = (state.judged[state.queryId] || {})[result.key];
     for (const button of card.querySelectorAll(".vote button")) {
+      button.setAttribute("aria-pressed", String(judged === (button.classList.contains("like") ? "like" : "dislike")));
       button.addEventListener("click", () => vote(card, button, button.classList.contains("like") ? "like" : "dislike"));
     }
     return card;
@@ -273,6 +278,11 @@
     renderQuery(answer.query);
     const cards = answer.results.map((result) => renderCard(result, payload.weights));
     $("results").replaceChildren(...cards);
+    const session = answer.session;
+    $("session-info").textContent = session && (session.this_photo.likes || session.this_photo.dislikes)
+      ? `Re-ranked by your ${session.this_photo.likes} like(s) and ${session.this_photo.dislikes} dislike(s)`
+        + (payload.weights_learned ? "; weights learned from every shopper's feedback" : "")
+      : (payload.weights_learned ? "Weights learned from every shopper's feedback" : "");
     const filters = [payload.filters.category, payload.filters.colour].filter(Boolean);
     setStatus(cards.length
       ? `${cards.length} items${filters.length ? ` (only ${filters.join(", ")})` : ""} in ${Math.round(elapsedMs)} ms`
@@ -294,7 +304,9 @@
         return;
       }
       buttons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      (state.judged[state.queryId] = state.judged[state.queryId] || {})[card.dataset.key] = label;
       showError("");
+      scheduleRerank();  // the likes re-rank this shopper's results at once
     } catch (error) {
       showError(`Could not send your vote (${error.message}).`);
     } finally {
@@ -399,6 +411,17 @@
       searchWords($("search").value);
     });
     $("reset").addEventListener("click", () => { resetControls(); scheduleRerank(); });
+    $("reset-feedback").addEventListener("click", async () => {
+      try {
+        const response = await fetch("/session/reset", { method: "POST" });
+        if (!response.ok) { showError(await errorText(response)); return; }
+        state.judged = {};
+        showError("");
+        scheduleRerank();
+      } catch (error) {
+        showError(`Could not reach the server (${error.message}).`);
+      }
+    });
     loadSetup();
   }
 
