@@ -20,6 +20,7 @@ several views of one item (same ``item_id``) only the best is kept.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -47,6 +48,17 @@ class RecommendError(FashionError, ValueError):
 
 
 # ------------------------------------------------------------------------------ weights, filters
+
+
+def _check_weight_texts(texts: Mapping[str, str]) -> None:
+    """Each ``--weights`` value as typed must be a finite number >= 0; the error echoes it."""
+    for name, text in texts.items():
+        try:
+            value = float(text)
+        except ValueError:
+            raise RecommendError(f"--weights: {name}={text!r} is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise RecommendError(f"--weights: {name}={text!r} must be a finite number >= 0")
 
 
 class Weights(Mapping[str, float]):
@@ -79,9 +91,13 @@ class Weights(Mapping[str, float]):
             self._values = {name: float(given.get(name, 0.0)) for name in names}
         except (TypeError, ValueError):
             raise RecommendError(f"weights must be numbers, got {given}") from None
-        array = np.array(list(self._values.values()), dtype=np.float64)
-        if not np.all(np.isfinite(array)) or np.any(array < 0) or array.sum() <= 0:
-            raise RecommendError(f"weights must be finite, non-negative and not all zero, got {self._values}")
+        bad = [f"{name}={given[name]!r}" for name, value in self._values.items()
+               if not math.isfinite(value) or value < 0]
+        if bad:
+            raise RecommendError(f"weights must be finite, non-negative and not all zero; bad: {', '.join(bad)}")
+        if sum(self._values.values()) <= 0:
+            raise RecommendError("weights must be finite, non-negative and not all zero; all are zero (" + ", ".join(
+                f"{name}={given.get(name, 0.0)!r}" for name in names) + ")")
 
     # -- the mapping
 
@@ -136,6 +152,7 @@ class Weights(Mapping[str, float]):
                 if len(parts) != len(names):
                     raise RecommendError(f"--weights needs {len(names)} numbers ({','.join(names)}) or "
                                          f"name=value pairs, got {text!r}")
+                _check_weight_texts(dict(zip(names, parts)))
                 return cls(*(float(p) for p in parts))
             values = {}
             for part in parts:
@@ -143,6 +160,7 @@ class Weights(Mapping[str, float]):
                 name = name.strip().lower()
                 if name not in names:
                     raise RecommendError(f"--weights: unknown component {name!r} (registered: {', '.join(names)})")
+                _check_weight_texts({name: value.strip()})
                 values[name] = float(value)
         except ValueError as error:
             if isinstance(error, RecommendError):

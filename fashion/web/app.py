@@ -139,12 +139,30 @@ def _component_fields(form: Any) -> dict[str, float]:
             value = float(text) if isinstance(text, str) and text.strip() else None
         except ValueError:
             value = None
+        shown = repr(text[:40]) if isinstance(text, str) else "a file"
         if value is None or not math.isfinite(value):
-            raise ApiError(422, f"invalid request: {field_name}: must be a number")
+            raise ApiError(422, f"invalid request: {field_name}: must be a finite number, got {shown}")
         if value < 0:
-            raise ApiError(422, f"invalid request: {field_name}: must be greater than or equal to 0")
+            raise ApiError(422, f"invalid request: {field_name}: must be greater than or equal to 0, got {shown}")
         out[name] = value
     return out
+
+
+async def _json_syntax_message(request: Request, item: dict) -> str:
+    """``invalid JSON at line L, column C: <what json says>`` for a body that does not parse."""
+    import json
+
+    cause = str((item.get("ctx") or {}).get("error") or "not valid JSON")
+    try:
+        body = (await request.body()).decode("utf-8", "replace")
+        json.loads(body)
+    except json.JSONDecodeError as error:
+        return f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+    except Exception:  # noqa: BLE001 - the body is gone: report what FastAPI saw
+        pass
+    location = [p for p in item.get("loc", ()) if p != "body"]
+    where = f" at character {location[0]}" if location and isinstance(location[0], int) else ""
+    return f"invalid JSON{where}: {cause}"
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -161,13 +179,25 @@ def _validation_message(error: RequestValidationError) -> str:
 
 
 class _BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=f"request too large: more than {_format_mb(limit)} "
-                                                  "(web.max_upload_mb)")
+    def __init__(self, limit: int, path: str = "/recommend") -> None:
+        super().__init__(status_code=413, detail=_too_large_message(limit, path))
+
+
+def _too_large_message(limit: int, path: str) -> str:
+    """Which limit a too-large body broke, by name: the upload limit, the JSON body limit, or none allowed."""
+    if limit <= 0:
+        return "request too large: this request takes no body"
+    if path == "/recommend":
+        return f"upload too large: more than {_format_mb(limit)} (web.max_upload_mb)"
+    return f"request body too large: more than {_format_size(limit)} (the JSON body limit)"
 
 
 def _format_mb(size: int) -> str:
     return f"{size / MB:g} MB"
+
+
+def _format_size(size: int) -> str:
+    return f"{size / 1024:g} KB" if size < MB else _format_mb(size)
 
 
 class Guard:
@@ -226,7 +256,7 @@ class Guard:
                 await answer(400, "invalid Content-Length header")
                 return
             if size > limit:
-                await answer(413, _BodyTooLarge(limit).detail)
+                await answer(413, _BodyTooLarge(limit, path).detail)
                 return
         received = 0
 
@@ -236,7 +266,7 @@ class Guard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge(limit)
+                    raise _BodyTooLarge(limit, path)
             return message
 
         try:
@@ -581,6 +611,9 @@ def create_app(engine: "Engine", config: Config | None = None,
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        syntax = next((item for item in error.errors() if item.get("type") == "json_invalid"), None)
+        if syntax is not None:
+            return _error(400, await _json_syntax_message(request, syntax))
         return _error(422, _validation_message(error))
 
     @app.exception_handler(ImageLoadError)
