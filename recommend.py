@@ -51,6 +51,10 @@ def main(
     query: Optional[str] = typer.Option(None, "--query", "-q", help="Search by words: category, attribute and colour "
                                         "names ('red striped midi dress'); with query images it refines them "
                                         "('like this, but in blue': photo.jpg --query blue)."),
+    garments: bool = typer.Option(False, "--garments", help="Shop the look: find the garments in each photo "
+                                  "(upper, lower, full body, other) and recommend for each one separately."),
+    garment: Optional[str] = typer.Option(None, "--garment", help="Only this garment of each photo: upper | lower "
+                                          "| full | other (implies --garments)."),
     combine: bool = typer.Option(False, "--combine", help="Treat several query images as one query (mean of their features)."),
     exclude_query: bool = typer.Option(False, "--exclude-query", help="Leave the query image out when it is itself "
                                        "in the catalog."),
@@ -92,7 +96,7 @@ def main(
         overrides=list(set_), top_k=top_k, as_json=as_json, sheet=sheet, weights=weights,
         weight_overrides={"visual": w_visual, "category": w_category, "colour": w_colour}, category=category, colour=colour, same_category=same_category,
         combine=combine, exclude_query=exclude_query, progress=progress, device=device,
-        likes=list(like), dislikes=list(dislike), query=query,
+        likes=list(like), dislikes=list(dislike), garments=garments, garment=garment, query=query,
     )
     from fashion.index.catalog import CatalogError
     from fashion.recommend.recommender import RecommendError

@@ -111,6 +111,9 @@ class ColourConfig:
     max_pixels: int = field(default=4096, metadata=_range(64))
     background_delta_e: float = field(default=12.0, metadata=_range(0.0, 100.0))
     match_delta_e: float = field(default=10.0, metadata=_range(0.0, 100.0))
+    # Photos of people without an annotated box: palette from the garment pixels found by
+    # fashion.segment (skin, hair and background never count). False: the border-colour model only.
+    segment: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ class RecommendConfig:
     weights: dict[str, float] = field(default_factory=lambda: {"visual": 0.6, "category": 0.25, "colour": 0.15},
                                       metadata=_range(0.0))
     dedupe_items: bool = True
+    # Shop the look: a garment's body part (from the segmenter) multiplies the probability of the
+    # categories worn there by this much before ranking (1: no hint).
+    body_part_hint: float = field(default=3.0, metadata=_range(1.0, 100.0))
     faiss_min_items: int = field(default=200_000, metadata=_range(0))
     attribute_threshold: float = field(default=0.5, metadata=_range(0.0, 1.0))
     explain_attributes: int = field(default=5, metadata=_range(1))

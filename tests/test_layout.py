@@ -31,6 +31,7 @@ STAGE_RANK = {
 TORCH_FREE = [
     "fashion.recommend.components",
     "fashion.recommend.recommender",
+    "fashion.recommend.garments",
     "fashion.recommend.explain",
     "fashion.recommend.words",
     "fashion.feedback.store",

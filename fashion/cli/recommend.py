@@ -43,6 +43,8 @@ class Request:
     likes: list[str] = field(default_factory=list)
     dislikes: list[str] = field(default_factory=list)
     query: str | None = None  # --query: words ("red striped dress"), alone or refining the photos
+    garments: bool = False  # --garments: one query per garment the segmenter finds ("shop the look")
+    garment: str | None = None  # --garment PART: only that body part's garment (implies --garments)
 
 
 def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
@@ -92,6 +94,14 @@ def run_recommend(request: Request) -> int:
     filters = Filters(category=request.category, colour=request.colour, same_category=request.same_category)
     if request.colour:
         _check_colour_name(request.colour)
+    garment_mode = request.garments or request.garment is not None
+    if garment_mode:
+        from fashion.recommend.garments import GARMENT_PARTS
+
+        if request.combine:
+            raise RecommendError("--garments recommends for each garment of a photo; it does not go with --combine")
+        if request.garment is not None and request.garment not in GARMENT_PARTS:
+            raise RecommendError(f"--garment must be one of {', '.join(GARMENT_PARTS)}, got {request.garment!r}")
 
     engine = open_engine(request, config)
     from fashion.feedback.session import FeedbackSession
@@ -100,7 +110,18 @@ def run_recommend(request: Request) -> int:
     if (request.likes or request.dislikes) and feedback is None:
         raise RecommendError("feedback is switched off (feedback.enabled=false); --like/--dislike need it")
     words = _read_words(engine, request.query) if request.query is not None else None
-    queries = engine.describe(request.images)
+    garments: list[Any] = []  # per query: its GarmentQuery in --garments mode
+    if garment_mode:
+        from fashion.data.images import crop_to_bbox
+
+        crops = []
+        for path, picture in zip(request.images, pictures):
+            for garment in engine.describe_garments(path, request.garment):
+                garments.append(garment)
+                crops.append(crop_to_bbox(picture, garment.box))
+        queries, pictures = [g.query for g in garments], crops
+    else:
+        queries = engine.describe(request.images)
     own_keys = [q.key for q in queries if q.key]
     if request.combine and len(queries) > 1:
         queries = [engine.combine(queries)]
@@ -128,6 +149,8 @@ def run_recommend(request: Request) -> int:
     if request.as_json:
         payload = {"catalog": catalog, "weights": used, "filters": filters.as_dict(),
                    "queries": [{"query": q.to_dict(), "results": [r.to_dict() for r in rs]} for q, rs in answers]}
+        for entry, garment in zip(payload["queries"], garments):
+            entry["garment"] = garment.to_dict()
         if words is not None:
             payload["words"] = words.to_dict()
             for entry, (_, rs) in zip(payload["queries"], answers):
@@ -136,6 +159,9 @@ def run_recommend(request: Request) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=json_default))
     else:
         blocks = [format_query(q) + "\n" + format_results(rs, catalog, used, filters.as_dict()) for q, rs in answers]
+        if garments:
+            blocks = [_garment_header(g, n + 1, len(garments)) + "\n" + block
+                      for n, (g, block) in enumerate(zip(garments, blocks))]
         if words is not None:
             blocks = [block + "\n" + _words_block(engine, words, rs) for block, (_, rs) in zip(blocks, answers)]
         print("\n\n".join(blocks))
@@ -145,6 +171,15 @@ def run_recommend(request: Request) -> int:
         written = write_contact_sheet(request.sheet, [(q, p, rs) for (q, rs), p in zip(answers, pictures)])
         print(f"contact sheet: {written}", file=sys.stderr if request.as_json else sys.stdout)
     return 0
+
+
+def _garment_header(garment: Any, number: int, total: int) -> str:
+    """``garment 1 of 2: upper body (61% of the garment pixels, box 40,80-300,410)``."""
+    x0, y0, x1, y1 = garment.box
+    part = {"upper": "upper body", "lower": "lower body", "full": "full body", "garment": "the whole garment"}.get(
+        garment.part, garment.part)
+    return (f"garment {number} of {total}: {part} ({garment.share:.0%} of the garment pixels, "
+            f"box {x0},{y0}-{x1},{y1})")
 
 
 def run_words(request: Request) -> int:

@@ -139,6 +139,16 @@ class PartialBuild:
 # ------------------------------------------------------------------------- fingerprints
 
 
+def _segmenter_checksum() -> str:
+    from fashion.io_utils import file_checksum
+    from fashion.segment.weights import DEFAULT_WEIGHTS
+
+    try:
+        return file_checksum(DEFAULT_WEIGHTS)[:16]
+    except OSError:
+        return "missing"  # the build itself then fails with the segmenter's own clear message
+
+
 def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:
     """Everything that shapes a stored row: when any of it changes, every row is recomputed."""
     return {
@@ -150,6 +160,8 @@ def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:
         "embedding_dtype": config.catalog.embedding_dtype,
         "top_attributes": config.catalog.top_attributes,
         "colour": ColourSettings.from_config(config).__dict__,
+        # Palettes of photos of people come from the segmenter: new weights, new palettes.
+        "segmenter": _segmenter_checksum() if config.colour.segment else None,
         "max_image_pixels": config.data.max_image_pixels,
     }
 

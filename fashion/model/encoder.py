@@ -19,9 +19,16 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from fashion.config import Config
+from fashion.errors import FashionError
 from fashion.model.checkpoint import LoadedModel
 
 BBox = tuple[int, int, int, int]
+# Context kept around a garment's box when it is cropped for the network (a share of its size).
+GARMENT_MARGIN = 0.05
+
+
+class EncoderError(FashionError, ValueError):
+    """An image cannot be described as asked (e.g. the garment asked for is not in the photo)."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +38,12 @@ class ColourSettings:
     palette_size: int
     max_pixels: int
     background_delta_e: float
+    segment: bool = True  # segment photos of people (fashion.segment) for their garment pixels
 
     @classmethod
     def from_config(cls, config: Config) -> "ColourSettings":
         c = config.colour
-        return cls(c.palette_size, c.max_pixels, c.background_delta_e)
+        return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment)
 
 
 @dataclass
@@ -73,19 +81,50 @@ def padded_palette(palette: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return lab, rgb, shares
 
 
+_SEGMENTER: Any = None  # one per process (DataLoader workers load their own on first use)
+
+
+def shared_segmenter() -> Any:
+    """The shipped garment segmenter (:mod:`fashion.segment`), loaded once per process."""
+    global _SEGMENTER
+    if _SEGMENTER is None:
+        from fashion.segment import Segmenter
+
+        _SEGMENTER = Segmenter.load()
+    return _SEGMENTER
+
+
+def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings) -> Any:
+    """The palette of the garment's pixels in one image.
+
+    A box from the annotations wins (the border-colour model inside it, as always). Otherwise,
+    with ``colour.segment``, the segmenter looks for a person: when it finds one, the palette is
+    that of all garment pixels it found (skin, hair and background never count); a product shot
+    (no person) keeps the border-colour model, so plain-background photos are described as before.
+    """
+    from fashion.colour.palette import extract_palette
+
+    if bbox is None and colour.segment:
+        from fashion.colour.garment import garment_palette
+
+        found = shared_segmenter().segment(image)
+        if found.person:
+            return garment_palette(image, found.mask(), k=colour.palette_size)
+    return extract_palette(image, bbox=bbox, k=colour.palette_size, max_pixels=colour.max_pixels,
+                           background_delta_e=colour.background_delta_e)
+
+
 def prepare_image(image: Image.Image, bbox: BBox | None, transform: Any, colour: ColourSettings) -> dict[str, Any]:
     """The network input (cropped to the garment) and the palette (garment pixels) of one image.
 
     A module-level function of picklable arguments: it runs in DataLoader worker processes.
     """
-    from fashion.colour.palette import extract_palette
     from fashion.data.images import crop_to_bbox
 
     start = time.process_time()
     tensor = transform(crop_to_bbox(image, bbox))
     transformed = time.process_time()
-    palette = extract_palette(image, bbox=bbox, k=colour.palette_size, max_pixels=colour.max_pixels,
-                              background_delta_e=colour.background_delta_e)
+    palette = image_palette(image, bbox, colour)
     lab, rgb, shares = padded_palette(palette, colour.palette_size)
     return {"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares, "decode_s": transformed - start,
             "colour_s": time.process_time() - transformed}
@@ -140,6 +179,38 @@ class Encoder:
             raise ValueError("encode_images needs at least one image")
         boxes = list(bboxes) if bboxes is not None else [None] * len(images)
         return self._features([self.prepare(image, box) for image, box in zip(images, boxes)])
+
+    def encode_garments(self, image: Image.Image, part: str | None = None) -> tuple[list[Any], Features]:
+        """Each garment of a photo as its own row ("shop the look"): ``(garments, features)``.
+
+        The segmenter finds the garments (:class:`fashion.segment.Garment`: part, mask, box, share;
+        a product shot is one garment); each row is the garment's crop through the network and
+        the palette of its own pixels. ``part`` keeps only that body part (``upper``, ``lower``,
+        ``full``, ``other``); a part the photo does not show is an :class:`EncoderError` naming
+        what was found.
+        """
+        from fashion.colour.garment import garment_palette
+        from fashion.data.images import crop_to_bbox
+
+        found = shared_segmenter().segment(image)
+        garments = [g for g in found.garments if part is None or g.part == part]
+        if not garments:
+            seen = ", ".join(g.part for g in found.garments)
+            raise EncoderError(f"no {part} garment found in the photo (found: {seen})")
+        prepared = []
+        for garment in garments:
+            start = time.process_time()
+            tensor = self.loaded.transform(crop_to_bbox(image, garment.box, margin=GARMENT_MARGIN))
+            transformed = time.process_time()
+            if found.person:
+                palette = garment_palette(image, garment.mask, k=self.colour.palette_size)
+            else:  # a product shot: the border-colour model, as for the catalog
+                palette = image_palette(image, None, ColourSettings(self.colour.palette_size, self.colour.max_pixels,
+                                                                    self.colour.background_delta_e, segment=False))
+            lab, rgb, shares = padded_palette(palette, self.colour.palette_size)
+            prepared.append({"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares,
+                             "decode_s": transformed - start, "colour_s": time.process_time() - transformed})
+        return garments, self._features(prepared)
 
     def encode_files(self, paths: Sequence[str], bboxes: Sequence[BBox | None], *, batch_size: int,
                      workers: int) -> Iterator[FileBatch]:

@@ -26,6 +26,7 @@ from fashion.index.catalog import Catalog, default_index_dir
 from fashion.io_utils import file_checksum
 from fashion.model.checkpoint import LoadedModel, load_model
 from fashion.model.encoder import Encoder
+from fashion.recommend.garments import GarmentQuery, body_part_hint
 from fashion.recommend.recommender import (
     Filters,
     Query,
@@ -86,6 +87,25 @@ class Engine:
         image or too large.
         """
         from fashion.colour.palette import Palette
+
+        pictures, checksums, labels, keys = self._load(images, names)
+        if not pictures:
+            return []
+        # A catalog image as the query is seen exactly as the catalog saw it: cropped to its box.
+        features = self.encoder.encode_images(pictures, [self._bbox_of_key(key) for key in keys])
+        queries = []
+        for i in range(len(pictures)):
+            used = features.palette_shares[i] > 0
+            palette = Palette(features.palette_lab[i][used], features.palette_rgb[i][used], features.palette_shares[i][used])
+            categories, attributes = describe_predictions(self.loaded.labels, features.category_probs[i],
+                                                          features.attribute_probs[i], self.config.recommend)
+            queries.append(Query(labels[i], checksums[i], features.embeddings[i], features.category_probs[i],
+                                 features.attribute_probs[i], palette, categories, attributes, key=keys[i]))
+        return queries
+
+    def _load(self, images: Sequence[ImageInput], names: Sequence[str] | None
+              ) -> tuple[list[Image.Image], list[str], list[str], list[str | None]]:
+        """Decode query images: (pictures, checksums, display names, catalog keys or None)."""
         from fashion.data.images import load_image, load_image_bytes
 
         max_pixels = self.config.data.max_image_pixels
@@ -109,19 +129,35 @@ class Engine:
             checksums.append(checksum)
             labels.append(names[number] if names else label)
             keys.append(key)
-        if not pictures:
-            return []
-        # A catalog image as the query is seen exactly as the catalog saw it: cropped to its box.
-        features = self.encoder.encode_images(pictures, [self._bbox_of_key(key) for key in keys])
-        queries = []
-        for i in range(len(pictures)):
+        return pictures, checksums, labels, keys
+
+    def describe_garments(self, image: ImageInput, part: str | None = None,
+                          name: str | None = None) -> list[GarmentQuery]:
+        """Shop the look: each garment the segmenter finds in one photo as its own query.
+
+        Each garment is seen through its own crop and described by its own pixels' palette; its
+        body part leans the category probabilities (``recommend.body_part_hint``). A photo without a
+        person (a product shot) gives one garment. ``part`` keeps one body part only
+        (:class:`fashion.model.encoder.EncoderError` when the photo does not show it).
+        """
+        from fashion.colour.palette import Palette
+
+        [picture], [checksum], [label], _ = self._load([image], [name] if name else None)
+        garments, features = self.encoder.encode_garments(picture, part)
+        labels = self.loaded.labels
+        found = []
+        for i, garment in enumerate(garments):
             used = features.palette_shares[i] > 0
-            palette = Palette(features.palette_lab[i][used], features.palette_rgb[i][used], features.palette_shares[i][used])
-            categories, attributes = describe_predictions(self.loaded.labels, features.category_probs[i],
-                                                          features.attribute_probs[i], self.config.recommend)
-            queries.append(Query(labels[i], checksums[i], features.embeddings[i], features.category_probs[i],
-                                 features.attribute_probs[i], palette, categories, attributes, key=keys[i]))
-        return queries
+            palette = Palette(features.palette_lab[i][used], features.palette_rgb[i][used],
+                              features.palette_shares[i][used])
+            category_probs = body_part_hint(features.category_probs[i], labels.category_types, garment.part,
+                                            self.config.recommend.body_part_hint)
+            categories, attributes = describe_predictions(labels, category_probs, features.attribute_probs[i],
+                                                          self.config.recommend)
+            query = Query(f"{label} [{garment.part}]", checksum, features.embeddings[i], category_probs,
+                          features.attribute_probs[i], palette, categories, attributes)
+            found.append(GarmentQuery(garment.part, garment.box, garment.share, query))
+        return found
 
     def _key_of_path(self) -> dict[str, str]:
         """Catalog key of each catalog image's absolute path (built on first use)."""
