@@ -138,7 +138,10 @@ def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
             break
     assert photo is not None, "no sample photo whose order depends on the weights"
 
-    wait = WebDriverWait(driver, 60)
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    # Cards are re-rendered by every answer (sliders, a like): a poll may catch a card just replaced.
+    wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
     driver.get(url)
     wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#f-colour option")) > 1)
@@ -200,3 +203,80 @@ def test_bad_file_shows_the_servers_error(server, driver, tmp_path):
     driver.find_element(By.ID, "file").send_keys(str(text))
     wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert "notes.jpg: not an image" in driver.find_element(By.ID, "error").text
+
+
+def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_sample):
+    """Two likes move this browser's cards; a second shopper (no cookie) sees the old order; reset restores it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    photo = split_images(tiny_sample, "train")[1]
+    original = ranking(url, photo, "0.6,0.25,0.15")
+    assert len(original) == 5
+    driver.delete_all_cookies()  # a new shopper
+    wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+    driver.get(url)
+    wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+
+    def card_keys(d) -> list[str]:
+        return [card.get_attribute("data-key") for card in d.find_elements(By.CSS_SELECTOR, "#results li.card")]
+
+    def like(d, key: str) -> bool:
+        d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like').click()
+        return True
+
+    wait.until(lambda d: card_keys(d) == original)
+    for key in original[-2:]:  # the two cards ranked last
+        wait.until(lambda d: like(d, key))
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like')
+                   .get_attribute("aria-pressed") == "true")
+    wait.until(lambda d: card_keys(d) != original and "like" in d.find_element(By.ID, "session-info").text)
+    moved = card_keys(driver)
+    assert set(moved[:3]) & set(original[-2:])  # a liked card climbed
+    notes = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#results .feedback-note")]
+    assert any("up from #" in n or "liked item" in n for n in notes), notes
+    assert ranking(url, photo, "0.6,0.25,0.15") == original  # another shopper: unchanged
+
+    driver.find_element(By.ID, "reset-feedback").click()
+    wait.until(lambda d: card_keys(d) == original)
+    assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not problems, problems
+
+
+def test_shop_the_look_shows_each_garment_and_its_recommendations(server, driver, tmp_path):
+    """A photo of a person with "Shop the look" on: one button per garment (its crop drawn from the
+    photo), and choosing another garment shows that garment's recommendations."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from test_segment import person_figure
+
+    url, _ = server
+    photo = tmp_path / "street.png"
+    person_figure()[0].save(photo)
+    wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+    driver.get(url)
+    wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
+    driver.find_element(By.ID, "garments").click()
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")) >= 2)
+    buttons = driver.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")
+    labels = [b.text for b in buttons]
+    assert any(label.startswith("upper") for label in labels) and any(label.startswith("lower") for label in labels)
+    assert driver.find_elements(By.CSS_SELECTOR, "#garment-picker canvas")  # the garments' crops
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.card"))
+    first_colours = driver.find_element(By.ID, "q-colour-names").text
+    buttons[1].click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")[1]
+               .get_attribute("aria-pressed") == "true")
+    wait.until(lambda d: d.find_element(By.ID, "q-colour-names").text != first_colours)
+    assert driver.find_elements(By.CSS_SELECTOR, "#results li.card")
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(ARTIFACTS / "web-garments.png"))
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not problems, problems

@@ -83,3 +83,37 @@ def test_product_shot_is_one_garment_and_bad_parts_are_one_line(tiny_run, tiny_s
                            (["--garments", "--combine"], "does not go with --combine")):
         bad = invoke([*base, *extra])
         assert bad.exit_code == 1 and message in bad.output and "Traceback" not in bad.output
+
+
+def test_web_api_answers_per_garment(tiny_run, tiny_sample, tmp_path):
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from fashion.config import load_config
+    from fashion.recommend.engine import Engine
+    from fashion.web.app import create_app
+
+    config = load_config(overrides=[f"data.root={tiny_sample}"])
+    engine = Engine.open(tiny_run / "best.pt", config=config, index_dir=tmp_path / "index", device="cpu",
+                         progress=False, log=lambda message: None)
+    buffer = io.BytesIO()
+    person_figure()[0].save(buffer, format="PNG")
+    with TestClient(create_app(engine, config, feedback_store=tmp_path / "feedback.sqlite")) as client:
+        def post(**fields):
+            return client.post("/recommend", files={"image": ("street.png", buffer.getvalue(), "image/png")},
+                               data={k: str(v) for k, v in fields.items()})
+
+        answer = post(garments="true")
+        assert answer.status_code == 200, answer.text
+        entries = answer.json()["queries"]
+        assert {"upper", "lower"} <= {e["garment"]["part"] for e in entries}
+        assert len({e["query_id"] for e in entries}) == len(entries) and all(e["results"] for e in entries)
+        # A garment is re-ranked by its own id, as any described photo.
+        again = client.post("/recommend", data={"query_id": entries[0]["query_id"], "top_k": "2"})
+        assert again.status_code == 200 and len(again.json()["queries"][0]["results"]) == 2
+        for fields, message in (({"garment": "hat"}, "garment must be one of"),
+                                ({"garment": "full"}, "no full garment found"),
+                                ({"garments": "true", "combine": "true"}, "does not go with combine")):
+            bad = post(**fields)
+            assert bad.status_code == 400 and message in bad.json()["error"], bad.text

@@ -61,6 +61,7 @@ from starlette.exceptions import HTTPException
 
 from fashion.config import Config
 from fashion.data.workers import available_cores
+from fashion.errors import FashionError
 from fashion.io_utils import json_default
 from fashion.web.address import check_address
 
@@ -624,6 +625,11 @@ def create_app(engine: "Engine", config: Config | None = None,
     async def recommend_error(request: Request, error: RecommendError) -> Response:
         return _error(400, str(error))
 
+    @app.exception_handler(FashionError)
+    async def expected_error(request: Request, error: FashionError) -> Response:
+        # Any other expected failure of a request (e.g. the garment asked for is not in the photo).
+        return _error(400, str(error))
+
     @app.exception_handler(FeedbackError)
     async def feedback_error(request: Request, error: FeedbackError) -> Response:
         return _error(503, f"feedback store unavailable: {error}")
@@ -726,6 +732,10 @@ def create_app(engine: "Engine", config: Config | None = None,
         colour: str | None = Form(None, description="Only items with this colour (family or CSS4 name)."),
         same_category: bool = Form(False, description="Only items of the query's predicted category."),
         combine: bool = Form(False, description="Several photos as one query."),
+        garments: bool = Form(False, description="Shop the look: one answer per garment found in each photo "
+                                                 "(with its part, box and share)."),
+        garment: str | None = Form(None, description="Only this garment of each photo: upper, lower, full or "
+                                                     "other (implies garments)."),
     ) -> Response:
         uploads = [u for u in (image or []) if u is not None]
         if top_k is not None and top_k > web.max_top_k:
@@ -738,7 +748,22 @@ def create_app(engine: "Engine", config: Config | None = None,
                           same_category=same_category)
         if uploads and query_id:
             raise ApiError(400, "send either image or query_id, not both")
-        if uploads:
+        garment = (garment or "").strip().lower() or None
+        garment_info: dict[str, dict[str, Any]] = {}
+        if garments or garment:
+            from fashion.recommend.garments import GARMENT_PARTS
+
+            if garment is not None and garment not in GARMENT_PARTS:
+                raise ApiError(400, f"garment must be one of {', '.join(GARMENT_PARTS)}")
+            if combine:
+                raise ApiError(400, "garments gives one answer per garment; it does not go with combine")
+            if not uploads:
+                raise ApiError(400, "garments needs an uploaded photo (a query_id re-ranks one garment already)")
+        if uploads and (garments or garment):
+            if len(uploads) > web.max_images:
+                raise ApiError(400, f"at most {web.max_images} images per request (web.max_images)")
+            described, garment_info = await _describe_garments(uploads, garment)
+        elif uploads:
             if len(uploads) > web.max_images:
                 raise ApiError(400, f"at most {web.max_images} images per request (web.max_images)")
             described = await _describe_uploads(uploads)
@@ -758,7 +783,7 @@ def create_app(engine: "Engine", config: Config | None = None,
         explicit = weights_used != Weights.from_config(engine.config.recommend)
         learned, prior_items = await _global_feedback()
         payload = await run_in_threadpool(_answer, described, top_k, weights_used, filters, session,
-                                          None if explicit else learned, prior_items)
+                                          None if explicit else learned, prior_items, garment_info)
         return _with_session(JSON(payload), session)
 
     def _with_session(response: Response, session: Any) -> Response:
@@ -805,9 +830,25 @@ def create_app(engine: "Engine", config: Config | None = None,
             described.append((i, query))
         return described
 
+    async def _describe_garments(uploads: list[UploadFile], part: str | None
+                                 ) -> tuple[list[tuple[str, "Query"]], dict[str, dict[str, Any]]]:
+        """Each garment of each uploaded photo as its own query (``engine.describe_garments``), with
+        an id per garment (re-rank it by ``query_id``) and its part, box and share."""
+        described, info = [], {}
+        for number, upload in enumerate(uploads, start=1):
+            data = await upload.read()
+            name = Path((upload.filename or "").replace("\\", "/")).name.strip()[:120] or f"upload {number}"
+            for found in await run_in_threadpool(engine.describe_garments, data, part, name):
+                garment_id = hashlib.sha256(data + b"\0garment:" + found.part.encode()).hexdigest()
+                queries.put(garment_id, found.query)
+                described.append((garment_id, found.query))
+                info[garment_id] = found.to_dict()
+        return described, info
+
     def _answer(described: list[tuple[str, "Query"]], top_k: int | None, weights: Weights,
                 filters: Filters, session: Any = None, learned: Weights | None = None,
-                prior_items: dict[str, float] | None = None) -> dict[str, Any]:
+                prior_items: dict[str, float] | None = None,
+                garment_info: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """Rankings for described photos; with a session, its feedback refines each photo's query
         (Rocchio, as the CLI), ``learned`` weights (when the shopper did not set any) and the item
         prior apply to everyone, and each result says what the session's feedback changed."""
@@ -822,6 +863,8 @@ def create_app(engine: "Engine", config: Config | None = None,
                                        adjustments=prior_items or None)
             answer = {"query_id": query_id, "query": query.to_dict(),
                       "results": [{**r.to_dict(), "id": r.row} for r in results]}
+            if garment_info and query_id in garment_info:
+                answer["garment"] = garment_info[query_id]
             if session is not None:
                 session.show(query_id, [r.key for r in results])
                 answer["session"] = {**session.summary(), "this_photo": {

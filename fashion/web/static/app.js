@@ -17,6 +17,7 @@
     timer: null,
     previewUrl: null,
     judged: {},          // query id -> {item key: "like" | "dislike"} (this browser's session)
+    garments: [],        // shop the look: [{query_id, garment: {part, box, share}}] of the last upload
   };
 
   // ------------------------------------------------------------------ helpers
@@ -154,7 +155,10 @@
   function formFor(useQueryId) {
     const form = new FormData();
     if (useQueryId) form.append("query_id", state.queryId);
-    else form.append("image", state.file, state.file.name || "photo");
+    else {
+      form.append("image", state.file, state.file.name || "photo");
+      if ($("garments").checked) form.append("garments", "true");
+    }
     const raw = weights();
     for (const name of names()) form.append(`w_${name}`, raw[name]);
     const topK = parseInt($("top-k").value, 10);
@@ -272,8 +276,44 @@
     return card;
   }
 
+  async function renderGarments(answers) {
+    // One button per garment: its crop of the photo (drawn from the file and the box), part and share.
+    const picker = $("garment-picker");
+    state.garments = answers.map((a) => ({ query_id: a.query_id, garment: a.garment }));
+    picker.hidden = false;
+    let bitmap = null;
+    try { bitmap = await createImageBitmap(state.file); } catch (_) { /* text-only buttons */ }
+    picker.replaceChildren(...state.garments.map((entry, index) => {
+      const { part, box, share } = entry.garment;
+      const button = el("button", "garment");
+      button.type = "button";
+      button.setAttribute("aria-pressed", String(entry.query_id === state.queryId));
+      if (bitmap) {
+        const [x0, y0, x1, y1] = box;
+        const canvas = el("canvas");
+        const scale = 64 / Math.max(x1 - x0, y1 - y0);
+        canvas.width = Math.max(1, Math.round((x1 - x0) * scale));
+        canvas.height = Math.max(1, Math.round((y1 - y0) * scale));
+        canvas.getContext("2d").drawImage(bitmap, x0, y0, x1 - x0, y1 - y0, 0, 0, canvas.width, canvas.height);
+        button.append(canvas);
+      }
+      button.append(el("span", null, `${part} ${Math.round(share * 100)}%`));
+      button.addEventListener("click", () => {
+        state.queryId = state.garments[index].query_id;
+        picker.querySelectorAll("button").forEach((b, i) => b.setAttribute("aria-pressed", String(i === index)));
+        recommend();  // this garment's recommendations, re-ranked by its own query id
+      });
+      return button;
+    }));
+  }
+
   function render(payload, elapsedMs) {
     const answer = payload.queries[0];
+    if (answer.garment) renderGarments(payload.queries);
+    else if (!state.garments.some((g) => g.query_id === answer.query_id)) {
+      state.garments = [];
+      $("garment-picker").hidden = true;
+    }
     state.queryId = answer.query_id;
     renderQuery(answer.query);
     const cards = answer.results.map((result) => renderCard(result, payload.weights));
@@ -406,6 +446,7 @@
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file").click(); }
     });
     for (const id of ["f-category", "f-colour", "top-k"]) $(id).addEventListener("change", scheduleRerank);
+    $("garments").addEventListener("change", () => recommend({ upload: true }));
     $("search-form").addEventListener("submit", (event) => {
       event.preventDefault();
       searchWords($("search").value);
