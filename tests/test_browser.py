@@ -215,6 +215,7 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
     photo = split_images(tiny_sample, "train")[1]
     original = ranking(url, photo, "0.6,0.25,0.15")
     assert len(original) == 5
+    driver.get_log("browser")  # drain what earlier tests logged (the bad-file test's 415)
     driver.delete_all_cookies()  # a new shopper
     wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
     driver.get(url)
