@@ -223,15 +223,8 @@ def results_table(results: list[ShopperResult], k: int = 5) -> str:
     return "\n".join(lines)
 
 
-def main(quick: bool = False) -> str:
-    """Run the simulation and return a Markdown section.
-
-    For now the candidates are synthetic (:func:`synthetic_candidates`): the recommender's
-    Engine (issue 4) is needed to score the sample catalog's candidates. Wiring it means
-    building a :class:`CandidateSet` from the engine's per-candidate component scores and the
-    sample's recorded truth (colour names, categories, texture attributes) and passing it to
-    :func:`simulate_all` instead.
-    """
+def synthetic_section(quick: bool = False) -> str:
+    """The simulation on synthetic candidate sets (learned weights and item prior only), as Markdown."""
     from bench.common import machine_info
 
     config = load_config()
@@ -249,7 +242,7 @@ def main(quick: bool = False) -> str:
         "",
         f"Synthetic candidate sets (60 queries x 50 candidates, mean of {len(runs)} seeds); each shopper gives "
         "like/dislike on the top 10 of 30 training queries, precision@5 is measured on 30 other queries. "
-        "Not yet the sample catalog: that needs the recommender's engine (issue 4).",
+        "(The shoppers on real catalogs, with Rocchio, are in the next sections.)",
         "",
         results_table(results),
         "",
@@ -258,3 +251,396 @@ def main(quick: bool = False) -> str:
         f"item_prior_strength={config.feedback.item_prior_strength:g}.",
         "",
     ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Shoppers on a real catalog (issue 15): a trained model's catalog index, the recommender itself,
+# the adaptation functions the CLI applies (fashion.feedback.session.FeedbackSession.adapt).
+
+#: How the ranking adapts to a shopper's feedback: nothing, Rocchio on the query's embedding and
+#: palette only, blend weights learned from the shopper's events only, or all three parts plus
+#: the item prior (what ``recommend.py --like/--dislike`` applies).
+SHOPPER_MODES = ("none", "rocchio", "weights", "all")
+TASTE_KINDS = ("category", "colour", "category+colour", "noise")
+#: Clothing-dataset-small runs, first found wins (see bench/RESULTS.md for how they were trained).
+CLOTHING_RUNS = ("clothing-small64-e6", "clothing-small64")
+SAMPLE_RUNS = ("sample64", "sample")
+
+
+@dataclass
+class CatalogCase:
+    """A catalog to simulate on: the engine's recommender, the run, and each item's real labels."""
+
+    name: str
+    checkpoint: object  # Path
+    recommender: object  # fashion.recommend.recommender.Recommender
+    config: object  # fashion.config.Config
+    category: np.ndarray  # (N,) str: the catalog's own labels
+    family: np.ndarray  # (N,) str: colour family of the dominant extracted palette colour
+    true_family: np.ndarray | None  # (N,) str: from recorded true colours (the sample), else None
+    top1: float | None  # the model's own test top-1
+
+
+def open_case(name: str, run_names: tuple[str, ...]) -> CatalogCase | None:
+    """Open the first existing run's catalog (building it on first use); None when no run exists."""
+    import json
+    from pathlib import Path
+
+    from bench.common import PROJECT_ROOT
+    from fashion.colour.names import colour_families
+    from fashion.colour.spaces import rgb_to_lab
+    from fashion.recommend.engine import Engine
+
+    for run in run_names:
+        checkpoint = PROJECT_ROOT / "runs" / run / "best.pt"
+        if checkpoint.is_file():
+            break
+    else:
+        return None
+    config = load_config()
+    engine = Engine.open(checkpoint, None, config, progress=False, log=lambda *a, **k: None)
+    catalog = engine.catalog
+    family = np.asarray(colour_families(np.asarray(catalog.palette_lab[:, 0], dtype=np.float64)), dtype=object)
+    family[np.asarray(catalog.palette_shares)[:, 0] <= 0] = ""
+    true_family = None
+    root = Path(catalog.manifest.get("source", {}).get("root", ""))
+    truth_file = root / "Anno" / "list_colour_truth.txt"
+    if truth_file.is_file():
+        truth = {}
+        for line in truth_file.read_text().splitlines()[2:]:
+            parts = line.split()
+            if len(parts) >= 4:
+                truth[parts[0]] = [int(v) for v in parts[1:4]]
+        rgb = np.array([truth.get(key, [0, 0, 0]) for key in catalog.items["key"]], dtype=np.uint8)
+        true_family = np.asarray(colour_families(rgb_to_lab(rgb)), dtype=object)
+        true_family[[key not in truth for key in catalog.items["key"]]] = ""
+    top1 = None
+    metrics = checkpoint.parent / "metrics.json"
+    if metrics.is_file():
+        top1 = json.loads(metrics.read_text()).get("test", {}).get("category_top1")
+    return CatalogCase(name, checkpoint, engine.recommender, config,
+                       np.asarray(catalog.items["label"].astype(str), dtype=object), family, true_family, top1)
+
+
+def query_of_row(recommender, row: int):
+    """The query a catalog photo gives (what ``engine.describe`` returns for it, read from the index)."""
+    from fashion.colour.similarity import unpack_palette
+    from fashion.recommend.recommender import Query
+
+    catalog = recommender.catalog
+    attributes = np.zeros(len(recommender.labels.attribute_names), dtype=np.float32)
+    if attributes.size:
+        attributes[np.asarray(catalog.attribute_index[row])] = np.asarray(catalog.attribute_probs[row], np.float32)
+    probs = np.asarray(catalog.category_probs[row], dtype=np.float32)
+    top = int(np.argmax(probs)) if probs.size else 0
+    categories = [{"id": top, "name": recommender.labels.category_names[top], "probability": float(probs[top])}] \
+        if probs.size else []
+    return Query(f"row {row}", f"row-{row}", np.asarray(catalog.embeddings[row], dtype=np.float32), probs,
+                 attributes, unpack_palette(catalog.palette_lab[row], catalog.palette_shares[row]), categories, [],
+                 key=str(catalog.items["key"].iloc[row]))
+
+
+@dataclass(frozen=True)
+class Taste:
+    """A shopper's hidden taste: which catalog rows they like (``noise``: random likes)."""
+
+    kind: str
+    fits: np.ndarray  # (N,) bool: the rows that fit (noise: the rows judged relevant = the photo's category)
+    describe: str
+
+
+def draw_tastes(case: CatalogCase, kind: str, n: int, rng: np.random.Generator, min_items: int = 10) -> list[Taste]:
+    """``n`` tastes of one kind, each a target drawn uniformly among those with ``min_items`` items."""
+    category, family = case.category, case.family
+    if kind == "category":
+        options = [(c, None) for c in sorted(set(category) - {""}) if (category == c).sum() >= min_items]
+    elif kind == "colour":
+        options = [(None, f) for f in sorted(set(family) - {""}) if (family == f).sum() >= min_items]
+    elif kind == "category+colour":
+        options = [(c, f) for c in sorted(set(category) - {""}) for f in sorted(set(family) - {""})
+                   if ((category == c) & (family == f)).sum() >= max(5, min_items // 2)]
+    else:
+        return [Taste("noise", np.zeros(len(category), bool), "random likes (p = 0.5)") for _ in range(n)]
+    tastes = []
+    for index in rng.integers(0, len(options), n):
+        c, f = options[index]
+        fits = np.ones(len(category), bool)
+        if c is not None:
+            fits &= category == c
+        if f is not None:
+            fits &= family == f
+        tastes.append(Taste(kind, fits, " ".join(x for x in (f, c) if x)))
+    return tastes
+
+
+@dataclass
+class FeedbackPool:
+    """The feedback a catalog's store holds: all shoppers' events so far (learned weights and the
+    item prior are fitted from all of them, as ``recommend.py``'s store does per catalog)."""
+
+    scores: list = field(default_factory=list)  # component scores of each judged item, registry order
+    labels: list = field(default_factory=list)  # +1 like / -1 dislike
+    groups: list = field(default_factory=list)  # shopper (= query) of each event
+    likes: dict = field(default_factory=dict)  # item key -> likes
+    dislikes: dict = field(default_factory=dict)  # item key -> dislikes
+    learned: np.ndarray | None = None  # the weights last fitted
+    fitted_at: int = 0  # events when they were fitted
+
+    def weights(self, prior: np.ndarray, config: FeedbackConfig) -> np.ndarray | None:
+        """The learned weights (None below ``min_events``). The CLI refits after every record; here
+        the fit is redone once the pool has grown by 5% since the last fit (at least one event), which
+        keeps thousands of simulated rounds affordable (a fit costs ~50 ms) and changes little."""
+        if len(self.labels) < config.min_events:
+            return None
+        if self.learned is None or len(self.labels) - self.fitted_at >= max(1, self.fitted_at // 20):
+            self.learned = fit_blend_weights(np.array(self.scores), np.array(self.labels), prior,
+                                             strength=config.weight_regularisation, min_events=config.min_events,
+                                             groups=np.array(self.groups))
+            self.fitted_at = len(self.labels)
+        return self.learned
+
+
+def simulate_catalog_shopper(case: CatalogCase, taste: Taste, start: int, mode: str, rng: np.random.Generator,
+                             pool: FeedbackPool | None = None, shopper: int = 0, rounds: int = 5,
+                             k: int = 5) -> list[float]:
+    """Taste-precision@k of what the shopper is shown in round 0 (no feedback yet) .. ``rounds``.
+
+    Each round the shopper judges the shown items they have not judged before (like when the item
+    fits the taste, else dislike; the noise shopper likes at random with p = 0.5 and is measured
+    against the photo's own category); the next ranking applies ``mode``'s adaptation with the
+    functions and settings ``recommend.py --like`` uses: Rocchio from this shopper's judgements
+    (session refinement), learned weights and item prior from every event in ``pool`` (all
+    shoppers so far, this one's included, as the CLI's per-catalog store).
+    """
+    import dataclasses
+
+    from fashion.colour.similarity import unpack_palette
+    from fashion.feedback.adaptation import item_prior, refine_query
+    from fashion.recommend.recommender import Weights
+
+    recommender, config = case.recommender, case.config
+    feedback = config.feedback
+    catalog = recommender.catalog
+    pool = pool if pool is not None else FeedbackPool()
+    start_query = query_of_row(recommender, start)
+    relevant = taste.fits if taste.kind != "noise" else (case.category == case.category[start])
+    prior = Weights.from_config(config.recommend).normalised()
+    names = list(prior)
+    judged: dict[int, int] = {}
+    embeddings = np.asarray(catalog.embeddings, dtype=np.float32)
+    keys = recommender.keys
+    precisions = []
+    for _ in range(rounds + 1):
+        query, weights, adjustments = start_query, prior, None
+        liked = [r for r, v in judged.items() if v > 0]
+        disliked = [r for r, v in judged.items() if v < 0]
+        if mode in ("rocchio", "all") and judged:
+            refined = refine_query(query.embedding, query.palette.lab, query.palette.shares, liked, disliked,
+                                   embeddings, catalog.palette_lab, catalog.palette_shares, feedback,
+                                   config.colour.match_delta_e)
+            query = dataclasses.replace(query, embedding=refined.embedding,
+                                        palette=unpack_palette(refined.lab, refined.shares))
+        learned = pool.weights(prior.as_array(), feedback) if mode in ("weights", "all") else None
+        if learned is not None:
+            weights = Weights(**dict(zip(names, learned.tolist())))
+        if mode == "all" and pool.labels:
+            adjustments = item_prior(pool.likes, pool.dislikes, feedback.item_prior_strength,
+                                     feedback.item_prior_pseudo_count)
+        results = recommender.recommend(query, top_k=k, weights=weights, exclude=[start_query.key],
+                                        adjustments=adjustments)
+        rows = [r.row for r in results]
+        precisions.append(float(np.mean(relevant[rows])) if rows else 0.0)
+        new = [r for r in rows if r not in judged]
+        if new:
+            # Events carry the scores the shopper saw (those of the ranking they judged).
+            parts = recommender.components(query, np.array(new))
+            for row, part in zip(new, parts):
+                label = (1 if rng.random() < 0.5 else -1) if taste.kind == "noise" else (1 if taste.fits[row] else -1)
+                judged[row] = label
+                pool.scores.append(part)
+                pool.labels.append(label)
+                pool.groups.append(shopper)
+                counts = pool.likes if label > 0 else pool.dislikes
+                counts[keys[row]] = counts.get(keys[row], 0) + 1
+    return precisions
+
+
+def simulate_catalog(case: CatalogCase, shoppers: int, seed: int = 0, rounds: int = 5,
+                     k: int = 5) -> dict[str, dict[str, np.ndarray]]:
+    """``{taste kind: {mode: (shoppers, rounds + 1) precisions}}``; every mode sees the same shoppers
+    in the same order, and each (taste kind, mode) has its own store (:class:`FeedbackPool`)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for kind in TASTE_KINDS:
+        tastes = draw_tastes(case, kind, shoppers, rng)
+        starts = rng.integers(0, len(case.category), shoppers)
+        out[kind] = {}
+        for mode in SHOPPER_MODES:
+            pool = FeedbackPool()
+            runs = [simulate_catalog_shopper(case, taste, int(start), mode, np.random.default_rng([seed, i]),
+                                             pool, i, rounds, k)
+                    for i, (taste, start) in enumerate(zip(tastes, starts))]
+            out[kind][mode] = np.array(runs)
+    return out
+
+
+def shopper_table(results: dict[str, dict[str, np.ndarray]], k: int = 5) -> str:
+    """Markdown: mean taste-precision@k per round, one row per taste kind and mode."""
+    rounds = next(iter(next(iter(results.values())).values())).shape[1]
+    lines = [f"| taste | adaptation | " + " | ".join(f"round {r}" for r in range(rounds))
+             + " | round 3 / round 0 |", "| --- | --- |" + " ---: |" * (rounds + 1)]
+    for kind, modes in results.items():
+        for mode, values in modes.items():
+            mean = values.mean(axis=0)
+            ratio = f"{mean[3] / mean[0]:.2f}x" if rounds > 3 and mean[0] > 0 else "—"
+            lines.append(f"| {kind} | {mode} | " + " | ".join(f"{v:.3f}" for v in mean) + f" | {ratio} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Word search (issue 15): precision@10 of "<colour> <category>" against the real labels.
+
+
+def item_identities(recommender) -> np.ndarray:
+    """(N,) object: each row's item (its item id; its key where there is none, as in folder datasets)."""
+    ids = np.asarray(recommender.item_ids, dtype=object)
+    return np.where(ids == "", np.asarray(recommender.keys, dtype=object), ids)
+
+
+def word_precision(case: CatalogCase, text: str, relevant: np.ndarray, k: int = 10) -> tuple[float, int, int]:
+    """``(precision@n, n, relevant items)`` of the word search ``text``; n = min(k, relevant items)
+    (distinct items: the search shows one view per item)."""
+    from fashion.model.labels import Labels  # noqa: F401  (the vocabulary comes from the model's labels)
+    from fashion.recommend.words import Vocabulary, search
+
+    recommender = case.recommender
+    items = set(item_identities(recommender)[relevant])
+    n = min(k, len(items))
+    if n == 0:
+        return float("nan"), 0, 0
+    words = Vocabulary(recommender.labels).parse(text)
+    results = search(recommender, words, top_k=n)
+    hits = sum(bool(relevant[r.result.row]) for r in results)
+    return hits / n, n, len(items)
+
+
+def word_search_tables(case: CatalogCase, k: int = 10) -> str:
+    """Markdown tables: per category name, per colour family, and per colour + category pair."""
+    category = case.category
+    family = case.true_family if case.true_family is not None else case.family
+    lines = [f"Category words (`--query \"<category>\"`), precision@{k} against the catalog's labels "
+             f"(precision@n with n = the items there are when fewer than {k}):", "",
+             "| words | read as | precision | n | items |", "| --- | --- | ---: | ---: | ---: |"]
+    from fashion.recommend.words import Vocabulary
+
+    vocabulary = Vocabulary(case.recommender.labels)
+    cat_values = []
+    for name in sorted(set(category) - {""}):
+        precision, n, items = word_precision(case, name, category == name, k)
+        read = ", ".join(t.target for t in vocabulary.parse(name).terms)
+        lines.append(f"| {name} | {read} | {precision:.2f} | {n} | {items} |")
+        if n == k:
+            cat_values.append(precision)
+    source = "recorded true colours" if case.true_family is not None else "the dominant extracted palette colour"
+    lines += ["", f"Colour words (`--query \"<family>\"`), precision@{k} against {source}:", "",
+              "| words | precision | n | items |", "| --- | ---: | ---: | ---: |"]
+    col_values = []
+    for name in sorted(set(family) - {""}):
+        precision, n, items = word_precision(case, name, family == name, k)
+        lines.append(f"| {name} | {precision:.2f} | {n} | {items} |")
+        if n == k:
+            col_values.append(precision)
+    pairs = []
+    for c in sorted(set(category) - {""}):
+        for f in sorted(set(family) - {""}):
+            relevant = (category == c) & (family == f)
+            if len(set(item_identities(case.recommender)[relevant])) >= k:
+                precision, n, items = word_precision(case, f"{f} {c}", relevant, k)
+                pairs.append((f"{f} {c}", precision, items))
+    lines += ["", f"Colour + category (`--query \"<family> <category>\"`), pairs with at least {k} items, "
+              f"precision@{k} (both labels must hold):", ""]
+    if pairs:
+        lines += ["| words | precision | items |", "| --- | ---: | ---: |"]
+        lines += [f"| {w} | {p:.2f} | {i} |" for w, p, i in pairs]
+    else:
+        lines.append("(no colour + category pair has that many items in this catalog)")
+    summary = (f"Mean precision@{k}: categories {np.mean(cat_values):.2f} over {len(cat_values)} with >= {k} items "
+               f"(min {min(cat_values):.2f}); " if cat_values else "")
+    summary += (f"colours {np.mean(col_values):.2f} over {len(col_values)} (min {min(col_values):.2f})"
+                if col_values else "")
+    summary += (f"; pairs {np.mean([p for _, p, _ in pairs]):.2f} over {len(pairs)}." if pairs else ".")
+    return "\n".join(lines + ["", summary])
+
+
+def catalog_section(case: CatalogCase, shoppers: int, quick: bool) -> str:
+    """One catalog's Markdown: the model, the shopper table, the word search."""
+    import time
+
+    catalog = case.recommender.catalog
+    start = time.perf_counter()
+    results = simulate_catalog(case, shoppers)
+    seconds = time.perf_counter() - start
+    top1 = f"{case.top1:.1%}" if case.top1 is not None else "unknown"
+    source = catalog.manifest.get("source", {}).get("root", "?")
+    from pathlib import Path
+
+    marker = Path(source) / "sample.json"
+    stale = (" Note: this sample was regenerated (a newer generator) after the model was trained, so the "
+             "model sees a shifted distribution here." if marker.is_file()
+             and marker.stat().st_mtime > Path(str(case.checkpoint)).stat().st_mtime else "")
+    return "\n".join([
+        f"### {case.name}",
+        "",
+        f"Model `{case.checkpoint}` (its own test top-1: {top1}); catalog: the test split of `{source}`, "
+        f"{len(catalog)} images, {len(set(item_identities(case.recommender)))} items.{stale}",
+        "",
+        f"Taste-precision@5 per round, mean over {shoppers} shoppers per taste ({seconds:.0f} s). Each shopper "
+        "starts from a random catalog photo (left out of its results), judges every newly shown item (like = "
+        "fits the hidden taste, else dislike) and gets re-ranked results; tastes are drawn among categories / "
+        "colour families (dominant extracted palette colour) with at least 10 items, pairs with at least 5. "
+        "The noise shopper likes at random (p = 0.5) and is measured against the photo's own category. "
+        "Rocchio (embedding and palette) uses the shopper's own judgements; learned weights and the item "
+        "prior are fitted from every event recorded so far by the shoppers of that taste kind (one store per "
+        "taste kind and adaptation, as the CLI's store per catalog; refitted after each round once "
+        f"`feedback.min_events` = {case.config.feedback.min_events} events exist).",
+        "",
+        shopper_table(results),
+        "",
+        word_search_tables(case),
+        "",
+    ])
+
+
+def main(quick: bool = False) -> str:
+    """The synthetic simulation, then shoppers and word search on the sample and clothing-dataset-small."""
+    from bench.common import SHARED_DATA
+
+    shoppers = 10 if quick else 50  # 200 per taste (the issue's figure) takes ~25 min on 2 shared cores
+    parts = [synthetic_section(quick), "## Feedback and word search on real catalogs", "",
+             f"`python -m bench feedback{' --quick' if quick else ''}`; the models (runs/ is not committed) were "
+             "trained on 2 shared CPU cores with:", "",
+             "- sample: `python train.py --run-name sample64 --set model.image_size=64 --set train.epochs=4 "
+             "--set train.workers=0 --set catalog.workers=0` (about 6 min, ~24 images/s)",
+             "- clothing-dataset-small: `python train.py --data ../shared/data/clothing-dataset-small --run-name "
+             "clothing-small64-e6 --set model.image_size=64 --set train.batch_size=64 --set train.lr=0.003 "
+             "--set train.epochs=6 --set train.workers=0 --set catalog.workers=0` (22 min at 12-21 images/s; "
+             "random initialisation, no ImageNet weights offline). A weak model: its per-class test top-1 ranges "
+             "from 8% (hat) and 15% (shirt) to 95% (pants).",
+             "",
+             "Far fewer shoppers than the issue's 200 per taste (50: each simulated round is a full recommender call "
+             "with explanations, ~20 ms on these shared cores). The issue's targets are not met on either "
+             "catalog: a shopper whose random start photo shows nothing of their taste gets only dislikes, and "
+             "dislikes barely move a query (Rocchio gamma 0.15) nor hide the disliked items, so most rankings "
+             "stay as they were; learned weights need events of many shoppers and then hardly change the lists.",
+             ""]
+    for name, runs, needs in (("Built-in sample", SAMPLE_RUNS, None),
+                              ("clothing-dataset-small (test split)", CLOTHING_RUNS, SHARED_DATA)):
+        if needs is not None and not needs.is_dir():
+            parts += [f"### {name}", "", f"skipped: {needs} is absent", ""]
+            continue
+        case = open_case(name, runs)
+        if case is None:
+            parts += [f"### {name}", "", f"skipped: no trained run ({', '.join('runs/' + r for r in runs)})", ""]
+            continue
+        parts.append(catalog_section(case, shoppers, quick))
+    return "\n".join(parts)
