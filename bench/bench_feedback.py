@@ -361,6 +361,8 @@ def draw_tastes(case: CatalogCase, kind: str, n: int, rng: np.random.Generator, 
                    if ((category == c) & (family == f)).sum() >= max(5, min_items // 2)]
     else:
         return [Taste("noise", np.zeros(len(category), bool), "random likes (p = 0.5)") for _ in range(n)]
+    if not options:  # no target has that many items in this catalog
+        return []
     tastes = []
     for index in rng.integers(0, len(options), n):
         c, f = options[index]
@@ -486,11 +488,15 @@ def simulate_catalog(case: CatalogCase, shoppers: int, seed: int = 0, rounds: in
 
 def shopper_table(results: dict[str, dict[str, np.ndarray]], k: int = 5) -> str:
     """Markdown: mean taste-precision@k per round, one row per taste kind and mode."""
-    rounds = next(iter(next(iter(results.values())).values())).shape[1]
+    rounds = max(v.shape[1] for modes in results.values() for v in modes.values() if v.ndim == 2)
     lines = [f"| taste | adaptation | " + " | ".join(f"round {r}" for r in range(rounds))
              + " | round 3 / round 0 |", "| --- | --- |" + " ---: |" * (rounds + 1)]
     for kind, modes in results.items():
         for mode, values in modes.items():
+            if values.size == 0:
+                lines.append(f"| {kind} | {mode} | " + " | ".join("—" for _ in range(rounds))
+                             + " | no target with enough items |")
+                continue
             mean = values.mean(axis=0)
             ratio = f"{mean[3] / mean[0]:.2f}x" if rounds > 3 and mean[0] > 0 else "—"
             lines.append(f"| {kind} | {mode} | " + " | ".join(f"{v:.3f}" for v in mean) + f" | {ratio} |")

@@ -1,0 +1,79 @@
+"""The shopper simulation on a catalog (bench/bench_feedback.py), on a hand-made catalog: fast, values asserted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.bench_feedback import (
+    CatalogCase,
+    FeedbackPool,
+    Taste,
+    draw_tastes,
+    item_identities,
+    simulate_catalog,
+    simulate_catalog_shopper,
+    word_precision,
+)
+from fashion.config import load_config
+from fashion.recommend.recommender import Recommender
+from test_words import BLUE, LABELS, RED, WHITE, _catalog
+
+# 12 items: dresses and skirts in red, blue and white (two of each).
+ROWS = [(category, [colour], [1.0], {}) for category in ("Dress", "Skirt") for colour in (RED, BLUE, WHITE)] * 2
+
+
+@pytest.fixture(scope="module")
+def case() -> CatalogCase:
+    config = load_config(overrides=["recommend.dedupe_items=false"])
+    recommender = Recommender(_catalog(ROWS), LABELS, config.recommend, config.colour)
+    category = np.array([row[0] for row in ROWS], dtype=object)
+    family = np.array(["red", "blue", "white"] * 4, dtype=object)
+    return CatalogCase("hand-made", "none.pt", recommender, config, category, family, None, None)
+
+
+def test_draw_tastes_only_targets_with_enough_items(case):
+    rng = np.random.default_rng(0)
+    tastes = draw_tastes(case, "category", 5, rng, min_items=6)
+    assert {t.describe for t in tastes} <= {"Dress", "Skirt"} and all(t.fits.sum() == 6 for t in tastes)
+    assert draw_tastes(case, "colour", 3, rng, min_items=5) == []  # 4 items of each colour
+    pairs = draw_tastes(case, "category+colour", 4, rng, min_items=4)
+    assert all(t.fits.sum() == 2 for t in pairs)
+    noise = draw_tastes(case, "noise", 2, rng)
+    assert [t.kind for t in noise] == ["noise", "noise"]
+
+
+def test_a_shopper_gets_one_precision_per_round(case):
+    taste = Taste("colour", case.family == "red", "red")
+    none = simulate_catalog_shopper(case, taste, 0, "none", np.random.default_rng(0), rounds=5, k=3)
+    assert len(none) == 6 and len(set(none)) == 1 and 0.0 <= none[0] <= 1.0
+    pool = FeedbackPool()
+    everything = simulate_catalog_shopper(case, taste, 0, "all", np.random.default_rng(0), pool, rounds=5, k=3)
+    assert len(everything) == 6 and everything[0] == none[0]  # round 0: no feedback yet
+    assert len(pool.labels) >= 3 and set(pool.labels) <= {-1, 1}
+    assert np.array(pool.scores).shape[1] == 3  # one score per registered component
+    assert sum(pool.likes.values()) == sum(label > 0 for label in pool.labels)
+
+
+def test_simulate_catalog_covers_every_taste_and_mode(case):
+    results = simulate_catalog(case, shoppers=2, rounds=2, k=3)
+    assert set(results) == {"category", "colour", "category+colour", "noise"}
+    for modes in results.values():
+        assert set(modes) == {"none", "rocchio", "weights", "all"}
+        assert all(values.shape in {(2, 3), (0,)} for values in modes.values())
+
+
+def test_table_says_when_a_taste_has_no_target(case):
+    from bench.bench_feedback import shopper_table
+
+    results = {"colour": {"none": np.zeros((0,))}, "category": {"none": np.full((2, 3), 0.5)}}
+    table = shopper_table(results)
+    assert "no target with enough items" in table and "| category | none | 0.500 | 0.500 | 0.500 |" in table
+
+
+def test_word_precision_against_labels(case):
+    precision, n, items = word_precision(case, "red", case.family == "red", k=10)
+    assert (precision, n, items) == (1.0, 4, 4)
+    precision, n, items = word_precision(case, "dress", case.category == "Dress", k=4)
+    assert (precision, n, items) == (1.0, 4, 6)
+    assert len(set(item_identities(case.recommender))) == 12
