@@ -164,9 +164,10 @@ def main(quick: bool = False) -> str:
         f"{'met' if ratio >= TARGET_RATIO else 'missed'}; 1-minute load average {os.getloadavg()[0]:.1f} on "
         "this shared machine, which slows the bare forward too). The build is CPU bound: decode + palette "
         f"cost {ms(s['decode'] + s['colour']):.1f} CPU ms per image against the network's {ms(forward_cpu):.1f}, so "
-        f"no schedule on any number of cores can exceed {bound:.2f} of the bare forward; the palette "
-        "(colorthief's pure-Python MMCQ, about 10 ms a call) alone costs more CPU than the network at this "
-        "input size.",
+        f"no schedule on any number of cores can exceed {bound:.2f} of the bare forward; the colour stage "
+        "(the garment segmenter's network on every photo without an annotated box, then Pillow's quantiser) "
+        f"{'costs more' if s['colour'] > forward_cpu else 'costs less'} CPU than the classification network "
+        "at this input size.",
         f"Incremental: nothing changed {median(unchanged) * 1000:.0f} ms (stat every image, no work); "
         f"one image changed {one_s:.2f} s ({one.processed} processed, {one.reused} reused).",
     ]

@@ -100,17 +100,18 @@ def feedback_notes(query_embedding: np.ndarray, embeddings: np.ndarray, liked_ro
                    rows: Sequence[int], before: dict[int, int]) -> list[dict[str, Any]]:
     """What the session's feedback did to each result row: ``{"closer_to_liked", "was", "note"}``.
 
-    ``closer_to_liked``: liked items this result is more alike (embedding cosine) than it is to the
-    shopper's photo; ``was``: its rank without the session's feedback (None: not in that list);
+    ``closer_to_liked``: liked items (other than itself) this result is more alike (embedding
+    cosine) than it is to the shopper's photo; ``was``: its rank without the session's feedback (None: not in that list);
     ``note``: both in words ("up from #4, closer to 2 liked items").
     """
     embeddings = np.asarray(embeddings, dtype=np.float32)
     query = np.asarray(query_embedding, dtype=np.float32)
-    liked = embeddings[np.asarray(list(liked_rows), dtype=np.int64)] if len(liked_rows) else np.zeros((0, len(query)))
+    liked_rows = np.asarray(list(liked_rows), dtype=np.int64)
     notes = []
     for rank, row in enumerate(rows, start=1):
         vector = embeddings[row]
-        closer = int(np.sum(liked @ vector >= float(vector @ query))) if len(liked) else 0
+        others = liked_rows[liked_rows != row]  # a liked result is not "closer to" itself
+        closer = int(np.sum(embeddings[others] @ vector >= float(vector @ query))) if len(others) else 0
         was = before.get(int(row))
         parts = []
         if was is None:
