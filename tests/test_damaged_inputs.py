@@ -123,9 +123,9 @@ def _edited(payload, edit):
 
 CHECKPOINT_CASES = {
     "empty": (lambda p: b"", "empty file"),
-    "random bytes": (lambda p: RANDOM, "damaged or not a fashion checkpoint"),
-    "truncated": (lambda p: _torch_bytes(p)[:5000], "damaged or not a fashion checkpoint"),
-    "text": (lambda p: b"hello\n", "damaged or not a fashion checkpoint"),
+    "random bytes": (lambda p: RANDOM, "not a readable fashion checkpoint"),
+    "truncated": (lambda p: _torch_bytes(p)[:5000], "not a readable fashion checkpoint"),
+    "text": (lambda p: b"hello\n", "not a readable fashion checkpoint"),
     "foreign state dict": (lambda p: _torch_bytes({"weight": np.zeros(3).tolist()}), "not a fashion checkpoint"),
     "no weights": (lambda p: _edited(p, lambda c: c.pop("model")), "'model' is missing"),
     "no labels": (lambda p: _edited(p, lambda c: c.pop("labels")), "'labels' is missing"),

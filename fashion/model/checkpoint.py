@@ -99,8 +99,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"{path}: damaged or not a fashion checkpoint (truncated, or not written by "
-                              f"train.py; torch.load: {error.__class__.__name__}); it was left untouched") from None
+        raise CheckpointError(f"{path}: not a readable fashion checkpoint (damaged, truncated, or not written "
+                              f"by train.py; torch.load: {error.__class__.__name__}); it was left untouched") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a fashion checkpoint (expected format {FORMAT})")
     _check_payload(payload, path)
@@ -212,12 +212,24 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
         raise CheckpointError(f"{path}: stored configuration is invalid ({error})") from None
     target = pick_device(device)
     model = model_from_payload(payload, path).to(target).eval()
+    checksum = file_checksum(path)
+    labels = labels_from_payload(payload)
+    _refresh_meta(path, checksum, labels, payload["config"])
     return LoadedModel(
         model=model,
         transform=eval_transform(payload["transform"]["image_size"]),
-        labels=labels_from_payload(payload),
+        labels=labels,
         config=config,
-        checksum=file_checksum(path),
+        checksum=checksum,
         device=target,
         metrics=payload.get("metrics", {}),
     )
+
+
+def _refresh_meta(path: Path, checksum: str, labels: Labels, config: dict[str, Any]) -> None:
+    """Keep the torch-free sidecar (:mod:`fashion.model.meta`) beside the checkpoint current."""
+    from fashion.model.meta import read_meta, write_meta
+
+    meta = read_meta(path)
+    if meta is None or meta["checksum"] != checksum:
+        write_meta(path, checksum, labels, config)
