@@ -40,6 +40,11 @@ TORCH_FREE = [
     "fashion.index.catalog",
     "fashion.index.search",
     "fashion.model.labels",
+    # recommend.py --categories / --attributes answer from these without torch (issue 17; the
+    # builder and the CLI import torch only in functions: tests/test_cold_start.py runs them so).
+    "fashion.model.meta",
+    "fashion.colour.settings",
+    "fashion.recommend.lookup",
 ]
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fashion.model.checkpoint import CheckpointError
 from fashion.config import Config, load_config
 from fashion.io_utils import check_output_file, check_output_folder
 from fashion.io_utils import json_default
@@ -51,6 +50,8 @@ def resolve_checkpoint(config: Config, checkpoint: Path | None) -> Path:
     """The checkpoint to use: the given one, or ``<train.run_dir>/<train.run_name>/best.pt``."""
     path = checkpoint or Path(config.train.run_dir) / config.train.run_name / "best.pt"
     if not path.is_file():
+        from fashion.model.checkpoint import CheckpointError  # only here: it imports torch
+
         if checkpoint is None:
             raise CheckpointError(f"no trained model found ({path} is missing): run `python train.py` first")
         raise CheckpointError(f"{path}: checkpoint not found (train a model with `python train.py`)")
@@ -251,8 +252,10 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
     """``--categories [TEXT]`` / ``--attributes [TEXT]``: list matching names with catalog counts."""
     from fashion.recommend.explain import format_attributes, format_categories
 
-    engine = open_engine(request)
-    rows = engine.categories(text) if kind == "categories" else engine.attributes(text)
+    rows = _lookup_without_model(request, kind, text)  # no torch when the index is current
+    if rows is None:
+        engine = open_engine(request)
+        rows = engine.categories(text) if kind == "categories" else engine.attributes(text)
     if request.as_json:
         print(json.dumps({kind: rows}, indent=2, ensure_ascii=False))
     elif kind == "categories":
@@ -260,6 +263,28 @@ def run_lookup(request: Request, kind: str, text: str) -> int:
     else:
         print(format_attributes(rows, text))
     return 0
+
+
+def _lookup_without_model(request: Request, kind: str, text: str) -> list[dict[str, Any]] | None:
+    """The lookup's rows from the checkpoint's sidecar and a current index, without torch; None
+    when the model must be opened (no sidecar yet, or the index is missing, stale or foreign)."""
+    from fashion.index.builder import open_current_catalog
+    from fashion.index.catalog import default_index_dir
+    from fashion.recommend.lookup import attribute_rows, category_rows
+
+    config = load_config(request.config_path, request.overrides)
+    checkpoint = resolve_checkpoint(config, request.checkpoint)
+    if request.index_dir is not None:
+        check_output_folder(request.index_dir, "--index-dir")
+    folder = Path(request.catalog).expanduser() if request.catalog is not None else None
+    directory = request.index_dir if request.index_dir is not None else default_index_dir(checkpoint, folder)
+    opened = open_current_catalog(checkpoint, config, Path(directory), folder)
+    if opened is None:
+        return None
+    catalog, labels = opened
+    if kind == "categories":
+        return category_rows(labels, catalog, text)
+    return attribute_rows(labels, catalog, config.recommend.attribute_threshold, text)
 
 
 def run_feedback(request: Request, action: str, export: Path | None = None) -> int:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
+
+# torchvision (whose import pulls in torch._dynamo: seconds) loads only for training's augmentation:
+# the eval path (square_resize, normalise) is plain torch, so recommend.py starts faster.
 
 # ImageNet statistics: right for torchvision's pretrained trunks and harmless from scratch.
 MEAN = (0.485, 0.456, 0.406)
@@ -47,7 +49,8 @@ def square_resize(image: Image.Image, size: int) -> torch.Tensor:
         image = canvas
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return TF.pil_to_tensor(image)
+    # = torchvision's pil_to_tensor for RGB: (H, W, 3) uint8 → (3, H, W).
+    return torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
 
 
 def train_prepare_size(image_size: int) -> int:
@@ -57,7 +60,18 @@ def train_prepare_size(image_size: int) -> int:
 
 def normalise() -> TensorTransform:
     """uint8 (3, H, W) → float normalised by the ImageNet mean and std."""
-    return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)])
+    return _Normalise()
+
+
+class _Normalise:
+    """torchvision's ``Compose([ToDtype(float32, scale=True), Normalize(MEAN, STD)])`` in plain torch
+    (the same operations in the same order); picklable for DataLoader workers."""
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        scaled = image.to(torch.float32).mul_(1.0 / 255) if not image.is_floating_point() else image.float()
+        mean = torch.as_tensor(MEAN, dtype=torch.float32, device=scaled.device).view(-1, 1, 1)
+        std = torch.as_tensor(STD, dtype=torch.float32, device=scaled.device).view(-1, 1, 1)
+        return scaled.sub(mean).div_(std)
 
 
 def train_augment(image_size: int) -> TensorTransform:
@@ -68,6 +82,8 @@ def train_augment(image_size: int) -> TensorTransform:
     Hue is left alone on purpose: colour is a feature the recommender relies on, and the
     embedding should keep it.
     """
+    from torchvision.transforms import v2
+
     return v2.Compose(
         [
             v2.RandomResizedCrop(image_size, scale=CROP_SCALE, ratio=CROP_RATIO, antialias=True),

@@ -22,7 +22,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,9 +39,11 @@ from fashion.index.catalog import (
     write_version,
 )
 from fashion.index.sources import CatalogSource, dataset_signature, dataset_source, folder_source, tree_signature
+from fashion.colour.settings import ColourSettings
 from fashion.config import Config
-from fashion.model.checkpoint import LoadedModel
-from fashion.model.encoder import ColourSettings, Encoder
+
+if TYPE_CHECKING:  # torch loads only when a build runs: the lookups read an index without it
+    from fashion.model.checkpoint import LoadedModel
 
 Log = Callable[[str], None]
 Signature = list  # [size, mtime_ns, [x1, y1, x2, y2] | None]
@@ -157,6 +159,13 @@ def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:
         "embedding": getattr(loaded.model, "embedding_kind", "penultimate"),
         "embedding_dim": int(loaded.model.embedding_dim),
         "image_size": int(getattr(loaded.transform, "image_size", 0)),
+        **_config_settings(config),
+    }
+
+
+def _config_settings(config: Config) -> dict[str, Any]:
+    """The part of :func:`extraction_settings` that comes from the configuration (no model needed)."""
+    return {
         "embedding_dtype": config.catalog.embedding_dtype,
         "top_attributes": config.catalog.top_attributes,
         "colour": ColourSettings.from_config(config).__dict__,
@@ -390,6 +399,8 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
     batch_size = config.catalog.batch_size
     # Worker processes only pay off beyond a couple of batches (each one costs a fork and warm-up).
     workers = default_workers(config.catalog.workers) if len(todo) > 2 * batch_size else 0
+    from fashion.model.encoder import Encoder
+
     batches = Encoder.from_config(loaded, config).encode_files(
         [entries["path"].iat[p] for p in todo], [bboxes[p] for p in todo], batch_size=batch_size, workers=workers)
     rows, skipped = Rows(), {}
@@ -590,3 +601,50 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
     if len(catalog) == 0:
         raise CatalogError(f"{directory}: the catalog has no usable images")
     return catalog
+
+
+def open_current_catalog(checkpoint: Path, config: Config, directory: Path,
+                         folder: Path | None = None) -> tuple[Catalog, Any] | None:
+    """(catalog, labels) without loading the model, when the index is current; else None.
+
+    For the lookups (``recommend.py --categories`` / ``--attributes``), which need label names and
+    catalog counts but no network: the checkpoint's sidecar (:mod:`fashion.model.meta`, written
+    whenever the model is loaded) gives its checksum, labels and data settings, and the index must
+    be this model's, built with these settings from an unchanged source, exactly as
+    :func:`open_catalog` would accept it. None (the caller then opens the model and lets
+    :func:`open_catalog` build or update) when anything is missing, stale or different.
+    """
+    from fashion.config import ConfigError, config_from_dict
+    from fashion.model.meta import read_meta
+
+    meta = read_meta(checkpoint)
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if meta is None or manifest is None or not isinstance(manifest.get("settings"), dict):
+        return None
+    stored = manifest["settings"]
+    # The model's own part of the settings is fixed by its checksum; the rest comes from the config.
+    expected = {**{k: stored.get(k) for k in ("embedding", "embedding_dim", "image_size")},
+                **_config_settings(config), "model_checksum": meta["checksum"]}
+    if json.dumps(expected, sort_keys=True) != json.dumps(stored, sort_keys=True):
+        return None
+    try:
+        stored_config = config_from_dict(meta["config"])
+    except (ConfigError, TypeError, ValueError, KeyError):
+        return None
+    if folder is None:
+        data_config = stored_config.replace(data=stored_config.data.__class__(**{
+            **stored_config.data.__dict__, "use_bbox": config.data.use_bbox,
+            "max_image_pixels": config.data.max_image_pixels}))
+        signature = dataset_signature(data_config) if Path(data_config.data.root).exists() else ""
+    else:
+        if not Path(folder).expanduser().is_dir():
+            return None
+        signature = tree_signature(Path(folder).expanduser().resolve(), max_depth=None, skip=directory.resolve())
+    if not is_current(directory, signature, fingerprint_of(stored)):
+        return None
+    try:
+        catalog = load_catalog(directory)
+    except CatalogError:
+        return None
+    return (catalog, meta["labels"]) if len(catalog) else None

@@ -212,9 +212,8 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
         raise CheckpointError(f"{path}: stored configuration is invalid ({error})") from None
     target = pick_device(device)
     model = model_from_payload(payload, path).to(target).eval()
-    checksum = file_checksum(path)
     labels = labels_from_payload(payload)
-    _refresh_meta(path, checksum, labels, payload["config"])
+    checksum = _checksum(path, labels, payload["config"])
     return LoadedModel(
         model=model,
         transform=eval_transform(payload["transform"]["image_size"]),
@@ -226,10 +225,15 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     )
 
 
-def _refresh_meta(path: Path, checksum: str, labels: Labels, config: dict[str, Any]) -> None:
-    """Keep the torch-free sidecar (:mod:`fashion.model.meta`) beside the checkpoint current."""
+def _checksum(path: Path, labels: Labels, config: dict[str, Any]) -> str:
+    """sha256 of the checkpoint: from its sidecar (:mod:`fashion.model.meta`) while the file's size and
+    mtime are those it recorded (hashing 100+ MB costs a cold start ~0.3 s), else hashed and the
+    sidecar (re)written."""
     from fashion.model.meta import read_meta, write_meta
 
     meta = read_meta(path)
-    if meta is None or meta["checksum"] != checksum:
-        write_meta(path, checksum, labels, config)
+    if meta is not None and meta["labels"] == labels:
+        return str(meta["checksum"])
+    checksum = file_checksum(path)
+    write_meta(path, checksum, labels, config)
+    return checksum

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from fashion.colour.settings import ColourSettings  # noqa: F401  (re-exported: its old home)
 from fashion.config import Config
 from fashion.errors import FashionError
 from fashion.model.checkpoint import LoadedModel
@@ -29,22 +30,6 @@ GARMENT_MARGIN = 0.05
 
 class EncoderError(FashionError, ValueError):
     """An image cannot be described as asked (e.g. the garment asked for is not in the photo)."""
-
-
-@dataclass(frozen=True)
-class ColourSettings:
-    """The palette settings that shape stored palettes (part of the catalog fingerprint)."""
-
-    palette_size: int
-    max_pixels: int
-    background_delta_e: float
-    segment: bool = True  # segment photos of people (fashion.segment) for their garment pixels
-    quantiser: str = "maxcoverage"  # fashion.colour.garment.DEFAULT_QUANTISER (recorded in catalog fingerprints)
-
-    @classmethod
-    def from_config(cls, config: Config) -> "ColourSettings":
-        c = config.colour
-        return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment)
 
 
 @dataclass

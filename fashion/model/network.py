@@ -14,15 +14,25 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision import models
 
 from fashion.errors import FashionError
+from fashion.model.resnet import resnet
 
+# Architecture → the name of its ImageNet weights in torchvision (imported only to fetch them: the
+# network itself is built by fashion.model.resnet, without torchvision's slow import).
 ARCHITECTURES = {
-    "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1),
-    "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2),
+    "resnet18": ("ResNet18_Weights", "IMAGENET1K_V1"),
+    "resnet34": ("ResNet34_Weights", "IMAGENET1K_V1"),
+    "resnet50": ("ResNet50_Weights", "IMAGENET1K_V2"),
 }
+
+
+def _weights_spec(arch: str):  # noqa: ANN202 - a torchvision WeightsEnum member
+    """torchvision's ImageNet weights entry for ``arch`` (url, state dict download)."""
+    from torchvision import models
+
+    enum_name, member = ARCHITECTURES[arch]
+    return getattr(getattr(models, enum_name), member)
 
 
 EMBEDDINGS = ("penultimate", "metric")
@@ -34,7 +44,7 @@ class WeightsError(FashionError, RuntimeError):
 
 def imagenet_cache_path(arch: str) -> Path:
     """Where torch.hub keeps (and looks for) the ImageNet weights of ``arch``: ``$TORCH_HOME/hub/checkpoints/``."""
-    url = ARCHITECTURES[arch][1].url
+    url = _weights_spec(arch).url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
@@ -65,7 +75,7 @@ def resolve_weights(weights: str, arch: str, builtin_sample: bool) -> tuple[str,
 
 def _imagenet_state(arch: str) -> dict[str, torch.Tensor]:
     """ImageNet weights of ``arch`` from torch.hub's cache, downloading them when missing."""
-    spec = ARCHITECTURES[arch][1]
+    spec = _weights_spec(arch)
     try:
         return spec.get_state_dict(progress=True)
     except Exception as error:  # network errors come in many types (URLError, OSError, ...)
@@ -126,7 +136,7 @@ class FashionNet(nn.Module):
             raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if embedding not in EMBEDDINGS:
             raise ValueError(f"unknown embedding {embedding!r}; choose one of {', '.join(EMBEDDINGS)}")
-        trunk = ARCHITECTURES[arch][0](weights=None)
+        trunk = resnet(arch)
         _load_backbone_weights(trunk, arch, weights)
         self.feature_dim: int = trunk.fc.in_features
         trunk.fc = nn.Identity()

@@ -20,7 +20,6 @@ import numpy as np
 from PIL import Image
 
 from fashion.config import Config, load_config
-from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.index.builder import Log, log_to_stderr, open_catalog
 from fashion.index.catalog import Catalog, default_index_dir
 from fashion.io_utils import file_checksum
@@ -204,38 +203,16 @@ class Engine:
     # -- lookups
 
     def categories(self, text: str = "") -> list[dict[str, Any]]:
-        """Categories whose name contains ``text`` (case-insensitive): id, name, body part, catalog items.
+        """Categories whose name contains ``text`` (see :func:`fashion.recommend.lookup.category_rows`)."""
+        from fashion.recommend.lookup import category_rows
 
-        An item counts under its catalog label, or its predicted category where it has none (or
-        a label the model does not know).
-        """
-        labels = self.loaded.labels
-        known = set(labels.category_names)
-        predicted = np.asarray(labels.category_names, dtype=object)[self.catalog.predicted_category]
-        counts: dict[str, int] = {}
-        # A label from another vocabulary (a shop's metadata.csv) counts under the predicted category.
-        for label, guess in zip(self.catalog.items["label"], predicted):
-            name = label if label in known else guess
-            counts[name] = counts.get(name, 0) + 1
-        needle = text.casefold().strip()
-        return [{"id": i, "name": name, "type": CATEGORY_TYPE_NAMES.get(labels.category_types[i], "unknown"),
-                 "items": counts.get(name, 0)}
-                for i, name in enumerate(labels.category_names) if needle in name.casefold()]
+        return category_rows(self.loaded.labels, self.catalog, text)
 
     def attributes(self, text: str = "") -> list[dict[str, Any]]:
         """Attributes whose name or type contains ``text``: id, name, type, catalog items predicting it."""
-        labels = self.loaded.labels
-        threshold = self.config.recommend.attribute_threshold
-        hits = np.asarray(self.catalog.attribute_probs, dtype=np.float32) >= threshold
-        counts = np.bincount(np.asarray(self.catalog.attribute_index)[hits].ravel(),
-                             minlength=len(labels.attribute_names))
-        needle = text.casefold().strip()
-        rows = []
-        for i, name in enumerate(labels.attribute_names):
-            kind = ATTRIBUTE_TYPE_NAMES.get(labels.attribute_types[i], "other")
-            if needle in name.casefold() or needle == kind:
-                rows.append({"id": i, "name": name, "type": kind, "items": int(counts[i])})
-        return rows
+        from fashion.recommend.lookup import attribute_rows
+
+        return attribute_rows(self.loaded.labels, self.catalog, self.config.recommend.attribute_threshold, text)
 
     def describe_catalog(self) -> dict[str, Any]:
         """Where the catalog comes from and how it is searched (for reports and JSON output)."""
