@@ -237,8 +237,9 @@ def test_feedback_is_recorded(client, engine, photo, feedback_path):
                                                      "label": "like"}), 404, "no such catalog item")
     assert_json_error(client.post("/feedback", json={"query_id": answer["query_id"], "item": shown["key"],
                                                      "label": "love"}), 422, "label")
+    # A JSON syntax error is a 400 that says where (line and column).
     assert_json_error(client.post("/feedback", content=b"{not json", headers={"content-type": "application/json"}),
-                      422)
+                      400, "invalid JSON at line 1, column 2")
 
 
 # ------------------------------------------------------------------------------------ refusals
@@ -361,7 +362,9 @@ def test_host_header_is_checked_when_asked(engine, config):
 def test_describe_worker_process_gives_the_same_answer(tiny_run, engine, config, client, photo):
     from fashion.web.app import create_app
 
-    expected = upload(client, photo, name="w.jpg").json()
+    # A fresh shopper on each side: the module's client has a session whose likes refine its rankings.
+    with TestClient(create_app(engine, config)) as in_process:
+        expected = upload(in_process, photo, name="w.jpg").json()
     with TestClient(create_app(engine, config, checkpoint=tiny_run / "best.pt", describe_workers=1)) as pooled:
         assert pooled.get("/health").json()["describe"] == "1 worker process"
         answer = upload(pooled, photo, name="w.jpg")
