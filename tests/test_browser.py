@@ -151,11 +151,15 @@ def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
         return [card.get_attribute("data-key") for card in d.find_elements(By.CSS_SELECTOR, "#results li.card")]
 
     wait.until(lambda d: card_keys(d) == default)
-    cards = driver.find_elements(By.CSS_SELECTOR, "#results li.card")
-    assert len(cards) == 5
-    first = cards[0]
-    assert first.find_element(By.CSS_SELECTOR, ".total").text.replace(".", "").isdigit()
-    assert first.find_element(By.CSS_SELECTOR, "img.thumb").get_attribute("src").endswith("/image")
+
+    def first_card_is_complete(d) -> bool:
+        # Read inside the wait: a later answer may re-render the cards between two lookups.
+        cards = d.find_elements(By.CSS_SELECTOR, "#results li.card")
+        first = cards[0]
+        return (len(cards) == 5 and first.find_element(By.CSS_SELECTOR, ".total").text.replace(".", "").isdigit()
+                and first.find_element(By.CSS_SELECTOR, "img.thumb").get_attribute("src").endswith("/image"))
+
+    wait.until(first_card_is_complete)
     wait.until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#results img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
     assert driver.find_element(By.ID, "q-category").text
