@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -183,8 +184,8 @@ def fingerprint_of(settings: dict[str, Any]) -> str:
 def file_signature(path: str, bbox: tuple[int, int, int, int] | None) -> Signature | None:
     """[size, mtime_ns, bbox] of an image file, or None when it cannot be read."""
     try:
-        stat = Path(path).stat()
-    except OSError:
+        stat = os.stat(path)  # not pathlib: thousands of these make up a cold start's freshness check
+    except (OSError, ValueError):  # ValueError: a NUL byte in a damaged manifest's key
         return None
     return [int(stat.st_size), int(stat.st_mtime_ns), list(bbox) if bbox else None]
 
@@ -546,10 +547,11 @@ def is_current(directory: Path, source_signature: str, fingerprint: str) -> bool
         if manifest.get("source", {}).get("signature") != source_signature:
             return False
         for key_sigs in (manifest.get("files", {}), {k: v[0] for k, v in manifest.get("skipped", {}).items()}):
+            root = str(manifest["source"]["root"])
             for key, sig in key_sigs.items():
-                path = Path(key) if Path(key).is_absolute() else Path(manifest["source"]["root"]) / key
+                path = os.path.join(root, key)  # an absolute key stays itself
                 bbox = tuple(sig[2]) if sig and sig[2] else None
-                if file_signature(str(path), bbox) != sig:
+                if file_signature(path, bbox) != sig:
                     return False
     except (AttributeError, KeyError, TypeError, ValueError, IndexError):
         return False  # a manifest damaged inside valid JSON: not current, so it is rebuilt
