@@ -216,6 +216,61 @@ def quality() -> list[str]:
     ]
 
 
+def _run_in(root: Path, args: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s) of ``python <args>`` run in the checkout ``root`` (its own code on sys.path)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{root}: {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cold_side_by_side(before: Path, n: int = 1000, repeats: int = 5) -> str:
+    """Markdown: cold ``recommend.py photo.jpg`` and ``--categories`` in the checkout ``before`` (e.g.
+    ``git worktree add /tmp/before <commit>``) against this one, runs interleaved on the same machine
+    and the same index (both builds accept it: same fingerprint), median of ``repeats``."""
+    config = load_config()
+    folder, kind = catalog_folder(n)
+    checkpoint = bench_checkpoint(config)
+    index = WORK / f"index{n}"
+    query = next(q for q in sorted(folder.iterdir()) if q.suffix == ".jpg")
+    base = ["recommend.py", "--checkpoint", str(checkpoint), "--catalog", str(folder), "--index-dir", str(index),
+            "--no-progress"]
+    jobs = {"photo": base + [str(query)], "--categories": base + ["--categories"]}
+    roots = {"before": Path(before).resolve(), "after": PROJECT_ROOT}
+    for root in roots.values():  # warm-up: builds the index once, writes the checkpoint's sidecar, fills caches
+        for args in jobs.values():
+            _run_in(root, args)
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {(j, r): [] for j in jobs for r in roots}
+    loads = []
+    for _ in range(repeats):
+        for job, args in jobs.items():
+            for name, root in roots.items():
+                times[(job, name)].append(_run_in(root, args))
+        loads.append(os.getloadavg()[0])
+    lines = [f"Catalog: {n:,} images ({kind}); {config.model.arch} at {config.model.image_size} px (random init); "
+             f"before = `{roots['before']}` at {_commit(roots['before'])}, after = this tree at "
+             f"{_commit(PROJECT_ROOT)}(+ working tree); runs interleaved before/after, median of {repeats}; "
+             f"1-minute load average during the runs {min(loads):.1f}–{max(loads):.1f} on 2 cores.", "",
+             "| command | before wall s | after wall s | after / before | before CPU s | after CPU s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for job in jobs:
+        b_wall, a_wall = median([t[0] for t in times[(job, "before")]]), median([t[0] for t in times[(job, "after")]])
+        b_cpu, a_cpu = median([t[1] for t in times[(job, "before")]]), median([t[1] for t in times[(job, "after")]])
+        label = "`recommend.py photo.jpg --catalog DIR`" if job == "photo" else "`recommend.py --categories --catalog DIR`"
+        lines.append(f"| {label} | {b_wall:.2f} | {a_wall:.2f} | {a_wall / b_wall:.2f}x | {b_cpu:.2f} | {a_cpu:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _commit(root: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip() or "?"
+
+
 def main(quick: bool = False) -> str:
     """Markdown section: latency table and quality on the sample."""
     n = 1000 if quick else 5000
@@ -227,4 +282,20 @@ def main(quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    print(main())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="a checkout to compare cold starts with, side by side")
+    parser.add_argument("--n", type=int, default=1000, help="--before: catalog images")
+    parser.add_argument("--repeats", type=int, default=5, help="--before: runs of each command per checkout")
+    parsed = parser.parse_args()
+    if parsed.before:  # recorded as its own section of RESULTS.md
+        from bench.common import write_result
+
+        section = ("## Cold start, side by side: a checkout before the change against this tree\n\n"
+                   f"`python -m bench.bench_recommend --before {parsed.before} --n {parsed.n} --repeats "
+                   f"{parsed.repeats}` · {machine_info()}\n\n" + cold_side_by_side(parsed.before, parsed.n, parsed.repeats))
+        print(section)
+        write_result("recommend_cold", section)
+    else:
+        print(main())

@@ -242,6 +242,51 @@ def measure(checkpoint: Path, folder: Path, index: Path, photos: list[Path], wor
     return rows, run
 
 
+def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Path]) -> dict[str, tuple[float, float]]:
+    """Where one upload's server time goes, stage by stage, timed in this process on one thread
+    (no HTTP, no queueing): {stage: (median wall ms, median CPU ms)} over ``photos``.
+
+    decode (bytes → RGB), preprocess (crop, resize, normalise), palette (segmentation + garment
+    pixels + quantiser), network (one forward pass), search (the index's top-k), blend + explain
+    (the rest of ``Engine.recommend``), JSON (the answer's rendering), and the whole
+    ``describe`` + ``recommend`` for comparison with the served latency.
+    """
+    from fashion.data.images import load_image_bytes
+    from fashion.io_utils import json_default
+    from fashion.model.encoder import image_palette
+    from fashion.recommend.engine import Engine
+
+    engine = Engine.open(checkpoint, folder, load_config(), index_dir=index, device="cpu", update=False,
+                         progress=False)
+    encoder, top_k = engine.encoder, engine.config.recommend.top_k
+    timings: dict[str, list[tuple[float, float]]] = {}
+
+    def timed(stage: str, work):  # noqa: ANN001, ANN202
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = work()
+        timings.setdefault(stage, []).append((1000 * (time.perf_counter() - wall), 1000 * (time.process_time() - cpu)))
+        return value
+
+    for photo in photos[:2]:  # warm-up: segmenter weights, first forward pass, page cache
+        engine.recommend(engine.describe([photo.read_bytes()])[0])
+    timings.clear()
+    for photo in photos:
+        data = photo.read_bytes()
+        image = timed("decode", lambda: load_image_bytes(data, photo.name,
+                                                         max_pixels=engine.config.data.max_image_pixels))
+        tensor = timed("preprocess (crop, resize, normalise)", lambda: encoder.loaded.transform(image))
+        timed("palette (segmentation, garment pixels, quantiser)", lambda: image_palette(image, None, encoder.colour))
+        timed("network (one forward pass)", lambda: encoder.infer(tensor[None]))
+        query = timed("describe, whole (= the stages above)", lambda: engine.describe([data]))[0]
+        timed("search (top-k of the index)",
+              lambda: engine.recommender.index.search(query.embedding[None], max(4 * top_k, 50)))
+        results = timed("recommend, whole (search + blend + explain)", lambda: engine.recommend(query))
+        timed("JSON (the answer's rendering)",
+              lambda: json.dumps({"results": [r.to_dict() for r in results]}, default=json_default))
+    return {stage: (median([t[0] for t in values]), median([t[1] for t in values]))
+            for stage, values in timings.items()}
+
+
 def main(quick: bool = False) -> str:
     """Markdown section: latency of POST /recommend under 4 concurrent clients."""
     from fashion.web.app import default_describe_workers
@@ -291,10 +336,39 @@ def main(quick: bool = False) -> str:
                       f"it had to itself the median would be about {CLIENTS} × {run['cpu_ms']:.0f} ÷ 2 ≈ "
                       f"{floor:.0f} ms "
                       f"(an estimate, not a measurement); the measured figures above are what it got here."]
+    stages = stage_breakdown(checkpoint, folder, index, photos[: 20 if quick else 50])
+    lines += ["", f"Per-stage breakdown of one upload (the server's work without HTTP or queueing), timed in one "
+                  f"process, one request at a time, median over {20 if quick else 50} of the photos above; CPU ms "
+                  "next to wall ms, which contention inflates:", "",
+              "| stage | median wall ms | median CPU ms |", "| --- | ---: | ---: |"]
+    lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} |" for stage, (wall, cpu) in stages.items()]
+    whole = stages["describe, whole (= the stages above)"][0] + stages["recommend, whole (search + blend + explain)"][0]
+    lines += ["", f"describe + recommend in one process: {whole:.0f} ms against the served median "
+                  f"{run['p50']:.0f} ms at {CLIENTS} clients: the difference is HTTP and multipart parsing, the "
+                  "hand-off to a describe worker (pickling the image bytes and the features), and queueing "
+                  "behind the other clients' requests."]
     if errors:
         lines += ["", "Errors (first 5): " + "; ".join(errors[:5])]
     return "\n".join(lines) + "\n"
 
 
+def stages_only(quick: bool = False) -> str:
+    """Markdown: the per-stage breakdown alone (no server), ``python -m bench.bench_web --stages``."""
+    n = 1000 if quick else 5000
+    folder, kind = catalog_folder(n)
+    checkpoint = bench_checkpoint(load_config())
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    photos = files[:: max(1, len(files) // 50)][:50]
+    stages = stage_breakdown(checkpoint, folder, WORK / f"index{n}", photos)
+    lines = [f"Per-stage breakdown of an upload, {n:,}-image catalog ({kind}), median over {len(photos)} photos, "
+             f"one process, one request at a time · {machine_info()} · 1-minute load average "
+             f"{os.getloadavg()[0]:.1f}", "", "| stage | median wall ms | median CPU ms |", "| --- | ---: | ---: |"]
+    lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} |" for stage, (wall, cpu) in stages.items()]
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    print(main(quick="--quick" in sys.argv))
+    if "--stages" in sys.argv:
+        print(stages_only(quick="--quick" in sys.argv))
+    else:
+        print(main(quick="--quick" in sys.argv))
