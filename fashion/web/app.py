@@ -25,45 +25,53 @@ decoded; every error is JSON ``{"error": "..."}`` and never holds a traceback (t
 server's log). ``serve`` binds to 127.0.0.1 unless told otherwise and then also refuses requests
 whose ``Host`` is not a loopback name (DNS rebinding).
 
-Describing an upload (decode, network, colour palette) costs tens of milliseconds of CPU, most
-of it the palette's pure-Python median cut, which holds the GIL; with ``web.describe_workers``
-worker processes (one per core by default, started by ``serve``) uploads are described in
-parallel while this process only parses requests, searches and answers.
+Describing an upload (decode, segmentation, palette, network) costs tens of milliseconds of
+CPU; with ``web.describe_workers`` worker processes (one per core by default, started by
+``serve``) uploads are described in parallel while this process only parses requests, searches
+and answers.
+
+This module holds the routes (``create_app``) and the server (``serve``); beside it:
+``responses`` (JSON answers and errors), ``middleware`` (upload/body limits, Host check,
+headers), ``workers`` (describe workers, the query LRU), ``feedback_writer`` (the store's
+writer thread), ``sessions`` (each shopper's likes), ``address`` (the address check before
+start-up) and ``static/`` (the page).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import hashlib
-import json
 import logging
-import math
-import multiprocessing
 import os
 import re
 import signal
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 
 from fashion.config import Config
-from fashion.data.workers import available_cores
 from fashion.errors import FashionError
-from fashion.io_utils import json_default
 from fashion.web.address import check_address
+from fashion.web.feedback_writer import FeedbackIn, FeedbackWriter
+from fashion.web.middleware import MB, Guard
+from fashion.web.responses import (
+    JSON,
+    ApiError,
+    _component_fields,
+    _error,
+    _image_error_status,
+    _json_syntax_message,
+    _validation_message,
+)
+from fashion.web.workers import Describer, QueryCache, default_describe_workers, single_threaded_blas
 
 if TYPE_CHECKING:
     from fashion.recommend.engine import Engine
@@ -71,459 +79,14 @@ if TYPE_CHECKING:
     from fashion.recommend.recommender import Query
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MB = 1024 * 1024
 JSON_BODY_LIMIT = 64 * 1024  # POST /feedback and any other JSON body
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 QUERY_ID = re.compile(r"^[0-9a-f]{64}$")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
-PAGE_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
-                                "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-                                "form-action 'self'; frame-ancestors 'none'"),
-}
-COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                  "X-Frame-Options": "DENY"}
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
 
 log = logging.getLogger("fashion.web")
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON answers and errors
-
-
-class JSON(JSONResponse):
-    """JSON rendered like ``recommend.py --json`` (numpy scalars, no NaN), UTF-8, compact."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, default=json_default,
-                          separators=(",", ":")).encode("utf-8")
-
-
-class ApiError(HTTPException):
-    """A refused request: HTTP status and a message for ``{"error": ...}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(status_code=status, detail=message)
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSON:
-    return JSON({"error": message}, status_code=status, headers=headers)
-
-
-def _image_error_status(cause: str) -> int:
-    """HTTP status for an :class:`~fashion.data.images.ImageLoadError` cause."""
-    if cause.startswith("not an image"):
-        return 415
-    if cause.startswith("image too large"):
-        return 413
-    return 400  # empty file, truncated image, unreadable
-
-
-def _component_fields(form: Any) -> dict[str, float]:
-    """The ``w_<component>`` fields of a form as ``{component: weight}`` (each a number >= 0; a
-    ``w_`` field naming no registered component is an error listing them)."""
-    from fashion.recommend.components import component_names
-
-    names = component_names()
-    out: dict[str, float] = {}
-    for field_name in form.keys():
-        if not field_name.startswith("w_"):
-            continue
-        name = field_name[2:]
-        if name not in names:
-            raise ApiError(422, f"invalid request: {field_name[:40]}: no score component {name[:32]!r} "
-                                f"(registered: {', '.join(names)})")
-        text = form.get(field_name)
-        try:
-            value = float(text) if isinstance(text, str) and text.strip() else None
-        except ValueError:
-            value = None
-        shown = repr(text[:40]) if isinstance(text, str) else "a file"
-        if value is None or not math.isfinite(value):
-            raise ApiError(422, f"invalid request: {field_name}: must be a finite number, got {shown}")
-        if value < 0:
-            raise ApiError(422, f"invalid request: {field_name}: must be greater than or equal to 0, got {shown}")
-        out[name] = value
-    return out
-
-
-async def _json_syntax_message(request: Request, item: dict) -> str:
-    """``invalid JSON at line L, column C: <what json says>`` for a body that does not parse."""
-    import json
-
-    cause = str((item.get("ctx") or {}).get("error") or "not valid JSON")
-    try:
-        body = (await request.body()).decode("utf-8", "replace")
-        json.loads(body)
-    except json.JSONDecodeError as error:
-        return f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-    except Exception:  # noqa: BLE001 - the body is gone: report what FastAPI saw
-        pass
-    location = [p for p in item.get("loc", ()) if p != "body"]
-    where = f" at character {location[0]}" if location and isinstance(location[0], int) else ""
-    return f"invalid JSON{where}: {cause}"
-
-
-def _validation_message(error: RequestValidationError) -> str:
-    """``field: problem; ...`` without echoing the request's values."""
-    parts = []
-    for item in error.errors():
-        location = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{location or 'request'}: {item.get('msg', 'invalid')}")
-    return "invalid request: " + "; ".join(parts[:5])
-
-
-# ---------------------------------------------------------------------------------------------
-# Outermost guard: body size, Host header, security headers, no tracebacks
-
-
-class _BodyTooLarge(HTTPException):
-    def __init__(self, limit: int, path: str = "/recommend") -> None:
-        super().__init__(status_code=413, detail=_too_large_message(limit, path))
-
-
-def _too_large_message(limit: int, path: str) -> str:
-    """Which limit a too-large body broke, by name: the upload limit, the JSON body limit, or none allowed."""
-    if limit <= 0:
-        return "request too large: this request takes no body"
-    if path == "/recommend":
-        return f"upload too large: more than {_format_mb(limit)} (web.max_upload_mb)"
-    return f"request body too large: more than {_format_size(limit)} (the JSON body limit)"
-
-
-def _format_mb(size: int) -> str:
-    return f"{size / MB:g} MB"
-
-
-def _format_size(size: int) -> str:
-    return f"{size / 1024:g} KB" if size < MB else _format_mb(size)
-
-
-class Guard:
-    """Pure ASGI middleware around the whole application.
-
-    * refuses a request body over its limit: at once from ``Content-Length``, else as soon as
-      the streamed body passes it (the rest is never read);
-    * refuses a ``Host`` outside ``allowed_hosts`` (when given);
-    * adds security headers;
-    * turns any exception that escapes the app into ``500 {"error": "internal server error"}``
-      (the traceback goes to the log, never to the client).
-    """
-
-    def __init__(self, app: Callable, limit_for: Callable[[str, str], int],
-                 allowed_hosts: Sequence[str] | None = None) -> None:
-        self.app = app
-        self.limit_for = limit_for
-        self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts else None
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        headers = Headers(scope=scope)
-        started = False
-
-        async def send_with_headers(message: dict) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                extra = MutableHeaders(scope=message)
-                for name, value in COMMON_HEADERS.items():
-                    extra.setdefault(name, value)
-                if path == "/" or path.startswith("/static/"):
-                    for name, value in PAGE_HEADERS.items():
-                        extra.setdefault(name, value)
-            await send(message)
-
-        async def answer(status: int, message: str) -> None:
-            await _error(status, message)(scope, receive, send_with_headers)
-
-        if self.allowed_hosts is not None:
-            host = headers.get("host", "").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name not in self.allowed_hosts:
-                await answer(400, "unexpected Host header: this server only answers requests for "
-                                  + ", ".join(sorted(self.allowed_hosts)))
-                return
-        limit = self.limit_for(scope.get("method", "GET"), path)
-        declared = headers.get("content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                await answer(400, "invalid Content-Length header")
-                return
-            if size > limit:
-                await answer(413, _BodyTooLarge(limit, path).detail)
-                return
-        received = 0
-
-        async def limited_receive() -> dict:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge(limit, path)
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge as error:
-            if not started:
-                await answer(413, str(error.detail))
-        except Exception:  # noqa: BLE001 - the client gets a JSON 500, the log the traceback
-            log.exception("unexpected error answering %s %s", scope.get("method"), path)
-            if not started:
-                await answer(500, "internal server error (details are in the server's log)")
-
-
-# ---------------------------------------------------------------------------------------------
-# Described queries, kept for re-ranking by id
-
-
-class QueryCache:
-    """The most recently described queries by id (an LRU of ``size`` entries; thread-safe)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._queries: OrderedDict[str, "Query"] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, query_id: str) -> "Query | None":
-        with self._lock:
-            query = self._queries.get(query_id)
-            if query is not None:
-                self._queries.move_to_end(query_id)
-            return query
-
-    def put(self, query_id: str, query: "Query") -> None:
-        with self._lock:
-            self._queries[query_id] = query
-            self._queries.move_to_end(query_id)
-            while len(self._queries) > self.size:
-                self._queries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._queries)
-
-
-# ---------------------------------------------------------------------------------------------
-# Describing uploads: in this process, or in worker processes
-
-_WORKER: dict[str, Any] = {}
-_BLAS_LIMIT: list[Any] = []
-
-
-def single_threaded_blas() -> None:
-    """One BLAS thread in this process: requests run in parallel threads already, and OpenBLAS's
-    idle threads spin after each small product (a re-rank cost 17 ms of CPU instead of 5 here)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn brings it; without it, keep BLAS as it is
-        return
-    _BLAS_LIMIT.append(threadpool_limits(limits=1, user_api="blas"))
-
-
-def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
-    """Worker process initialiser: load the model once (no catalog: uploads need none)."""
-    import signal
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the server, which stops its workers
-    import torch
-
-    from fashion.model.checkpoint import load_model
-    from fashion.config import config_from_dict
-    from fashion.recommend.engine import Engine
-
-    torch.set_num_threads(max(1, threads))
-    single_threaded_blas()
-    loaded = load_model(checkpoint, device="cpu")
-    # describe() of raw bytes uses only the model and the configuration.
-    _WORKER["engine"] = Engine(loaded, None, None, config_from_dict(config), None)  # type: ignore[arg-type]
-    _WORKER["engine"].describe([_probe_image()])  # warm: first calls allocate and tune
-
-
-def _worker_describe(datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
-    """(model checksum, worker pid, [Query | ("error", name, cause)]) for uploads, in a worker."""
-    from fashion.data.images import ImageLoadError
-
-    engine = _WORKER["engine"]
-    try:
-        answers: list[Any] = engine.describe(datas, names)
-    except ImageLoadError as error:  # its custom __init__ does not survive pickling: send the parts
-        answers = [("error", error.path, error.cause)]
-    return engine.loaded.checksum, os.getpid(), answers
-
-
-def _probe_image() -> bytes:
-    """A small PNG (a coloured square on white) to warm a model up."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    picture = Image.new("RGB", (96, 128), "white")
-    ImageDraw.Draw(picture).rectangle((20, 20, 76, 108), fill=(40, 70, 160))
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def default_describe_workers(configured: int) -> int:
-    """``web.describe_workers``: -1 means one per available core (at most 8)."""
-    from fashion.data.workers import default_workers
-
-    return default_workers(configured, spare=0, cap=8)
-
-
-class Describer:
-    """Uploaded bytes → :class:`~fashion.recommend.recommender.Query`, with the engine's own ``describe``.
-
-    ``workers == 0`` (or no checkpoint path): in a thread of this process. Otherwise in that many
-    worker processes (spawned, each loading the checkpoint once, checked against the engine's
-    model checksum); a broken pool falls back to this process.
-    """
-
-    def __init__(self, engine: "Engine", workers: int = 0, checkpoint: str | Path | None = None) -> None:
-        self.engine = engine
-        self.workers = workers if checkpoint is not None else 0
-        self.checkpoint = str(checkpoint) if checkpoint is not None else None
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def mode(self) -> str:
-        if not self.workers:
-            return "in process"
-        return f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
-
-    def _get_pool(self) -> concurrent.futures.ProcessPoolExecutor | None:
-        if not self.workers:
-            return None
-        with self._lock:
-            if self._pool is None:
-                cores = available_cores()
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_start,
-                    initargs=(self.checkpoint, self.engine.config.to_dict(), max(1, cores // self.workers)))
-            return self._pool
-
-    async def start(self, timeout: float = 300.0) -> None:
-        """Start every worker process and wait until each has loaded and warmed its model
-        (when they cannot start, uploads are described in this process)."""
-        pool = self._get_pool()
-        if pool is None:
-            return
-        loop = asyncio.get_running_loop()
-        seen: set[int] = set()
-        deadline = loop.time() + timeout
-        probe = _probe_image()
-        try:
-            while len(seen) < self.workers and loop.time() < deadline:
-                # Submitted together, the tasks make the pool spawn every worker; each returns its pid.
-                futures = [loop.run_in_executor(pool, _worker_describe, [probe], ["probe"])
-                           for _ in range(self.workers)]
-                for checksum, pid, _ in await asyncio.gather(*futures):
-                    self._check(checksum)
-                    seen.add(pid)
-        except Exception as error:  # noqa: BLE001 - serve anyway, more slowly
-            log.error("describe workers could not start (%s: %s); describing uploads in the server process",
-                      type(error).__name__, error)
-            self.close()
-            self.workers = 0
-
-    def _check(self, checksum: str) -> None:
-        if checksum != self.engine.loaded.checksum:
-            raise RuntimeError("describe worker loaded another model than the server (checkpoint changed on disk?)")
-
-    async def describe(self, datas: list[bytes], names: list[str]) -> list["Query"]:
-        from concurrent.futures.process import BrokenProcessPool
-
-        from fashion.data.images import ImageLoadError
-
-        pool = self._get_pool()
-        if pool is not None:
-            try:
-                checksum, _, answers = await asyncio.get_running_loop().run_in_executor(
-                    pool, _worker_describe, datas, names)
-            except BrokenProcessPool:
-                log.error("describe workers died; describing uploads in the server process from now on")
-                with self._lock:
-                    self.workers, self._pool = 0, None
-            else:
-                self._check(checksum)
-                for answer in answers:
-                    if isinstance(answer, tuple):
-                        raise ImageLoadError(answer[1], answer[2])
-                return answers
-        return await run_in_threadpool(self.engine.describe, datas, names)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Feedback: one writer thread owns the SQLite connection (connections must not cross threads)
-
-
-class FeedbackWriter:
-    """Records events in the feedback store at ``path`` from one dedicated thread."""
-
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        self.path = Path(path)
-        self.timeout = timeout
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._store: "FeedbackStore | None" = None
-        self._lock = threading.Lock()
-
-    def _call(self, method: str | Callable[..., Any], *args: Any) -> Any:
-        from fashion.feedback.store import FeedbackStore
-
-        if self._store is None:
-            self._store = FeedbackStore(self.path, timeout=self.timeout)
-        if callable(method):  # a function of the store, run in the store's thread
-            return method(self._store, *args)
-        return getattr(self._store, method)(*args)
-
-    async def call(self, method: str | Callable[..., Any], *args: Any) -> Any:
-        with self._lock:
-            if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="feedback")
-            future = self._executor.submit(self._call, method, *args)
-        return await asyncio.wrap_future(future)
-
-    def close(self) -> None:
-        """Close the store and stop the thread (a later call opens them again)."""
-        def close_store() -> None:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.submit(close_store)
-            executor.shutdown(wait=True)
-
-
-class FeedbackIn(BaseModel):
-    """A like or dislike of one shown item for one described query."""
-
-    query_id: str = Field(description="`query_id` of the query the item was shown for (from POST /recommend).")
-    item: str | None = Field(None, description="The item's catalog key (`key` of the result).")
-    id: int | None = Field(None, ge=0, description="Or the item's catalog row (`id` of the result).")
-    label: Literal["like", "dislike", 1, -1] = Field(description="`like` / `dislike` (or 1 / -1).")
-    weights: dict[str, float] | None = Field(
-        None, description="The weights the shopper saw, by score component (GET /components); "
-                          "default: the configured ones.")
 
 
 # ---------------------------------------------------------------------------------------------

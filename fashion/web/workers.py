@@ -1,0 +1,214 @@
+"""Describing uploads: in this process or in warm worker processes (spawned, each loading the
+checkpoint once, checked against the server's model), and the LRU of described queries."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from fashion.data.workers import available_cores
+
+if TYPE_CHECKING:
+    from fashion.recommend.engine import Engine
+    from fashion.recommend.recommender import Query
+
+log = logging.getLogger("fashion.web")
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Described queries, kept for re-ranking by id
+
+
+class QueryCache:
+    """The most recently described queries by id (an LRU of ``size`` entries; thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._queries: OrderedDict[str, "Query"] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query_id: str) -> "Query | None":
+        with self._lock:
+            query = self._queries.get(query_id)
+            if query is not None:
+                self._queries.move_to_end(query_id)
+            return query
+
+    def put(self, query_id: str, query: "Query") -> None:
+        with self._lock:
+            self._queries[query_id] = query
+            self._queries.move_to_end(query_id)
+            while len(self._queries) > self.size:
+                self._queries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing uploads: in this process, or in worker processes
+
+_WORKER: dict[str, Any] = {}
+_BLAS_LIMIT: list[Any] = []
+
+
+def single_threaded_blas() -> None:
+    """One BLAS thread in this process: requests run in parallel threads already, and OpenBLAS's
+    idle threads spin after each small product (a re-rank cost 17 ms of CPU instead of 5 here)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it, keep BLAS as it is
+        return
+    _BLAS_LIMIT.append(threadpool_limits(limits=1, user_api="blas"))
+
+
+def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
+    """Worker process initialiser: load the model once (no catalog: uploads need none)."""
+    import signal
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the server, which stops its workers
+    import torch
+
+    from fashion.config import config_from_dict
+    from fashion.model.checkpoint import load_model
+    from fashion.recommend.engine import Engine
+
+    torch.set_num_threads(max(1, threads))
+    single_threaded_blas()
+    loaded = load_model(checkpoint, device="cpu")
+    # describe() of raw bytes uses only the model and the configuration.
+    _WORKER["engine"] = Engine(loaded, None, None, config_from_dict(config), None)  # type: ignore[arg-type]
+    _WORKER["engine"].describe([_probe_image()])  # warm: first calls allocate and tune
+
+
+def _worker_describe(datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
+    """(model checksum, worker pid, [Query | ("error", name, cause)]) for uploads, in a worker."""
+    from fashion.data.images import ImageLoadError
+
+    engine = _WORKER["engine"]
+    try:
+        answers: list[Any] = engine.describe(datas, names)
+    except ImageLoadError as error:  # its custom __init__ does not survive pickling: send the parts
+        answers = [("error", error.path, error.cause)]
+    return engine.loaded.checksum, os.getpid(), answers
+
+
+def _probe_image() -> bytes:
+    """A small PNG (a coloured square on white) to warm a model up."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (96, 128), "white")
+    ImageDraw.Draw(picture).rectangle((20, 20, 76, 108), fill=(40, 70, 160))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def default_describe_workers(configured: int) -> int:
+    """``web.describe_workers``: -1 means one per available core (at most 8)."""
+    from fashion.data.workers import default_workers
+
+    return default_workers(configured, spare=0, cap=8)
+
+
+class Describer:
+    """Uploaded bytes → :class:`~fashion.recommend.recommender.Query`, with the engine's own ``describe``.
+
+    ``workers == 0`` (or no checkpoint path): in a thread of this process. Otherwise in that many
+    worker processes (spawned, each loading the checkpoint once, checked against the engine's
+    model checksum); a broken pool falls back to this process.
+    """
+
+    def __init__(self, engine: "Engine", workers: int = 0, checkpoint: str | Path | None = None) -> None:
+        self.engine = engine
+        self.workers = workers if checkpoint is not None else 0
+        self.checkpoint = str(checkpoint) if checkpoint is not None else None
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        if not self.workers:
+            return "in process"
+        return f"{self.workers} worker process{'es' if self.workers > 1 else ''}"
+
+    def _get_pool(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        if not self.workers:
+            return None
+        with self._lock:
+            if self._pool is None:
+                cores = available_cores()
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_start,
+                    initargs=(self.checkpoint, self.engine.config.to_dict(), max(1, cores // self.workers)))
+            return self._pool
+
+    async def start(self, timeout: float = 300.0) -> None:
+        """Start every worker process and wait until each has loaded and warmed its model
+        (when they cannot start, uploads are described in this process)."""
+        pool = self._get_pool()
+        if pool is None:
+            return
+        loop = asyncio.get_running_loop()
+        seen: set[int] = set()
+        deadline = loop.time() + timeout
+        probe = _probe_image()
+        try:
+            while len(seen) < self.workers and loop.time() < deadline:
+                # Submitted together, the tasks make the pool spawn every worker; each returns its pid.
+                futures = [loop.run_in_executor(pool, _worker_describe, [probe], ["probe"])
+                           for _ in range(self.workers)]
+                for checksum, pid, _ in await asyncio.gather(*futures):
+                    self._check(checksum)
+                    seen.add(pid)
+        except Exception as error:  # noqa: BLE001 - serve anyway, more slowly
+            log.error("describe workers could not start (%s: %s); describing uploads in the server process",
+                      type(error).__name__, error)
+            self.close()
+            self.workers = 0
+
+    def _check(self, checksum: str) -> None:
+        if checksum != self.engine.loaded.checksum:
+            raise RuntimeError("describe worker loaded another model than the server (checkpoint changed on disk?)")
+
+    async def describe(self, datas: list[bytes], names: list[str]) -> list["Query"]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from fashion.data.images import ImageLoadError
+
+        pool = self._get_pool()
+        if pool is not None:
+            try:
+                checksum, _, answers = await asyncio.get_running_loop().run_in_executor(
+                    pool, _worker_describe, datas, names)
+            except BrokenProcessPool:
+                log.error("describe workers died; describing uploads in the server process from now on")
+                with self._lock:
+                    self.workers, self._pool = 0, None
+            else:
+                self._check(checksum)
+                for answer in answers:
+                    if isinstance(answer, tuple):
+                        raise ImageLoadError(answer[1], answer[2])
+                return answers
+        return await run_in_threadpool(self.engine.describe, datas, names)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
