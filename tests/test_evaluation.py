@@ -160,3 +160,44 @@ def test_real_run_end_to_end_on_a_tiny_folder_dataset(tiny_sample, tmp_path):
     assert (run_dir / "catalog" / "CURRENT").is_file()
     results = (run_dir / "RESULTS.md").read_text()
     assert f"python scripts/real_run.py --data {root} --epochs 1" in results and "| blend |" in results
+
+
+def test_interrupted_feature_extraction_resumes_from_the_cache(tiny_run, tmp_path, monkeypatch):
+    """Ctrl-C after two batches: their rows are on disk; the rerun embeds only the rest and its
+    features equal an uninterrupted run's; the cache folder is gone once the features are complete."""
+    from fashion.config import load_config
+    from fashion.data.load import load_training_data
+    from fashion.evaluate.run import extract_features
+    from fashion.model import encoder as encoder_module
+    from fashion.model.checkpoint import load_model
+
+    loaded = load_model(tiny_run / "best.pt", device="cpu")
+    data = load_training_data(loaded.config)
+    config = load_config(overrides=["catalog.workers=0", "catalog.batch_size=4"]).replace(data=loaded.config.data)
+    rows = data.frame.index.to_numpy()
+    clean = extract_features(loaded, data, rows, config, progress=False)
+
+    cache = tmp_path / "features-cache"
+    original = encoder_module.Encoder.infer
+    seen: list[int] = []
+
+    def interrupted(self, tensor):
+        seen.append(len(tensor))
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return original(self, tensor)
+
+    monkeypatch.setattr(encoder_module.Encoder, "infer", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(loaded, data, rows, config, progress=False, cache_dir=cache)
+    assert len(list(cache.glob("chunk-*.npz"))) == 1  # the two finished batches, saved on the way out
+
+    seen.clear()
+    monkeypatch.setattr(encoder_module.Encoder, "infer", lambda self, tensor: seen.append(len(tensor))
+                        or original(self, tensor))
+    resumed = extract_features(loaded, data, rows, config, progress=False, cache_dir=cache)
+    assert sum(seen) == len(rows) - 8  # two batches of 4 were not embedded again
+    np.testing.assert_array_equal(resumed.rows, clean.rows)
+    for name in ("embeddings", "category_probs", "attribute_probs", "palette_lab", "palette_shares"):
+        np.testing.assert_allclose(getattr(resumed, name), getattr(clean, name), atol=1e-6)
+    assert not cache.exists()

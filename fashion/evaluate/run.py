@@ -119,49 +119,67 @@ class Features:
 
 
 def extract_features(loaded: Any, data: LabelledData, rows: np.ndarray, config: Config,
-                     progress: bool = True) -> Features:
+                     progress: bool = True, cache_dir: Path | None = None) -> Features:
     """Embed and describe dataset rows in batches, exactly as the catalog indexer does.
 
-    Unreadable images are left out and listed in ``skipped`` rather than stopping the run.
+    Unreadable images are left out and listed in ``skipped`` rather than stopping the run. With
+    ``cache_dir``, finished rows are saved there every few seconds and on Ctrl-C or SIGTERM
+    (:mod:`fashion.evaluate.cache`), an interrupted run resumes from them, and the folder is
+    removed once every row is done.
     """
     from tqdm.auto import tqdm
 
     from fashion.data.loaders import bbox_of
     from fashion.data.workers import default_workers
+    from fashion.evaluate.cache import ARRAYS, FeatureCache, file_signature
+    from fashion.index.builder import _sigterm_as_interrupt, extraction_settings
     from fashion.model.encoder import Encoder
 
     frame = data.frame.loc[rows].reset_index(drop=True)
+    paths = frame["path"].tolist()
     bboxes = [bbox_of(frame, i) if config.data.use_bbox else None for i in range(len(frame))]
+    cache = FeatureCache(cache_dir, extraction_settings(loaded, config)) if cache_dir is not None else None
+    signatures = [file_signature(p, b) for p, b in zip(paths, bboxes)] if cache is not None else []
+    cached = cache.load(dict(zip(paths, signatures))) if cache is not None else {}
+    done: dict[int, dict[str, np.ndarray]] = {i: cached[p] for i, p in enumerate(paths) if p in cached}
+    todo = [i for i in range(len(paths)) if i not in done]
     batch_size = config.catalog.batch_size
     # Worker processes only pay off beyond a couple of batches (each costs a fork and a warm-up).
-    workers = default_workers(config.catalog.workers) if len(frame) > 2 * batch_size else 0
-    batches = Encoder.from_config(loaded, config).encode_files(frame["path"].tolist(), bboxes, batch_size=batch_size,
-                                                               workers=workers)
-    kept: list[int] = []
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("emb", "cat", "attr", "lab", "shares")}
+    workers = default_workers(config.catalog.workers) if len(todo) > 2 * batch_size else 0
     skipped: dict[str, str] = {}
-    with tqdm(total=len(frame), desc="embedding", unit="img", disable=not progress, leave=False) as bar:
-        for batch in batches:
-            for index, error in batch.bad:
-                skipped[frame["path"].iat[index]] = error
-            if batch.features is not None:
-                f = batch.features
-                parts["emb"].append(f.embeddings)
-                parts["cat"].append(f.category_probs)
-                parts["attr"].append(f.attribute_probs)
-                parts["lab"].append(f.palette_lab)
-                parts["shares"].append(f.palette_shares)
-                kept += batch.index
-            bar.update(len(batch.index) + len(batch.bad))
-    if not kept:
+    restore = _sigterm_as_interrupt() if cache is not None else (lambda: None)
+    try:
+        with tqdm(total=len(frame), initial=len(done), desc="embedding", unit="img", disable=not progress,
+                  leave=False) as bar:
+            if todo:
+                batches = Encoder.from_config(loaded, config).encode_files(
+                    [paths[i] for i in todo], [bboxes[i] for i in todo], batch_size=batch_size, workers=workers)
+                for batch in batches:
+                    for index, error in batch.bad:
+                        skipped[paths[todo[index]]] = error
+                    if batch.features is not None:
+                        f = batch.features
+                        arrays = {"embeddings": f.embeddings, "category_probs": f.category_probs,
+                                  "attribute_probs": f.attribute_probs, "palette_lab": f.palette_lab,
+                                  "palette_shares": f.palette_shares}
+                        positions = [todo[i] for i in batch.index]
+                        for row, i in enumerate(positions):
+                            done[i] = {name: arrays[name][row] for name in ARRAYS}
+                        if cache is not None:
+                            cache.add([paths[i] for i in positions], [signatures[i] for i in positions], arrays)
+                    bar.update(len(batch.index) + len(batch.bad))
+    finally:
+        # On Ctrl-C and SIGTERM too: every finished row is on disk for the next run.
+        if cache is not None:
+            cache.flush()
+        restore()
+    if not done:
         raise EvaluationError(f"none of the {len(frame)} images could be read (first: {next(iter(skipped.values()))})")
-    return Features(
-        rows=np.asarray(rows)[kept], embeddings=np.concatenate(parts["emb"]).astype(np.float32),
-        category_probs=np.concatenate(parts["cat"]).astype(np.float32),
-        attribute_probs=np.concatenate(parts["attr"]).astype(np.float32),
-        palette_lab=np.concatenate(parts["lab"]).astype(np.float32),
-        palette_shares=np.concatenate(parts["shares"]).astype(np.float32), skipped=skipped,
-    )
+    kept = sorted(done)
+    stacked = {name: np.stack([done[i][name] for i in kept]).astype(np.float32) for name in ARRAYS}
+    if cache is not None:
+        cache.remove()
+    return Features(rows=np.asarray(rows)[kept], skipped=skipped, **stacked)
 
 
 # ------------------------------------------------------------------------------ ranking
@@ -395,8 +413,11 @@ def classification_metrics(loaded: Any, data: LabelledData, features: Features,
 
 
 def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptions = EvalOptions(), *,
-             progress: bool = True, log: Log = print) -> dict[str, Any]:
+             progress: bool = True, log: Log = print, cache_dir: Path | None = None) -> dict[str, Any]:
     """Run the whole evaluation; returns the ``metrics.json`` content (see the module docstring).
+
+    ``cache_dir``: where finished feature rows are kept while they are extracted, so an
+    interrupted evaluation resumes (see :func:`extract_features`).
 
     ``config`` supplies the configured blend (``recommend.weights``), the candidate pool
     (``recommend.candidate_multiple``), the colour settings and the batch size.
@@ -410,7 +431,7 @@ def evaluate(loaded: Any, data: LabelledData, config: Config, options: EvalOptio
     if not np.isin(frame["split"].to_numpy()[rows], list(options.queries)).any():
         raise EvaluationError(f"{data.root}: the query split ({'+'.join(options.queries)}) is empty")
     log(f"embedding {len(rows)} images ({', '.join(sorted(wanted))} splits) once for every method")
-    features = extract_features(loaded, data, rows, config, progress)
+    features = extract_features(loaded, data, rows, config, progress, cache_dir=cache_dir)
     embedded = time.perf_counter()
     if features.skipped:
         log(f"warning: {len(features.skipped)} unreadable images left out")
@@ -521,9 +542,10 @@ def run_evaluation(checkpoint: Path, *, data: Path | None = None, out: Path | No
     log(f"data: {dataset.root} ({dataset.layout}, {len(dataset.frame)} images); model: {checkpoint}")
     # Data-shaping settings follow the data's config; the rest (blend, colour, batching) the settings.
     config = settings.replace(data=data_config.data)
-    report = evaluate(loaded, dataset, config, options, progress=progress, log=log)
-    report["checkpoint"] = str(checkpoint)
     out = Path(out) if out is not None else Path(checkpoint).resolve().parent / "evaluation"
+    report = evaluate(loaded, dataset, config, options, progress=progress, log=log,
+                      cache_dir=out / "features-cache")
+    report["checkpoint"] = str(checkpoint)
     write_outputs(report, out)
     log(format_table(report))
     log(f"saved: {out}/metrics.json, metrics.csv, metrics_vs_k.png")
