@@ -217,7 +217,10 @@ def _coerce(value: Any, kind: type, dotted: str) -> Any:
     elif kind is float:
         number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond float range: reported as not finite below
+                number = math.inf
         elif isinstance(value, str):
             try:
                 number = float(value)

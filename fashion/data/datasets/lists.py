@@ -419,6 +419,7 @@ def _parse_long_ints(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
     first = data[starts]
     signed = (first == _MINUS) | (first == _PLUS)
     valid &= lengths > signed  # a lone sign is not a number
+    valid &= lengths - signed <= MAX_DIGITS  # 19 unsigned digits would overflow int64 silently
     for offset in range(int(min(lengths.max(), MAX_DIGITS + 1))):
         inside = (offset < lengths) & ~((offset == 0) & signed)  # positions past a token's end are ignored
         digit = data[np.minimum(starts + offset, len(data) - 1)].astype(np.int64) - _ZERO
