@@ -14,12 +14,16 @@ import itertools
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fashion.config import Config, ConfigError, command_line_overrides, load_config, parse_overrides
+from fashion.config import (
+    Config,
+    ConfigError,
+    command_line_overrides,
+    load_config,
+    parse_overrides,
+)
 from fashion.data.datasets import DatasetError, load_dataset, read_deepfashion_list
 from fashion.data.datasets.common import BadRows
 
