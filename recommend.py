@@ -88,7 +88,6 @@ def main(
             web = _load_config(config, list(set_)).web
             check_address(host or web.host, web.port if port is None else port)
     from fashion.cli.errors import exit_on_known_errors
-    from fashion.feedback.store import FeedbackError
     from fashion.cli.recommend import Request, run_feedback, run_lookup, run_recommend
 
     request = Request(
@@ -98,8 +97,6 @@ def main(
         combine=combine, exclude_query=exclude_query, progress=progress, device=device,
         likes=list(like), dislikes=list(dislike), garments=garments, garment=garment, query=query,
     )
-    from fashion.index.catalog import CatalogError
-    from fashion.recommend.recommender import RecommendError
 
     with exit_on_known_errors():
         try:

@@ -24,7 +24,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fashion.config import config_from_dict  # noqa: E402
 from fashion.data.load import load_training_data  # noqa: E402
 from fashion.data.loaders import bbox_of  # noqa: E402
 from fashion.evaluate.metrics import category_precision_at_k, rank, same_item_recall_at_k  # noqa: E402

@@ -122,9 +122,6 @@ def main(
                    "folder; pass --data PATH where you have it)")
         raise typer.Exit(0)
     from fashion.cli.errors import exit_on_known_errors
-    from fashion.index.catalog import CatalogError
-    from fashion.evaluate.run import EvaluationError
-    from fashion.recommend.recommender import RecommendError
 
     with exit_on_known_errors():
         code = run(root, minutes, epochs, run_name, overwrite, list(set_), progress)

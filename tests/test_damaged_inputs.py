@@ -4,7 +4,6 @@ are bad rows; a one-category dataset is refused for training. All in-process and
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -13,7 +12,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fashion.errors import FashionError
 
 from test_datasets import CSV_TEXT, write_coarse, write_csv, write_fine  # noqa: E402 - tests/ is on sys.path
 

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from conftest import TINY_MODEL, TINY_SAMPLE, overrides_args, run_cli
 from fashion.config import ConfigError, load_config
 from fashion.data.loaders import ItemViewSampler, item_codes, multi_view_items
-from fashion.model import network
 from fashion.model.checkpoint import load_model, read_checkpoint
 from fashion.model.network import FashionNet, WeightsError, imagenet_cache_path, resolve_weights
 from fashion.train.loop import (

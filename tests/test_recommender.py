@@ -13,6 +13,7 @@ from fashion.model.labels import Labels
 from fashion.colour.palette import Palette
 from fashion.colour.spaces import rgb_to_lab
 from fashion.config import load_config
+from fashion.recommend.components import category_agreement
 from fashion.recommend.recommender import (
     Filters,
     Query,
@@ -20,7 +21,6 @@ from fashion.recommend.recommender import (
     RecommendError,
     Weights,
     blend,
-    category_agreement,
     dedupe_by_item,
     predicted_attributes,
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 
@@ -17,7 +16,7 @@ from fashion.config import load_config
 from fashion.train.loop import FashionLoss, attribute_pos_weight, fit, warmup_cosine
 from fashion.data.load import load_training_data
 
-from conftest import ROOT, TINY_MODEL, TINY_SAMPLE, overrides_args, run_cli
+from conftest import TINY_MODEL, TINY_SAMPLE, overrides_args, run_cli
 
 
 def test_train_cli_writes_a_complete_run(tiny_run):

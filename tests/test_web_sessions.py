@@ -4,7 +4,6 @@ Two TestClients on one app are two shoppers (each keeps its own cookie jar)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

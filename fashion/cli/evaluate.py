@@ -51,7 +51,6 @@ def main(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from fashion.cli.errors import exit_on_known_errors
     from fashion.evaluate.run import EvalOptions, EvaluationError, run_evaluation
-    from fashion.recommend.recommender import RecommendError
 
     with exit_on_known_errors():
         try:

@@ -8,7 +8,6 @@ Larger datasets stream from disk through DataLoader workers.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator, Sequence

@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -35,7 +35,6 @@ from fashion.data.datasets import ATTRIBUTE_TYPE_NAMES, CATEGORY_TYPE_NAMES
 from fashion.index.search import SearchIndex, build_index
 from fashion.recommend.components import (
     ItemArrays,
-    category_agreement,
     component_names,
     default_weights,
     score_matrix,
