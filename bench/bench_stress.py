@@ -341,6 +341,7 @@ def kill_builds(work: Path, quick: bool) -> list[str]:
     reference = _arrays(clean)
 
     rng = random.Random(14)
+    estimate = index_s
     rows = []
     for run in range(QUICK_KILLS if quick else KILLS):
         index = work / f"killed-{run}"
@@ -349,7 +350,8 @@ def kill_builds(work: Path, quick: bool) -> list[str]:
         while _log_time(first, r"^indexing \d+") is None and process.poll() is None:
             time.sleep(0.05)
         start = _log_time(first, r"^indexing \d+")[0]
-        delay = rng.uniform(0.05, 0.8) * index_s
+        # The machine's load varies (shared cores): the window follows the fastest full pass seen so far.
+        delay = rng.uniform(0.05, 0.8) * estimate
         while time.time() < start + delay and process.poll() is None:
             time.sleep(0.01)
         finished_first = process.poll() is not None
@@ -373,6 +375,9 @@ def kill_builds(work: Path, quick: bool) -> list[str]:
         # Images/s of this rerun when it redid enough rows (the machine's load varies), else the clean build's.
         run_rate = todo / (rerun_done[0] - rerun_line[0]) if todo >= 200 and rerun_line and rerun_done else rate
         lost_s = max(0.0, worked - resumed / run_rate)
+        estimate = min(estimate, images / run_rate)
+        if finished_first:
+            estimate = min(estimate, worked)
         identical = _arrays(index) == reference
         rows.append((run + 1, worked, resumed, todo, lost_s, killed_at - newest, rerun_s, identical, finished_first))
 
