@@ -148,7 +148,8 @@ def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
     driver.find_element(By.ID, "file").send_keys(str(photo))
 
     def card_keys(d) -> list[str]:
-        return [card.get_attribute("data-key") for card in d.find_elements(By.CSS_SELECTOR, "#results li.card")]
+        # One script reads every card at once: a re-render between two lookups cannot make it stale.
+        return d.execute_script("return [...document.querySelectorAll('#results li.card')].map(c => c.dataset.key)")
 
     wait.until(lambda d: card_keys(d) == default)
 
@@ -171,13 +172,15 @@ def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
     driver.find_element(By.ID, "w-colour").send_keys(Keys.END)
     wait.until(lambda d: card_keys(d) == by_colour)
     assert driver.find_element(By.ID, "o-colour").text == "100%"
-    totals = [float(e.text) for e in driver.find_elements(By.CSS_SELECTOR, "#results .total")]
+    # One script reads every total at once: cards re-rendered between two lookups cannot go stale here.
+    totals = [float(text) for text in driver.execute_script(
+        "return [...document.querySelectorAll('#results .total')].map(e => e.textContent)")]
     assert totals == sorted(totals, reverse=True)
     wait.until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#results img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
 
-    like = driver.find_element(By.CSS_SELECTOR, "#results li.card .like")
-    like.click()
+    # Found and clicked in one step of the wait: a card replaced in between is simply found again.
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results li.card .like").click() or True)
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results li.card .like").get_attribute("aria-pressed")
                == "true")
     assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
@@ -227,7 +230,8 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
     driver.find_element(By.ID, "file").send_keys(str(photo))
 
     def card_keys(d) -> list[str]:
-        return [card.get_attribute("data-key") for card in d.find_elements(By.CSS_SELECTOR, "#results li.card")]
+        # One script reads every card at once: a re-render between two lookups cannot make it stale.
+        return d.execute_script("return [...document.querySelectorAll('#results li.card')].map(c => c.dataset.key)")
 
     def like(d, key: str) -> bool:
         d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like').click()
@@ -241,7 +245,8 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
     wait.until(lambda d: card_keys(d) != original and "like" in d.find_element(By.ID, "session-info").text)
     moved = card_keys(driver)
     assert set(moved[:3]) & set(original[-2:])  # a liked card climbed
-    notes = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#results .feedback-note")]
+    notes = driver.execute_script("return [...document.querySelectorAll('#results .feedback-note')]"
+                                  ".map(e => e.textContent)")
     assert any("up from #" in n or "liked item" in n for n in notes), notes
     assert ranking(url, photo, "0.6,0.25,0.15") == original  # another shopper: unchanged
 
@@ -270,13 +275,13 @@ def test_shop_the_look_shows_each_garment_and_its_recommendations(server, driver
     driver.find_element(By.ID, "garments").click()
     driver.find_element(By.ID, "file").send_keys(str(photo))
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")) >= 2)
-    buttons = driver.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")
-    labels = [b.text for b in buttons]
+    labels = driver.execute_script(
+        "return [...document.querySelectorAll('#garment-picker button.garment')].map(b => b.textContent)")
     assert any(label.startswith("upper") for label in labels) and any(label.startswith("lower") for label in labels)
     assert driver.find_elements(By.CSS_SELECTOR, "#garment-picker canvas")  # the garments' crops
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.card"))
     first_colours = driver.find_element(By.ID, "q-colour-names").text
-    buttons[1].click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")[1].click() or True)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#garment-picker button.garment")[1]
                .get_attribute("aria-pressed") == "true")
     wait.until(lambda d: d.find_element(By.ID, "q-colour-names").text != first_colours)
