@@ -32,17 +32,18 @@ from PIL import Image
 from fashion.colour.palette import (
     MERGE_DELTA_E,
     Palette,
+    _erode,
     _make_palette,
     _merge_close,
     _subsample,
     garment_pixels,
     palette_from_pixels,
 )
+from fashion.colour.settings import DEFAULT_QUANTISER
 
 __all__ = ["DEFAULT_QUANTISER", "MASKED_MAX_PIXELS", "QUANTISERS", "WORK_PIXELS", "garment_palette", "masked_pixels", "quantise"]
 
 QUANTISERS = ("mediancut", "octree", "maxcoverage", "mmcq")
-DEFAULT_QUANTISER = "maxcoverage"
 #: Garment pixels sampled from a mask for the quantiser (1024 beat 4096 on CCP val with the
 #: segmenter's masks: dominant colour 72.3% vs 68.2% within dE 10, garments matched 90.7% vs 89.0%).
 #: Without a mask (the border model), ``garment_pixels``' 4096 as before.
@@ -80,15 +81,6 @@ def masked_pixels(image: Image.Image, mask: np.ndarray, max_pixels: int = MASKED
     if len(selected) == 0:  # a garment smaller than one block of the reduced image
         selected = np.asarray(rgb_image)[mask]
     return _subsample(selected, max_pixels)
-
-
-def _erode(mask: np.ndarray) -> np.ndarray:
-    eroded = mask.copy()
-    eroded[1:] &= mask[:-1]
-    eroded[:-1] &= mask[1:]
-    eroded[:, 1:] &= mask[:, :-1]
-    eroded[:, :-1] &= mask[:, 1:]
-    return eroded
 
 
 def quantise(pixels: np.ndarray, k: int = 5, method: str = DEFAULT_QUANTISER,

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from fashion.config import Config
 
+#: The palette quantiser (fashion.colour.garment.QUANTISERS) chosen by measurement; defined here,
+#: beside the settings that record it, so the catalog fingerprint needs no image code.
+DEFAULT_QUANTISER = "maxcoverage"
+
 
 @dataclass(frozen=True)
 class ColourSettings:
@@ -16,7 +20,7 @@ class ColourSettings:
     max_pixels: int
     background_delta_e: float
     segment: bool = True  # segment photos of people (fashion.segment) for their garment pixels
-    quantiser: str = "maxcoverage"  # fashion.colour.garment.DEFAULT_QUANTISER (recorded in catalog fingerprints)
+    quantiser: str = DEFAULT_QUANTISER  # the palette quantiser (recorded in catalog fingerprints)
 
     @classmethod
     def from_config(cls, config: Config) -> "ColourSettings":

@@ -10,7 +10,7 @@ device): embedding, category probabilities, attribute probabilities.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -97,9 +97,9 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
     if bbox is None and colour.segment:
         found = shared_segmenter().segment(image)
         if found.person:
-            return garment_palette(image, found.mask(), k=colour.palette_size)
+            return garment_palette(image, found.mask(), k=colour.palette_size, method=colour.quantiser)
     pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e)
-    return quantise(pixels, k=colour.palette_size)
+    return quantise(pixels, k=colour.palette_size, method=colour.quantiser)
 
 
 def prepare_image(image: Image.Image, bbox: BBox | None, transform: Any, colour: ColourSettings) -> dict[str, Any]:
@@ -191,10 +191,10 @@ class Encoder:
             tensor = self.loaded.transform(crop_to_bbox(image, garment.box, margin=GARMENT_MARGIN))
             transformed = time.process_time()
             if found.person:
-                palette = garment_palette(image, garment.mask, k=self.colour.palette_size)
-            else:  # a product shot: the border-colour model, as for the catalog
-                palette = image_palette(image, None, ColourSettings(self.colour.palette_size, self.colour.max_pixels,
-                                                                    self.colour.background_delta_e, segment=False))
+                palette = garment_palette(image, garment.mask, k=self.colour.palette_size,
+                                          method=self.colour.quantiser)
+            else:  # a product shot: the border-colour model, as for the catalog (already segmented)
+                palette = image_palette(image, None, replace(self.colour, segment=False))
             lab, rgb, shares = padded_palette(palette, self.colour.palette_size)
             prepared.append({"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares,
                              "decode_s": transformed - start, "colour_s": time.process_time() - transformed})

@@ -228,6 +228,24 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().casefold())
 
 
+def row_colours(catalog: Catalog, row: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """A catalog row's palette: its Lab colours (padding dropped) and, for each, name, family, hex
+    and share (the explanation of a result, whether found by a photo or by words)."""
+    from fashion.colour.names import colour_families, colour_names
+    from fashion.colour.spaces import lab_to_rgb
+
+    shares = np.asarray(catalog.palette_shares[row], dtype=np.float32)
+    used = shares > 0
+    lab = np.asarray(catalog.palette_lab[row], dtype=np.float64)[used]
+    rgb = np.asarray(catalog.palette_rgb[row])[used]
+    if not rgb.any() and len(lab):
+        rgb = lab_to_rgb(lab)
+    colours = [{"name": n, "family": str(f), "hex": "#{:02x}{:02x}{:02x}".format(*map(int, c)),
+                "share": round(float(s), 4)}
+               for n, f, c, s in zip(colour_names(lab), colour_families(lab), rgb, shares[used])]
+    return lab, colours
+
+
 def predicted_attributes(indices: np.ndarray, probs: np.ndarray, threshold: float, top_n: int,
                          limit: int | None = None) -> list[int]:
     """An image's predicted attributes: those with probability >= ``threshold``, best first (at
@@ -434,20 +452,11 @@ class Recommender:
     def explain(self, query: Query, row: int, components: np.ndarray, total: float, weights: Weights,
                 rank: int = 0) -> Result:
         """A :class:`Result` for one catalog row: scores, category, colours, ΔE, shared attributes."""
-        from fashion.colour.names import colour_families, colour_names
-        from fashion.colour.spaces import ciede2000, lab_to_rgb
+        from fashion.colour.spaces import ciede2000
 
         catalog, labels, config = self.catalog, self.labels, self.config
         item = catalog.items.iloc[row]
-        shares = np.asarray(catalog.palette_shares[row], dtype=np.float32)
-        used = shares > 0
-        lab = np.asarray(catalog.palette_lab[row], dtype=np.float64)[used]
-        rgb = np.asarray(catalog.palette_rgb[row])[used]
-        if not rgb.any() and len(lab):
-            rgb = lab_to_rgb(lab)
-        colours = [{"name": n, "family": str(f), "hex": "#{:02x}{:02x}{:02x}".format(*map(int, c)),
-                    "share": round(float(s), 4)}
-                   for n, f, c, s in zip(colour_names(lab), colour_families(lab), rgb, shares[used])]
+        lab, colours = row_colours(catalog, row)
         delta_e = float(ciede2000(lab[0], query.palette.dominant_lab)) if len(lab) else float("nan")
         probs = np.asarray(catalog.category_probs[row], dtype=np.float32)
         predicted = int(np.argmax(probs)) if len(probs) else -1

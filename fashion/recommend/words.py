@@ -446,21 +446,13 @@ def search(recommender: Any, query: WordQuery, top_k: int | None = None, filters
 def describe_row(recommender: Any, query: WordQuery, row: int, total: float, parts: dict[str, float],
                  rank: int) -> Result:
     """A :class:`Result` for one catalog row found by words (scores: ``total`` and each part)."""
-    from fashion.colour.names import colour_families, colour_names, lab_for_name
-    from fashion.colour.spaces import ciede2000, lab_to_rgb
-    from fashion.recommend.recommender import predicted_attributes
+    from fashion.colour.names import lab_for_name
+    from fashion.colour.spaces import ciede2000
+    from fashion.recommend.recommender import predicted_attributes, row_colours
 
     catalog, labels, config = recommender.catalog, recommender.labels, recommender.config
     item = catalog.items.iloc[row]
-    shares = np.asarray(catalog.palette_shares[row], dtype=np.float32)
-    used = shares > 0
-    lab = np.asarray(catalog.palette_lab[row], dtype=np.float64)[used]
-    rgb = np.asarray(catalog.palette_rgb[row])[used]
-    if not rgb.any() and len(lab):
-        rgb = lab_to_rgb(lab)
-    colours = [{"name": n, "family": str(f), "hex": "#{:02x}{:02x}{:02x}".format(*map(int, c)),
-                "share": round(float(s), 4)}
-               for n, f, c, s in zip(colour_names(lab), colour_families(lab), rgb, shares[used])]
+    lab, colours = row_colours(catalog, row)
     wanted = query.of_kind("colour")
     delta_e = (float(ciede2000(lab[0], lab_for_name(wanted[0].target))) if wanted and len(lab) else float("nan"))
     probs = np.asarray(catalog.category_probs[row], dtype=np.float32)

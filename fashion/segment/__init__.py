@@ -15,24 +15,24 @@ Co-Parsing reader and its fixed split), ``weights`` (the shipped file and its pr
 
 from fashion.segment.labels import CLASSES, GARMENT_CLASSES, PARTS
 from fashion.segment.segmenter import (
-                                       FALLBACK_PART,
-                                       Garment,
-                                       LabelMap,
-                                       Segmentation,
-                                       Segmenter,
-                                       SegmenterWeightsError,
-                                       segmentation_palette,
+    FALLBACK_PART,
+    Garment,
+    LabelMap,
+    Segmentation,
+    Segmenter,
+    SegmenterWeightsError,
+    segmentation_palette,
 )
 
 __all__ = [
-                                       "CLASSES",
-                                       "FALLBACK_PART",
-                                       "GARMENT_CLASSES",
-                                       "PARTS",
-                                       "Garment",
-                                       "LabelMap",
-                                       "Segmentation",
-                                       "Segmenter",
-                                       "SegmenterWeightsError",
-                                       "segmentation_palette",
+    "CLASSES",
+    "FALLBACK_PART",
+    "GARMENT_CLASSES",
+    "PARTS",
+    "Garment",
+    "LabelMap",
+    "Segmentation",
+    "Segmenter",
+    "SegmenterWeightsError",
+    "segmentation_palette",
 ]

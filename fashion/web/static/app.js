@@ -231,7 +231,8 @@
       (c) => el("li", null, `${c.name} ${Math.round(c.share * 100)}%`)));
   }
 
-  function renderCard(result, used) {
+  function newCard(result) {
+    // The parts every card has (photo and word results alike): key, thumbnail, rank, total.
     const card = $("card-template").content.firstElementChild.cloneNode(true);
     card.dataset.key = result.key;
     card.dataset.id = result.id;
@@ -240,6 +241,11 @@
     image.alt = result.name || result.category || "catalog item";
     card.querySelector(".rank").textContent = `#${result.rank}`;
     card.querySelector(".total").textContent = fixed(result.score.total);
+    return card;
+  }
+
+  function renderCard(result, used) {
+    const card = newCard(result);
     const parts = [];
     const bar = card.querySelector(".bar");
     const list = card.querySelector(".parts");
@@ -357,14 +363,7 @@
   // ------------------------------------------------------------------ searching by words
 
   function renderWordCard(result) {
-    const card = $("card-template").content.firstElementChild.cloneNode(true);
-    card.dataset.key = result.key;
-    card.dataset.id = result.id;
-    const image = card.querySelector(".thumb");
-    image.src = `/items/${encodeURIComponent(result.id)}/image`;
-    image.alt = result.name || result.category || "catalog item";
-    card.querySelector(".rank").textContent = `#${result.rank}`;
-    card.querySelector(".total").textContent = fixed(result.score.total);
+    const card = newCard(result);
     card.querySelector(".bar").remove();
     const list = card.querySelector(".parts");
     for (const line of result.matched || []) list.append(el("dd", "matched", line));
