@@ -12,6 +12,7 @@ Lookups: ``python recommend.py --categories [TEXT]`` and ``python recommend.py -
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -76,6 +77,18 @@ def main(
     port: Optional[int] = typer.Option(None, help="--serve: port (default web.port: 8000)."),
 ) -> None:
     """Recommend visually similar catalog items for each query image, explained."""
+    raise typer.Exit(run(**locals()))  # locals(): exactly the parameters above
+
+
+def run(images: List[Path] | None, top_k: Optional[int], as_json: bool, sheet: Optional[Path],
+        checkpoint: Optional[Path], catalog: Optional[Path], index_dir: Optional[Path], config: Optional[Path],
+        set_: List[str], weights: Optional[str], w_visual: Optional[float], w_category: Optional[float],
+        w_colour: Optional[float], category: Optional[str], colour: Optional[str], same_category: bool,
+        query: Optional[str], garments: bool, garment: Optional[str], combine: bool, exclude_query: bool,
+        categories: bool, attributes: bool, like: List[str], dislike: List[str], feedback: bool,
+        feedback_export: Optional[Path], feedback_reset: bool, progress: bool, device: str, serve: bool,
+        host: Optional[str], port: Optional[int]) -> int:
+    """``main``'s work with its parsed arguments; returns the exit code."""
     # Before torch loads OpenMP: threads that spin while waiting stall badly when the cores are
     # shared (a DataLoader worker, other processes): 1.2 s instead of 20 ms for one image here.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -120,8 +133,16 @@ def main(
         except KeyboardInterrupt:
             typer.echo("interrupted (an unfinished catalog build resumes where it stopped)", err=True)
             code = 130
-    raise typer.Exit(code)
+    return code
 
 
 if __name__ == "__main__":
-    app()
+    # The plain command lines are parsed without building typer's command (~0.1 s of a cold
+    # start); help, errors and anything unusual go to typer as always (fashion/cli/quick_args.py).
+    from fashion.cli.quick_args import quick_arguments, run_parsed
+
+    parsed = quick_arguments(main, sys.argv[1:])
+    if parsed is None:
+        app()
+    else:
+        run_parsed(app, main, parsed)
