@@ -15,9 +15,10 @@ colour, the median CIELAB of its pixels at full size. Reported per method:
 * palette time per photo (segmentation not included; it is shared by the segmented methods).
 
 Methods: today's ``extract_palette(image)`` (border-colour background model + colorthief MMCQ);
-the segmenter's garment pixels (all garments) with each quantiser of ``fashion.colour.garment``
-(``mmcq`` = colorthief's MMCQ, the reference); the largest detected garment only; the true masks
-(an oracle: what the palette step alone loses). Then garment-vs-rest pixel IoU per class of the
+the segmenter's outfit palette (the main garment leads, the others' pixels at
+``OTHER_GARMENTS_WEIGHT``) with each quantiser of ``fashion.colour.garment`` (``mmcq`` =
+colorthief's MMCQ, the reference); all garments' pixels alike (the rule before); the main garment
+only; the true masks, all garments alike (an oracle for the palette step alone). Then garment-vs-rest pixel IoU per class of the
 network's label map, and time: segmentation + palette per photo against resnet18's forward pass at
 112 px on the same photo (``square_resize`` + normalise + forward, one thread), side by side in one
 run, interleaved photo by photo. Last, product shots: the generated sample (known fill colours),
@@ -97,13 +98,16 @@ def main(quick: bool = False) -> str:
         ("today: extract_palette (border model + MMCQ)", lambda im, seg, gt: extract_palette(im)),
     ]
     for q in QUANTISERS:
-        label = f"segmented, all garments, {q}" + (" (default)" if q == DEFAULT_QUANTISER else "") + \
-            (" = colorthief reference" if q == "mmcq" else "")
+        label = f"segmented outfit, main garment leads, {q}" + (" (default)" if q == DEFAULT_QUANTISER else "") + \
+            (" (numpy port of colorthief's)" if q == "mmcq" else "") + \
+            (" (colorthief's own MMCQ, the reference)" if q == "colorthief" else "")
         methods.append((label, lambda im, seg, gt, q=q: segmentation_palette(im, seg, method=q)))
-    methods.append(("segmented, largest garment only, " + DEFAULT_QUANTISER,
-                    lambda im, seg, gt: segmentation_palette(im, seg, part=seg.garments[0].part)
+    methods.append(("segmented, all garments alike (before), " + DEFAULT_QUANTISER,
+                    lambda im, seg, gt: garment_palette(im, seg.mask()) if seg.person else segmentation_palette(im, seg)))
+    methods.append(("segmented, main garment only, " + DEFAULT_QUANTISER,
+                    lambda im, seg, gt: segmentation_palette(im, seg, part=seg.main_garment.part)
                     if seg.person else segmentation_palette(im, seg)))
-    methods.append(("true masks (oracle), " + DEFAULT_QUANTISER,
+    methods.append(("true masks (oracle), all garments alike, " + DEFAULT_QUANTISER,
                     lambda im, seg, gt: garment_palette(im, np.isin(lookup[gt], GARMENT_CLASSES))))
 
     dominant_ok = {name: [] for name, _ in methods}

@@ -47,15 +47,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--class-weight-power", type=float, default=0.5,
+                        help="loss weight per class = (median frequency / frequency) ** power (0: plain cross-entropy)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (1 keeps the result reproducible)")
     return parser.parse_args(argv)
 
 
-def class_weights(maps: np.ndarray, classes: int) -> torch.Tensor:
-    """Loss weights (median frequency / frequency) ** 0.5, so small classes (hair, shoes) count."""
+def class_weights(maps: np.ndarray, classes: int, power: float = 0.5) -> torch.Tensor:
+    """Loss weights (median frequency / frequency) ** power, so small classes (hair, shoes) count."""
     freq = np.bincount(maps.ravel(), minlength=classes).astype(np.float64) / maps.size
     freq = np.maximum(freq, 1e-6)
-    return torch.tensor(np.sqrt(np.median(freq) / freq), dtype=torch.float32)
+    return torch.tensor((np.median(freq) / freq) ** power, dtype=torch.float32)
 
 
 def augment(images: torch.Tensor, maps: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CCP train {len(train_x)} / val {len(val_x)} photos at {tuple(train_x.shape[-2:])} "
           f"(decoded in {time.time() - start:.0f} s)")
     model = SegNet(classes=len(CLASSES))
-    weights = class_weights(train_y.numpy(), len(CLASSES))
+    weights = class_weights(train_y.numpy(), len(CLASSES), args.class_weight_power)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(train_x) / args.batch_size)
     total = args.epochs * steps_per_epoch
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                  "monitoring only); test = n % 5 == 0 (180, held out: never read by training)",
         "command": COMMAND + ("" if argv is None else " " + " ".join(argv)),
         "settings": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                     "threads": args.threads},
+                     "threads": args.threads, "class_weight_power": args.class_weight_power},
         "val_mean_iou": round(miou, 4),
         "val_iou": {name: round(iou, 4) for name, iou in zip(CLASSES, ious)},
         "torch": torch.__version__,

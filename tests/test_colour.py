@@ -191,12 +191,19 @@ def test_single_colour_image_gives_one_colour_palette():
 def test_mmcq_failure_falls_back_to_the_mean(monkeypatch):
     import colorthief
 
+    from fashion.colour import mmcq
+
     def broken(pixels, count):
+        raise mmcq.MMCQError("no pixels to quantise")
+
+    def broken_reference(pixels, count):
         raise Exception("Empty pixels when quantize.")
 
-    monkeypatch.setattr(colorthief.MMCQ, "quantize", staticmethod(broken))
-    palette = palette_from_pixels(np.array([[0, 0, 0], [100, 100, 100]], np.uint8))
-    assert len(palette) == 1 and tuple(palette.rgb[0]) == (50, 50, 50)
+    monkeypatch.setattr(mmcq, "mmcq_boxes", broken)
+    monkeypatch.setattr(colorthief.MMCQ, "quantize", staticmethod(broken_reference))
+    for reference in (False, True):
+        palette = palette_from_pixels(np.array([[0, 0, 0], [100, 100, 100]], np.uint8), reference=reference)
+        assert len(palette) == 1 and tuple(palette.rgb[0]) == (50, 50, 50)
 
 
 def test_k_limits_palette_and_merges_shades():

@@ -44,6 +44,7 @@ TORCH_FREE = [
     # builder and the CLI import torch only in functions: tests/test_cold_start.py runs them so).
     "fashion.model.meta",
     "fashion.colour.settings",
+    "fashion.colour.mmcq",
     "fashion.recommend.lookup",
 ]
 

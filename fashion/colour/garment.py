@@ -12,14 +12,18 @@ merge of near-duplicate colours (CIEDE2000 <= :data:`fashion.colour.palette.MERG
 * ``"mediancut"``: Pillow's C median cut (``Image.quantize(method=MEDIANCUT)``);
 * ``"octree"``: Pillow's fast octree (``FASTOCTREE``);
 * ``"maxcoverage"``: Pillow's maximum coverage;
-* ``"mmcq"``: colorthief's pure-Python MMCQ (:func:`fashion.colour.palette.palette_from_pixels`),
-  the measured reference.
+* ``"mmcq"``: MMCQ, colorthief's algorithm on a numpy histogram (:mod:`fashion.colour.mmcq`, the
+  same boxes as colorthief; :func:`fashion.colour.palette.palette_from_pixels`);
+* ``"colorthief"``: colorthief's own pure-Python MMCQ, the measured reference (same palettes as
+  ``"mmcq"``, about 100x slower).
 
-The default, :data:`DEFAULT_QUANTISER`, was picked on CCP's validation split (accuracy first, then
-time): with the true garment masks of 91 val photos, dominant colour within dE 10 of the largest
-garment / garments matched were maxcoverage 79.1% / 91.7%, mediancut 73.6% / 91.7%, octree
-62.6% / 86.0%, colorthief MMCQ 81.3% / 85.5% at about 25x maxcoverage's time. Held-out figures
-from ``python -m bench segment`` are in ``bench/RESULTS.md``.
+The default, :data:`DEFAULT_QUANTISER` (``"mmcq"``), was picked on CCP's validation split
+(accuracy first, then time): with the segmenter's masks and the outfit palette
+(:func:`fashion.segment.segmentation_palette`) of 180 val photos, dominant colour within dE 10 of
+the largest garment's / garments matched were mmcq 81.7% / 84.1% (7.7 ms; colorthief's own MMCQ
+the same palettes at 108 ms), maxcoverage 75.0% / 89.4% (7.0 ms), mediancut 71.1% / 87.5%,
+octree 70.6% / 87.7%. Held-out figures from ``python -m bench segment`` are in
+``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from fashion.colour.settings import DEFAULT_QUANTISER
 
 __all__ = ["DEFAULT_QUANTISER", "MASKED_MAX_PIXELS", "QUANTISERS", "WORK_PIXELS", "garment_palette", "masked_pixels", "quantise"]
 
-QUANTISERS = ("mediancut", "octree", "maxcoverage", "mmcq")
+QUANTISERS = ("mediancut", "octree", "maxcoverage", "mmcq", "colorthief")
 #: Garment pixels sampled from a mask for the quantiser (1024 beat 4096 on CCP val with the
 #: segmenter's masks: dominant colour 72.3% vs 68.2% within dE 10, garments matched 90.7% vs 89.0%).
 #: Without a mask (the border model), ``garment_pixels``' 4096 as before.
@@ -93,8 +97,8 @@ def quantise(pixels: np.ndarray, k: int = 5, method: str = DEFAULT_QUANTISER,
     pixels = np.ascontiguousarray(np.asarray(pixels, dtype=np.uint8).reshape(-1, 3))
     if len(pixels) == 0:
         raise ValueError("no pixels to quantise")
-    if method == "mmcq":
-        return palette_from_pixels(pixels, k=k, merge_delta_e=merge_delta_e)
+    if method in ("mmcq", "colorthief"):
+        return palette_from_pixels(pixels, k=k, merge_delta_e=merge_delta_e, reference=method == "colorthief")
     strip = Image.fromarray(pixels[None, :, :])
     index = np.asarray(strip.quantize(colors=max(k, 2), method=_PILLOW_METHODS[method], dither=Image.Dither.NONE))
     index = index.ravel().astype(np.intp)

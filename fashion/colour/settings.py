@@ -9,7 +9,7 @@ from fashion.config import Config
 
 #: The palette quantiser (fashion.colour.garment.QUANTISERS) chosen by measurement; defined here,
 #: beside the settings that record it, so the catalog fingerprint needs no image code.
-DEFAULT_QUANTISER = "maxcoverage"
+DEFAULT_QUANTISER = "mmcq"
 
 
 @dataclass(frozen=True)

@@ -172,8 +172,16 @@ def _config_settings(config: Config) -> dict[str, Any]:
         "colour": ColourSettings.from_config(config).__dict__,
         # Palettes of photos of people come from the segmenter: new weights, new palettes.
         "segmenter": _segmenter_checksum() if config.colour.segment else None,
+        # How a photo of a person's garments make its palette (the main garment leads).
+        "outfit_other_weight": _outfit_other_weight() if config.colour.segment else None,
         "max_image_pixels": config.data.max_image_pixels,
     }
+
+
+def _outfit_other_weight() -> float:
+    from fashion.segment.segmenter import OTHER_GARMENTS_WEIGHT
+
+    return OTHER_GARMENTS_WEIGHT
 
 
 def fingerprint_of(settings: dict[str, Any]) -> str:

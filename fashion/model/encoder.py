@@ -84,20 +84,22 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
     """The palette of the garment's pixels in one image.
 
     Which pixels: a box from the annotations wins (the border-colour model inside it). Otherwise,
-    with ``colour.segment``, the segmenter looks for a person: when it finds one, all the garment
-    pixels it found (skin, hair and background never count); a product shot (no person) keeps the
-    border-colour model's pixels, as before segmentation existed. The colours: Pillow's C
-    quantiser (:data:`fashion.colour.garment.DEFAULT_QUANTISER`), chosen by measurement over
-    colorthief's pure-Python MMCQ (as accurate on the sample's product shots, ~5x cheaper; see
-    ``python -m bench segment``).
+    with ``colour.segment``, the segmenter looks for a person: when it finds one, the garment
+    pixels it found, led by the main garment (:func:`fashion.segment.segmentation_palette`; skin,
+    hair and background never count); a product shot (no person) keeps the
+    border-colour model's pixels, as before segmentation existed. The colours: the quantiser
+    the settings record (:data:`fashion.colour.settings.DEFAULT_QUANTISER`, chosen by
+    measurement: see :mod:`fashion.colour.garment` and ``python -m bench segment``).
     """
     from fashion.colour.garment import garment_palette, quantise
     from fashion.colour.palette import garment_pixels
 
     if bbox is None and colour.segment:
+        from fashion.segment import segmentation_palette
+
         found = shared_segmenter().segment(image)
-        if found.person:
-            return garment_palette(image, found.mask(), k=colour.palette_size, method=colour.quantiser)
+        if found.person:  # the outfit, led by its main garment
+            return segmentation_palette(image, found, k=colour.palette_size, method=colour.quantiser)
     pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e)
     return quantise(pixels, k=colour.palette_size, method=colour.quantiser)
 

@@ -5,7 +5,7 @@
     found = segmenter.segment(pil_image)         # Segmentation: .garments, .label_map, .method, .person
     for garment in found.garments:               # Garment: .part, .mask, .box, .share (largest first)
         ...
-    palette = segmentation_palette(pil_image, found)            # all garments' pixels
+    palette = segmentation_palette(pil_image, found)            # the outfit, led by its main garment
     upper = segmentation_palette(pil_image, found, part="upper")
 
 Stage modules: ``labels`` (classes, CCP's 59 labels grouped), ``network`` (the tiny encoder-decoder),

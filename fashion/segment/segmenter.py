@@ -43,9 +43,11 @@ except ImportError:  # pragma: no cover - the errors module arrives with the lea
 
 __all__ = [
     "FALLBACK_PART",
+    "MAIN_PARTS",
     "MIN_GARMENT_SHARE",
     "MIN_HAIR_SHARE",
     "MIN_SKIN_SHARE",
+    "OTHER_GARMENTS_WEIGHT",
     "WORK_LONGEST",
     "Garment",
     "LabelMap",
@@ -68,6 +70,15 @@ MIN_HAIR_SHARE = 0.005
 MIN_GARMENT_SHARE = 0.05
 #: ``Garment.part`` of the single garment of a photo without a person.
 FALLBACK_PART = "garment"
+#: Parts that can be a photo's main garment (what the photo shows off); accessories ("other":
+#: shoes, bags, hats) only when nothing else was found.
+MAIN_PARTS = ("upper", "lower", "full")
+#: In a photo's palette the garments other than the main one count at this weight per pixel.
+#: Chosen on CCP's val split (segmenter masks, 180 photos, MMCQ): dominant colour within dE 10 of
+#: the largest garment's / garments (>= 10% of garment pixels) matched by a palette colour: main
+#: garment only 81.1% / 72.9%, others at 0.1 80.0% / 82.7%, at 0.25 81.7% / 84.1%, at 0.5
+#: 77.8% / 85.4%, all garments alike (1.0) 71.1% / 83.5%.
+OTHER_GARMENTS_WEIGHT = 0.25
 # Images smaller than this (either side) skip the network: there is nothing to segment.
 _MIN_SIDE = 8
 
@@ -125,6 +136,12 @@ class Segmentation:
     def person(self) -> bool:
         """Whether a person was found (the garments are body parts, not the whole foreground)."""
         return self.method == "network"
+
+    @property
+    def main_garment(self) -> Garment:
+        """The garment the photo shows off: the largest of upper, lower and full body (an
+        accessory only when there is nothing else); a product shot's single garment."""
+        return next((g for g in self.garments if g.part in MAIN_PARTS), self.garments[0])
 
     def garment(self, part: str) -> Garment | None:
         """The garment of that part, or None."""
@@ -262,14 +279,32 @@ def _scaled(size: tuple[int, int], longest: int) -> tuple[int, int]:
 
 def segmentation_palette(image: Image.Image, segmentation: Segmentation, part: str | None = None, k: int = 5,
                          method: str | None = None) -> Palette:
-    """The palette of the segmented garment pixels: of ``part``'s garment, or of all garments.
+    """The palette of the segmented garment pixels: of ``part``'s garment, or of the whole outfit.
 
-    For a photo without a person (``segmentation.person`` false) this is the border-model garment
-    pixels' palette, as before segmentation existed (``part`` is then ignored: there is one garment).
+    The outfit's palette (``part`` None) is led by the main garment (:attr:`Segmentation.main_garment`):
+    the other garments' pixels count at :data:`OTHER_GARMENTS_WEIGHT` each, so the dominant colour
+    is the main garment's while a jacket or skirt beside it still appears in the palette (shares
+    are of these weighted pixels). For a photo without a person (``segmentation.person`` false)
+    this is the border-model garment pixels' palette, as before segmentation existed (``part`` is
+    then ignored: there is one garment).
     """
-    from fashion.colour.garment import DEFAULT_QUANTISER, garment_palette
+    from fashion.colour.garment import DEFAULT_QUANTISER, MASKED_MAX_PIXELS, garment_palette, masked_pixels, quantise
 
     method = DEFAULT_QUANTISER if method is None else method
     if not segmentation.person:
         return garment_palette(image, None, k=k, method=method)
-    return garment_palette(image, segmentation.mask(part), k=k, method=method)
+    if part is not None:
+        return garment_palette(image, segmentation.mask(part), k=k, method=method)
+    main = segmentation.main_garment
+    pixels = [masked_pixels(image, main.mask, MASKED_MAX_PIXELS)]
+    others = [g for g in segmentation.garments if g is not main]
+    if others:
+        # Pixels drawn per unit area: the main garment's density times the weight.
+        density = len(pixels[0]) / max(main.share, 1e-9)
+        count = round(density * OTHER_GARMENTS_WEIGHT * sum(g.share for g in others))
+        if count > 0:
+            rest = np.zeros_like(main.mask)
+            for garment in others:
+                rest |= garment.mask
+            pixels.append(masked_pixels(image, rest, count))
+    return quantise(np.concatenate(pixels), k=k, method=method)
