@@ -257,10 +257,11 @@ def synthetic_section(quick: bool = False) -> str:
 # Shoppers on a real catalog (issue 15): a trained model's catalog index, the recommender itself,
 # the adaptation functions the CLI applies (fashion.feedback.session.FeedbackSession.adapt).
 
-#: How the ranking adapts to a shopper's feedback: nothing, Rocchio on the query's embedding and
-#: palette only, blend weights learned from the shopper's events only, or all three parts plus
-#: the item prior (what ``recommend.py --like/--dislike`` applies).
-SHOPPER_MODES = ("none", "rocchio", "weights", "all")
+#: How the ranking adapts to a shopper's feedback: nothing; the session refinement only (Rocchio on the
+#: query's embedding and palette, disliked items hidden, a bonus for items like the liked ones:
+#: fashion.feedback.refinement); blend weights learned from the events only; or all of them plus the
+#: item prior (what ``recommend.py --like/--dislike`` and the web page apply).
+SHOPPER_MODES = ("none", "session", "weights", "all")
 TASTE_KINDS = ("category", "colour", "category+colour", "noise")
 #: Clothing-dataset-small runs, first found wins (see bench/RESULTS.md for how they were trained).
 CLOTHING_RUNS = ("clothing-small64-e6", "clothing-small64")
@@ -279,10 +280,29 @@ class CatalogCase:
     family: np.ndarray  # (N,) str: colour family of the dominant extracted palette colour
     true_family: np.ndarray | None  # (N,) str: from recorded true colours (the sample), else None
     top1: float | None  # the model's own test top-1
+    pairs: np.ndarray | None = None  # (K, N, N) score components of every row as a query against every row
+
+    def pair_components(self, judged: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(K, Q, n): the components of catalog rows ``judged`` as queries against ``rows``, from a cache
+        of the whole catalog built on first use (what :func:`fashion.feedback.refinement.judged_bonus`
+        computes itself in the CLI and the web page)."""
+        if self.pairs is None:
+            from fashion.feedback.refinement import row_queries
+            from fashion.recommend.components import ItemArrays, score_matrices
+
+            catalog = self.recommender.catalog
+            every = np.arange(len(catalog))
+            items = ItemArrays.of_catalog(catalog, every)
+            self.pairs = np.concatenate([score_matrices(row_queries(catalog, chunk), items)
+                                         for chunk in np.array_split(every, max(1, len(every) // 64))], axis=1)
+        return self.pairs[:, judged][:, :, rows]
 
 
-def open_case(name: str, run_names: tuple[str, ...]) -> CatalogCase | None:
-    """Open the first existing run's catalog (building it on first use); None when no run exists."""
+def open_case(name: str, run_names: tuple[str, ...], catalog_folder: str | None = None) -> CatalogCase | None:
+    """Open the first existing run's catalog (building it on first use); None when no run exists.
+
+    ``catalog_folder``: a folder of images instead of the run's test split (e.g. clothing-dataset-small's
+    validation split, on which the settings are chosen); its items' labels are their folder names."""
     import json
     from pathlib import Path
 
@@ -298,7 +318,7 @@ def open_case(name: str, run_names: tuple[str, ...]) -> CatalogCase | None:
     else:
         return None
     config = load_config()
-    engine = Engine.open(checkpoint, None, config, progress=False, log=lambda *a, **k: None)
+    engine = Engine.open(checkpoint, catalog_folder, config, progress=False, log=lambda *a, **k: None)
     catalog = engine.catalog
     family = np.asarray(colour_families(np.asarray(catalog.palette_lab[:, 0], dtype=np.float64)), dtype=object)
     family[np.asarray(catalog.palette_shares)[:, 0] <= 0] = ""
@@ -318,8 +338,10 @@ def open_case(name: str, run_names: tuple[str, ...]) -> CatalogCase | None:
     metrics = checkpoint.parent / "metrics.json"
     if metrics.is_file():
         top1 = json.loads(metrics.read_text()).get("test", {}).get("category_top1")
-    return CatalogCase(name, checkpoint, engine.recommender, config,
-                       np.asarray(catalog.items["label"].astype(str), dtype=object), family, true_family, top1)
+    labels = np.asarray(catalog.items["label"].fillna("").astype(str), dtype=object)
+    if catalog_folder is not None:
+        labels = np.array([Path(path).parent.name for path in catalog.items["path"]], dtype=object)
+    return CatalogCase(name, checkpoint, engine.recommender, config, labels, family, true_family, top1)
 
 
 def query_of_row(recommender, row: int):
@@ -404,71 +426,65 @@ class FeedbackPool:
 
 def simulate_catalog_shopper(case: CatalogCase, taste: Taste, start: int, mode: str, rng: np.random.Generator,
                              pool: FeedbackPool | None = None, shopper: int = 0, rounds: int = 5,
-                             k: int = 5) -> list[float]:
+                             k: int = 5, feedback: FeedbackConfig | None = None) -> list[float]:
     """Taste-precision@k of what the shopper is shown in round 0 (no feedback yet) .. ``rounds``.
 
     Each round the shopper judges the shown items they have not judged before (like when the item
     fits the taste, else dislike; the noise shopper likes at random with p = 0.5 and is measured
     against the photo's own category); the next ranking applies ``mode``'s adaptation with the
-    functions and settings ``recommend.py --like`` uses: Rocchio from this shopper's judgements
-    (session refinement), learned weights and item prior from every event in ``pool`` (all
-    shoppers so far, this one's included, as the CLI's per-catalog store).
+    functions and settings ``recommend.py --like`` uses: the session refinement from this
+    shopper's judgements (:func:`fashion.feedback.refinement.refine_session`), learned weights and
+    item prior from every event in ``pool`` (all shoppers so far, this one's included, as the
+    CLI's per-catalog store). ``feedback`` overrides the configured feedback settings.
     """
-    import dataclasses
-
-    from fashion.colour.similarity import unpack_palette
-    from fashion.feedback.adaptation import item_prior, refine_query
+    from fashion.feedback.adaptation import item_prior
+    from fashion.feedback.refinement import refine_session
     from fashion.recommend.recommender import Weights
 
     recommender, config = case.recommender, case.config
-    feedback = config.feedback
-    catalog = recommender.catalog
+    feedback = feedback or config.feedback
     pool = pool if pool is not None else FeedbackPool()
     start_query = query_of_row(recommender, start)
     relevant = taste.fits if taste.kind != "noise" else (case.category == case.category[start])
     prior = Weights.from_config(config.recommend).normalised()
     names = list(prior)
     judged: dict[int, int] = {}
-    embeddings = np.asarray(catalog.embeddings, dtype=np.float32)
     keys = recommender.keys
     precisions = []
     for _ in range(rounds + 1):
-        query, weights, adjustments = start_query, prior, None
-        liked = [r for r, v in judged.items() if v > 0]
-        disliked = [r for r, v in judged.items() if v < 0]
-        if mode in ("rocchio", "all") and judged:
-            refined = refine_query(query.embedding, query.palette.lab, query.palette.shares, liked, disliked,
-                                   embeddings, catalog.palette_lab, catalog.palette_shares, feedback,
-                                   config.colour.match_delta_e)
-            query = dataclasses.replace(query, embedding=refined.embedding,
-                                        palette=unpack_palette(refined.lab, refined.shares))
+        query, weights, adjustments, exclude, rerank = start_query, prior, None, [start_query.key], None
         learned = pool.weights(prior.as_array(), feedback) if mode in ("weights", "all") else None
         if learned is not None:
             weights = Weights(**dict(zip(names, learned.tolist())))
+        if mode in ("session", "all") and judged:
+            refined = refine_session(recommender, query, [r for r, v in judged.items() if v > 0],
+                                     [r for r, v in judged.items() if v < 0], feedback,
+                                     config.colour.match_delta_e, weights, case.pair_components)
+            query, rerank = refined.query, refined.rerank
+            exclude = exclude + refined.exclude
         if mode == "all" and pool.labels:
             adjustments = item_prior(pool.likes, pool.dislikes, feedback.item_prior_strength,
                                      feedback.item_prior_pseudo_count)
-        results = recommender.recommend(query, top_k=k, weights=weights, exclude=[start_query.key],
-                                        adjustments=adjustments)
-        rows = [r.row for r in results]
-        precisions.append(float(np.mean(relevant[rows])) if rows else 0.0)
-        new = [r for r in rows if r not in judged]
-        if new:
-            # Events carry the scores the shopper saw (those of the ranking they judged).
-            parts = recommender.components(query, np.array(new))
-            for row, part in zip(new, parts):
-                label = (1 if rng.random() < 0.5 else -1) if taste.kind == "noise" else (1 if taste.fits[row] else -1)
-                judged[row] = label
-                pool.scores.append(part)
-                pool.labels.append(label)
-                pool.groups.append(shopper)
-                counts = pool.likes if label > 0 else pool.dislikes
-                counts[keys[row]] = counts.get(keys[row], 0) + 1
+        rows, parts, _ = recommender.rank(query, top_k=k, weights=weights, exclude=exclude,
+                                          adjustments=adjustments, rerank=rerank)
+        precisions.append(float(np.mean(relevant[rows])) if len(rows) else 0.0)
+        # Events carry the scores the shopper saw (those of the ranking they judged).
+        for row, part in zip(rows.tolist(), parts):
+            if row in judged:
+                continue
+            label = (1 if rng.random() < 0.5 else -1) if taste.kind == "noise" else (1 if taste.fits[row] else -1)
+            judged[row] = label
+            pool.scores.append(part)
+            pool.labels.append(label)
+            pool.groups.append(shopper)
+            counts = pool.likes if label > 0 else pool.dislikes
+            counts[keys[row]] = counts.get(keys[row], 0) + 1
     return precisions
 
 
-def simulate_catalog(case: CatalogCase, shoppers: int, seed: int = 0, rounds: int = 5,
-                     k: int = 5) -> dict[str, dict[str, np.ndarray]]:
+def simulate_catalog(case: CatalogCase, shoppers: int, seed: int = 0, rounds: int = 5, k: int = 5,
+                     modes: tuple[str, ...] = SHOPPER_MODES, kinds: tuple[str, ...] = TASTE_KINDS,
+                     feedback: FeedbackConfig | None = None) -> dict[str, dict[str, np.ndarray]]:
     """``{taste kind: {mode: (shoppers, rounds + 1) precisions}}``; every mode sees the same shoppers
     in the same order, and each (taste kind, mode) has its own store (:class:`FeedbackPool`)."""
     rng = np.random.default_rng(seed)
@@ -476,11 +492,13 @@ def simulate_catalog(case: CatalogCase, shoppers: int, seed: int = 0, rounds: in
     for kind in TASTE_KINDS:
         tastes = draw_tastes(case, kind, shoppers, rng)
         starts = rng.integers(0, len(case.category), shoppers)
+        if kind not in kinds:
+            continue
         out[kind] = {}
-        for mode in SHOPPER_MODES:
+        for mode in modes:
             pool = FeedbackPool()
             runs = [simulate_catalog_shopper(case, taste, int(start), mode, np.random.default_rng([seed, i]),
-                                             pool, i, rounds, k)
+                                             pool, i, rounds, k, feedback)
                     for i, (taste, start) in enumerate(zip(tastes, starts))]
             out[kind][mode] = np.array(runs)
     return out

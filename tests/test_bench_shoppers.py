@@ -53,13 +53,16 @@ def test_a_shopper_gets_one_precision_per_round(case):
     assert len(pool.labels) >= 3 and set(pool.labels) <= {-1, 1}
     assert np.array(pool.scores).shape[1] == 3  # one score per registered component
     assert sum(pool.likes.values()) == sum(label > 0 for label in pool.labels)
+    # The session refinement alone: disliked items leave the list, items like the liked ones come in.
+    session = simulate_catalog_shopper(case, taste, 0, "session", np.random.default_rng(0), rounds=5, k=3)
+    assert session[0] == none[0] and session[-1] == 1.0 > none[-1]
 
 
 def test_simulate_catalog_covers_every_taste_and_mode(case):
     results = simulate_catalog(case, shoppers=2, rounds=2, k=3)
     assert set(results) == {"category", "colour", "category+colour", "noise"}
     for modes in results.values():
-        assert set(modes) == {"none", "rocchio", "weights", "all"}
+        assert set(modes) == {"none", "session", "weights", "all"}
         assert all(values.shape in {(2, 3), (0,)} for values in modes.values())
 
 

@@ -130,18 +130,19 @@ def run_recommend(request: Request) -> int:
     answers = []
     for query in queries:
         exclude = [] if not request.exclude_query else ([query.key] if query.key else own_keys)
-        query_weights, adjustments = weights, None
+        query_weights, adjustments, rerank = weights, None, None
         if feedback is not None:
             if request.likes or request.dislikes:
                 # Events carry the scores the shopper saw: those of the ranking before this feedback.
                 shown_query, shown_weights, _ = feedback.adapt(query, weights if explicit_weights else None)
                 count = feedback.record(shown_query, shown_weights, request.likes, request.dislikes)
                 print(f"recorded {count} feedback event(s); re-ranked:", file=sys.stderr)
-            query, query_weights, adjustments = feedback.adapt(query, weights if explicit_weights else None)
+            refined, query_weights, adjustments = feedback.adapt_session(query, weights if explicit_weights else None)
+            query, exclude, rerank = refined.query, exclude + refined.exclude, refined.rerank
         if words is not None:  # "like this, but in blue": see fashion.recommend.words.refine_photo_query
             query, exclude, adjustments = _apply_words(engine, query, words, request.top_k, exclude, adjustments)
         results = engine.recommend(query, top_k=request.top_k, weights=query_weights, filters=filters,
-                                   exclude=exclude, adjustments=adjustments)
+                                   exclude=exclude, adjustments=adjustments, rerank=rerank)
         answers.append((query, results))
         weights = query_weights
 

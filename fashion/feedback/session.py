@@ -1,13 +1,14 @@
 """Shoppers' feedback in ``recommend.py``: record likes/dislikes, adapt the next ranking.
 
-The store (``fashion.feedback.store``) lives in the catalog's index folder; the adaptation
-(``fashion.feedback.adaptation``) is Rocchio on the query's embedding and palette, learned blend weights
-and a bounded item prior, each switchable in the ``feedback`` section of the configuration.
+The store (``fashion.feedback.store``) lives in the catalog's index folder; the adaptation is the
+session refinement of each query from its recorded likes and dislikes (``fashion.feedback.refinement``:
+Rocchio on the query's embedding and palette, disliked items hidden, a bonus for items like the liked
+ones), learned blend weights and a bounded item prior (``fashion.feedback.adaptation``), each
+switchable in the ``feedback`` section of the configuration.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fashion.feedback.adaptation import blend_weights, item_adjustments, refine_query, refit_weights
+from fashion.feedback.adaptation import blend_weights, item_adjustments, refit_weights
+from fashion.feedback.refinement import SessionRefinement, refine_session
 from fashion.feedback.store import FeedbackError, FeedbackEvent, FeedbackStore, make_catalog_key
 from fashion.recommend.recommender import Query, RecommendError, Weights, blend
 
@@ -88,27 +90,28 @@ class FeedbackSession:
         return written
 
     def adapt(self, query: Query, weights: Weights | None) -> tuple[Query, Weights, dict[str, float]]:
-        """The query moved by this query's recorded feedback, the weights to use, the item prior.
+        """The query moved by this query's recorded feedback, the weights to use, the item prior
+        (:meth:`adapt_session` without the hidden items and the rerank)."""
+        refined, weights, adjustments = self.adapt_session(query, weights)
+        return refined.query, weights, adjustments
+
+    def adapt_session(self, query: Query, weights: Weights | None
+                      ) -> tuple[SessionRefinement, Weights, dict[str, float]]:
+        """This query's session refinement from its recorded likes and dislikes
+        (:func:`fashion.feedback.refinement.refine_session`: Rocchio, disliked items hidden, a bonus
+        for items like the liked ones), the weights to use and the item prior.
 
         Weights given explicitly (not None) win over learned ones.
         """
-        from fashion.colour.similarity import unpack_palette
-
         config = self.engine.config.feedback
+        if weights is None:
+            weights = Weights(**blend_weights(self.store, self.catalog_key, self._prior(), config))
         labels = self.store.query_labels(self.catalog_key, query.checksum)
         liked = [self.rows_by_key[k] for k, v in labels.items() if v > 0 and k in self.rows_by_key]
         disliked = [self.rows_by_key[k] for k, v in labels.items() if v < 0 and k in self.rows_by_key]
-        adapted = query
-        if liked or disliked:
-            catalog = self.engine.catalog
-            refined = refine_query(query.embedding, query.palette.lab, query.palette.shares, liked, disliked,
-                                   np.asarray(catalog.embeddings, dtype=np.float32), catalog.palette_lab,
-                                   catalog.palette_shares, config, self.engine.config.colour.match_delta_e)
-            adapted = dataclasses.replace(query, embedding=refined.embedding,
-                                          palette=unpack_palette(refined.lab, refined.shares))
-        if weights is None:
-            weights = Weights(**blend_weights(self.store, self.catalog_key, self._prior(), config))
-        return adapted, weights, item_adjustments(self.store, self.catalog_key, config)
+        refined = refine_session(self.engine.recommender, query, liked, disliked, config,
+                                 self.engine.config.colour.match_delta_e, weights)
+        return refined, weights, item_adjustments(self.store, self.catalog_key, config)
 
     def _prior(self) -> Weights:
         """The configured blend weights, normalised: what learned weights are pulled towards."""

@@ -30,6 +30,7 @@ from fashion.recommend.recommender import (
     Filters,
     Query,
     Recommender,
+    Rerank,
     Result,
     Weights,
     describe_predictions,
@@ -191,10 +192,10 @@ class Engine:
 
     def recommend(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
                   filters: Filters | None = None, exclude: Iterable[str] = (),
-                  adjustments: dict[str, float] | None = None) -> list[Result]:
+                  adjustments: dict[str, float] | None = None, rerank: Rerank | None = None) -> list[Result]:
         """The best catalog items for ``query`` (see :meth:`fashion.recommend.recommender.Recommender.recommend`)."""
         return self.recommender.recommend(query, top_k=top_k, weights=weights, filters=filters, exclude=exclude,
-                                          adjustments=adjustments)
+                                          adjustments=adjustments, rerank=rerank)
 
     def default_weights(self) -> Weights:
         """The configured blend weights (``recommend.weights``; see :mod:`fashion.recommend.components`)."""

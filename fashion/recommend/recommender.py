@@ -200,6 +200,20 @@ class Filters:
         return {"category": self.category, "colour": self.colour, "same_category": self.same_category}
 
 
+@dataclass(frozen=True)
+class Rerank:
+    """What a shopper's session adds to one ranking (built by :mod:`fashion.feedback.refinement`).
+
+    ``near``: (M, D) unit embeddings whose visual neighbours join the candidates (the liked
+    items), so that items like them are ranked even when they are far from the photo;
+    ``bonus``: catalog rows (n,) -> (n,) scores added to ``total`` (how alike each row is to the
+    liked items, minus how alike to the disliked ones).
+    """
+
+    near: np.ndarray | None = None
+    bonus: Any = None  # Callable[[np.ndarray], np.ndarray] | None
+
+
 # ------------------------------------------------------------------------------ score parts
 
 
@@ -415,25 +429,48 @@ class Recommender:
 
     def recommend(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
                   filters: Filters | None = None, exclude: Iterable[str] = (),
-                  adjustments: dict[str, float] | None = None) -> list[Result]:
+                  adjustments: dict[str, float] | None = None, rerank: Rerank | None = None) -> list[Result]:
         """The ``top_k`` best items for ``query``, explained.
 
         ``weights`` default to ``recommend.weights``; ``exclude`` holds item keys to leave out;
-        ``adjustments`` maps item keys to a bonus added to ``total`` (the feedback item prior).
+        ``adjustments`` maps item keys to a bonus added to ``total`` (the feedback item prior);
+        ``rerank``: a shopper session's extra candidates and bonus (:class:`Rerank`).
         """
+        weights = (weights or Weights.from_config(self.config)).normalised()
+        rows, comps, totals = self.rank(query, top_k, weights, filters, exclude, adjustments, rerank)
+        return [self.explain(query, int(row), comp, float(total), weights, rank)
+                for rank, (row, comp, total) in enumerate(zip(rows, comps, totals), start=1)]
+
+    def rank(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
+             filters: Filters | None = None, exclude: Iterable[str] = (),
+             adjustments: dict[str, float] | None = None,
+             rerank: Rerank | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`recommend` without the explanations: ``(rows (n,), components (n, K), totals (n,))``
+        of the ``top_k`` best items, best first."""
         top_k = top_k or self.config.top_k
         weights = (weights or Weights.from_config(self.config)).normalised()
         allowed = self.allowed(query, filters, exclude)
         available = len(self) if allowed is None else int(allowed.sum())
         wanted = min(available, top_k * self.config.candidate_multiple)
+        near = None if rerank is None or rerank.near is None or not len(rerank.near) else \
+            np.asarray(rerank.near, dtype=np.float32).reshape(-1, np.size(query.embedding))
         while True:
             scores, indices = self.index.search(query.embedding, max(wanted, 1), allowed=allowed)
             valid = indices[0] >= 0
             rows, visual = indices[0][valid], scores[0][valid]
+            if near is not None:  # the liked items' neighbours join the candidates (visual: exact cosine)
+                _, extra = self.index.search(near, max(wanted, 1), allowed=allowed)
+                extra = np.setdiff1d(extra[extra >= 0], rows)
+                if len(extra):
+                    more = np.asarray(self.catalog.embeddings[extra], dtype=np.float32) @ np.asarray(
+                        query.embedding, dtype=np.float32)
+                    rows, visual = np.concatenate([rows, extra]), np.concatenate([visual, more])
             comps = self.components(query, rows, visual)
             totals = blend(comps, weights)
             if adjustments:
                 totals = totals + np.array([adjustments.get(self.keys[r], 0.0) for r in rows])
+            if rerank is not None and rerank.bonus is not None and len(rows):
+                totals = totals + np.asarray(rerank.bonus(rows), dtype=np.float64)
             order = np.lexsort((rows, -totals))  # ties: lower row first (deterministic)
             chosen = [int(i) for i in order]
             if self.config.dedupe_items:
@@ -444,8 +481,8 @@ class Recommender:
             if len(chosen) >= top_k or wanted >= available:
                 break
             wanted = min(available, wanted * 4)
-        return [self.explain(query, int(rows[i]), comps[i], float(totals[i]), weights, rank)
-                for rank, i in enumerate(chosen[:top_k], start=1)]
+        chosen = np.asarray(chosen[:top_k], dtype=np.int64)
+        return rows[chosen].astype(np.int64), comps[chosen], totals[chosen]
 
     # -- explanations
 

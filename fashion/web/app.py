@@ -421,9 +421,10 @@ def create_app(engine: "Engine", config: Config | None = None,
         answers = []
         for query_id, query in described:
             judged = session.judged(query_id) if session is not None else {}
-            adapted = _refined(query, judged) if judged else query
-            results = engine.recommend(adapted, top_k=top_k, weights=used, filters=filters,
-                                       adjustments=prior_items or None)
+            refined = _refined(query, judged, used)
+            results = engine.recommend(refined.query, top_k=top_k, weights=used, filters=filters,
+                                       exclude=refined.exclude, adjustments=prior_items or None,
+                                       rerank=refined.rerank)
             answer = {"query_id": query_id, "query": query.to_dict(),
                       "results": [{**r.to_dict(), "id": r.row} for r in results]}
             if garment_info and query_id in garment_info:
@@ -445,21 +446,16 @@ def create_app(engine: "Engine", config: Config | None = None,
         return {"catalog": engine.describe_catalog(), "weights": used.normalised().as_dict(),
                 "weights_learned": learned is not None, "filters": filters.as_dict(), "queries": answers}
 
-    def _refined(query: "Query", judged: dict[str, int]) -> "Query":
-        """The query moved toward this session's liked items and away from its disliked ones."""
-        import numpy as np
-
-        from fashion.colour.similarity import unpack_palette
-        from fashion.feedback.adaptation import refine_query
+    def _refined(query: "Query", judged: dict[str, int], weights: Weights) -> Any:
+        """This session's refinement of the query (fashion.feedback.refinement: Rocchio toward its liked
+        items, its disliked items hidden, a bonus for items like the liked ones)."""
+        from fashion.feedback.refinement import refine_session
 
         rows = {key: engine.recommender.row_of(key) for key in judged}
         liked = [row for key, row in rows.items() if row is not None and judged[key] > 0]
         disliked = [row for key, row in rows.items() if row is not None and judged[key] < 0]
-        catalog = engine.catalog
-        refined = refine_query(query.embedding, query.palette.lab, query.palette.shares, liked, disliked,
-                               np.asarray(catalog.embeddings, dtype=np.float32), catalog.palette_lab,
-                               catalog.palette_shares, engine.config.feedback, engine.config.colour.match_delta_e)
-        return replace(query, embedding=refined.embedding, palette=unpack_palette(refined.lab, refined.shares))
+        return refine_session(engine.recommender, query, liked, disliked, engine.config.feedback,
+                              engine.config.colour.match_delta_e, weights)
 
     def record_and_refit(store: "FeedbackStore", events: list[FeedbackEvent]) -> int:
         """Store the events, then refit the learned blend weights (as ``recommend.py --like`` does)."""

@@ -1,0 +1,100 @@
+"""A shopper's session refinement (fashion.feedback.refinement): disliked items hidden, items like the
+liked ones lifted (also from outside the photo's visual neighbours), the bonus as documented."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_recommender import BLUE, LABELS, RED, WHITE, make_catalog, make_query
+
+from fashion.config import load_config
+from fashion.feedback.refinement import judged_bonus, refine_session, row_queries
+from fashion.recommend.components import ItemArrays, score_matrices
+from fashion.recommend.recommender import Recommender, Weights
+
+# Rows 0-3 look like the photo (Tee, red); rows 4-6 look unlike it and are Jeans; 4 and 5 blue.
+EMBEDDINGS = [[1, 0, 0], [0.95, 0.1, 0], [0.9, 0.2, 0], [0.85, 0.3, 0], [0, 1, 0], [0.1, 0.95, 0], [0, 0.9, 0.4]]
+CATEGORIES = [[1, 0, 0]] * 4 + [[0, 1, 0]] * 3
+COLOURS = [[RED], [RED], [RED], [RED], [BLUE], [BLUE], [WHITE]]
+
+
+def make_recommender(**recommend) -> tuple[Recommender, object]:
+    config = load_config()
+    config = dataclasses.replace(config, recommend=dataclasses.replace(config.recommend, **recommend))
+    catalog = make_catalog(EMBEDDINGS, CATEGORIES, COLOURS, [[1.0]] * len(EMBEDDINGS))
+    return Recommender(catalog, LABELS, config.recommend, config.colour), config
+
+
+def photo():
+    return make_query([1, 0, 0], [1, 0, 0], RED)
+
+
+def ranked(recommender, refined, top_k=3):
+    rows, _, _ = recommender.rank(refined.query, top_k=top_k, exclude=refined.exclude, rerank=refined.rerank)
+    return rows.tolist()
+
+
+def test_disliked_items_are_not_shown_again():
+    recommender, config = make_recommender()
+    before = ranked(recommender, refine_session(recommender, photo(), [], [], config.feedback, 10.0, Weights(0.6, 0.25, 0.15)))
+    assert before == [0, 1, 2]
+    refined = refine_session(recommender, photo(), [], [0, 1], config.feedback, 10.0, Weights(0.6, 0.25, 0.15))
+    assert refined.exclude == ["img/0.jpg", "img/1.jpg"]
+    after = ranked(recommender, refined)
+    assert 0 not in after and 1 not in after and after[0] == 2
+    # The same through recommend() (what the CLI and the web page call).
+    results = recommender.recommend(refined.query, top_k=3, exclude=refined.exclude, rerank=refined.rerank)
+    assert [r.row for r in results] == after
+    # Switched off: they come back (only moved down by the bonus).
+    kept = refine_session(recommender, photo(), [], [0, 1], dataclasses.replace(config.feedback, hide_disliked=False),
+                          10.0, Weights(0.6, 0.25, 0.15))
+    assert kept.exclude == [] and set(ranked(recommender, kept, top_k=7)) == set(range(7))
+
+
+def test_a_liked_item_lifts_items_like_it_from_outside_the_photos_neighbours():
+    # Two candidates only (top_k 1 x 2): the photo's neighbours are rows 0 and 1; Jeans never compete.
+    recommender, config = make_recommender(candidate_multiple=2)
+    weights = Weights(0.6, 0.25, 0.15)
+    assert ranked(recommender, refine_session(recommender, photo(), [], [], config.feedback, 10.0, weights), 2) == [0, 1]
+    # The shopper liked row 4 (blue Jeans) and turned down the red Tees they were shown.
+    refined = refine_session(recommender, photo(), [4], [0, 1], config.feedback, 10.0, weights)
+    assert refined.rerank is not None and refined.rerank.near is not None
+    rows = ranked(recommender, refined, top_k=3)
+    assert set(rows[:2]) == {4, 5}  # the liked item and the other blue Jeans (not a neighbour of the photo)
+    # Without the liked items' neighbours and the bonus, Rocchio alone keeps the red Tees first.
+    rocchio_only = refine_session(recommender, photo(), [4], [0, 1],
+                                  dataclasses.replace(config.feedback, session_like_weight=0.0,
+                                                      session_dislike_weight=0.0), 10.0, weights)
+    assert rocchio_only.rerank is None
+    assert ranked(recommender, rocchio_only, top_k=1)[0] in (2, 3)
+
+
+def test_bonus_is_rocchio_in_score_space():
+    recommender, _ = make_recommender()
+    weights = Weights(0.5, 0.3, 0.2)
+    bonus = judged_bonus(recommender, [4, 5], [0], weights, like_weight=0.8, dislike_weight=0.4)
+    rows = np.arange(7)
+    parts = score_matrices(row_queries(recommender.catalog, [4, 5, 0]), ItemArrays.of_catalog(recommender.catalog, rows))
+    blended = np.tensordot(np.array([0.5, 0.3, 0.2]), parts, axes=1)  # (3 judged, 7 rows)
+    expected = 0.8 * blended[:2].mean(axis=0) - 0.4 * blended[2]
+    assert bonus(rows) == pytest.approx(expected)
+    # Blue Jeans gain, red Tees lose.
+    assert bonus(np.array([5]))[0] > 0 > bonus(np.array([1]))[0]
+    # A cached pair matrix gives the same bonus (the shopper simulation's shortcut).
+    cached = judged_bonus(recommender, [4, 5], [0], weights, 0.8, 0.4,
+                          pair_components=lambda judged, r: score_matrices(
+                              row_queries(recommender.catalog, judged), ItemArrays.of_catalog(recommender.catalog, r)))
+    assert cached(rows) == pytest.approx(expected)
+    assert judged_bonus(recommender, [4], [0], weights, 0.0, 0.0) is None
+
+
+def test_nothing_judged_or_feedback_off_changes_nothing():
+    recommender, config = make_recommender()
+    query = photo()
+    untouched = refine_session(recommender, query, [], [], config.feedback, 10.0, Weights(0.6, 0.25, 0.15))
+    assert untouched.query is query and untouched.exclude == [] and untouched.rerank is None
+    off = refine_session(recommender, query, [4], [0], dataclasses.replace(config.feedback, enabled=False), 10.0,
+                         Weights(0.6, 0.25, 0.15))
+    assert off.query is query and off.exclude == [] and off.rerank is None
