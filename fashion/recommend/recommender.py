@@ -20,8 +20,11 @@ several views of one item (same ``item_id``) only the best is kept.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -242,6 +245,41 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().casefold())
 
 
+MEMO_SIZE = 256  # searches and score components a Recommender keeps for re-ranks (see Recommender._search)
+
+
+class _Memo:
+    """A thread-safe LRU of values computed for a query object: an entry only answers for the very
+    object it was computed for (keys hold ``id(query)``; the entry keeps the query alive)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, owner: Any) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not owner:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple, owner: Any, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (owner, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def _digest(array: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).digest()
+
+
+FACTS_CACHE = 100_000  # catalog rows whose explanation facts a Recommender keeps (then starts afresh)
+
+
 def row_colours(catalog: Catalog, row: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """A catalog row's palette: its Lab colours (padding dropped) and, for each, name, family, hex
     and share (the explanation of a result, whether found by a photo or by words)."""
@@ -364,6 +402,8 @@ class Recommender:
         names = np.asarray(labels.category_names or [""], dtype=object)
         self._predicted_names = np.array([normalise_name(n) for n in names], dtype=object)[self._predicted]
         self._labels_norm = np.array([normalise_name(n) for n in catalog.items["label"]], dtype=object)
+        self._row_facts: dict[tuple[int, float, int], tuple[Any, ...]] = {}  # see _facts
+        self._memo = _Memo(MEMO_SIZE)  # see _search and components
 
     def __len__(self) -> int:
         return len(self.catalog)
@@ -424,8 +464,24 @@ class Recommender:
         """(len(rows), K) scores of catalog rows for a query, one column per registered score
         component (registry order); ``visual``, when given, is the search's cosine for these rows."""
         rows = np.asarray(rows, dtype=np.int64)
-        precomputed = {"visual": visual} if visual is not None and "visual" in component_names() else None
-        return score_matrix(query, ItemArrays.of_catalog(self.catalog, rows), precomputed=precomputed)
+        key = ("components", id(query), _digest(rows), None if visual is None else _digest(np.asarray(visual)))
+        kept = self._memo.get(key, query)
+        if kept is None:
+            precomputed = {"visual": visual} if visual is not None and "visual" in component_names() else None
+            kept = score_matrix(query, ItemArrays.of_catalog(self.catalog, rows), precomputed=precomputed)
+            self._memo.put(key, query, kept)
+        return kept.copy()
+
+    def _search(self, query: Query, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``self.index.search`` for the query's embedding, kept for the last ``MEMO_SIZE`` queries: a
+        re-rank of the same photo with other weights searches the same candidates (issue 17)."""
+        key = ("search", id(query), _digest(np.asarray(query.embedding)), k,
+               None if allowed is None else _digest(np.packbits(np.asarray(allowed, dtype=bool))))
+        kept = self._memo.get(key, query)
+        if kept is None:
+            kept = self.index.search(query.embedding, k, allowed=allowed)
+            self._memo.put(key, query, kept)
+        return kept[0].copy(), kept[1].copy()
 
     def recommend(self, query: Query, top_k: int | None = None, weights: Weights | None = None,
                   filters: Filters | None = None, exclude: Iterable[str] = (),
@@ -455,7 +511,7 @@ class Recommender:
         near = None if rerank is None or rerank.near is None or not len(rerank.near) else \
             np.asarray(rerank.near, dtype=np.float32).reshape(-1, np.size(query.embedding))
         while True:
-            scores, indices = self.index.search(query.embedding, max(wanted, 1), allowed=allowed)
+            scores, indices = self._search(query, max(wanted, 1), allowed)
             valid = indices[0] >= 0
             rows, visual = indices[0][valid], scores[0][valid]
             if near is not None:  # the liked items' neighbours join the candidates (visual: exact cosine)
@@ -491,26 +547,45 @@ class Recommender:
         """A :class:`Result` for one catalog row: scores, category, colours, ΔE, shared attributes."""
         from fashion.colour.spaces import ciede2000
 
-        catalog, labels, config = self.catalog, self.labels, self.config
-        item = catalog.items.iloc[row]
-        lab, colours = row_colours(catalog, row)
+        labels = self.labels
+        fields, lab, colours, predicted, probability, item_attrs = self._facts(row)
         delta_e = float(ciede2000(lab[0], query.palette.dominant_lab)) if len(lab) else float("nan")
-        probs = np.asarray(catalog.category_probs[row], dtype=np.float32)
-        predicted = int(np.argmax(probs)) if len(probs) else -1
-        item_attrs = predicted_attributes(catalog.attribute_index[row], catalog.attribute_probs[row],
-                                          config.attribute_threshold, config.explain_attributes)
         query_attrs = [a["id"] for a in query.attributes]
         shared = [a for a in query_attrs if a in set(item_attrs)]
         return Result(
-            rank=rank, row=row, key=str(item["key"]), path=str(item["path"]), name=str(item["name"]),
-            item_id=str(item["item_id"]), label=str(item["label"]),
+            rank=rank, row=row, **fields,
             predicted_category=labels.category_names[predicted] if predicted >= 0 else "",
-            predicted_probability=float(probs[predicted]) if predicted >= 0 else 0.0,
+            predicted_probability=probability,
             scores={"total": total, **{name: float(v) for name, v in zip(component_names(), components)}},
-            weights=weights.as_dict(), colours=colours, delta_e=delta_e,
+            weights=weights.as_dict(), colours=[dict(c) for c in colours], delta_e=delta_e,
             shared_attributes=[{"name": labels.attribute_names[a],
                                 "type": ATTRIBUTE_TYPE_NAMES.get(labels.attribute_types[a], "other")} for a in shared],
         )
+
+    def _facts(self, row: int) -> tuple[Any, ...]:
+        """What an explanation says of a catalog row whatever the query: its item fields, palette
+        (Lab and named colours), predicted category and attributes. Worked out once per row and
+        kept (the colour names alone cost a CIEDE2000 per named colour, most of a re-rank's time;
+        issue 17), at most ``FACTS_CACHE`` rows."""
+        config = self.config
+        cache_key = (row, config.attribute_threshold, config.explain_attributes)
+        facts = self._row_facts.get(cache_key)
+        if facts is None:
+            catalog = self.catalog
+            item = catalog.items.iloc[row]
+            fields = {"key": str(item["key"]), "path": str(item["path"]), "name": str(item["name"]),
+                      "item_id": str(item["item_id"]), "label": str(item["label"])}
+            lab, colours = row_colours(catalog, row)
+            probs = np.asarray(catalog.category_probs[row], dtype=np.float32)
+            predicted = int(np.argmax(probs)) if len(probs) else -1
+            probability = float(probs[predicted]) if predicted >= 0 else 0.0
+            item_attrs = predicted_attributes(catalog.attribute_index[row], catalog.attribute_probs[row],
+                                              config.attribute_threshold, config.explain_attributes)
+            facts = (fields, lab, colours, predicted, probability, item_attrs)
+            if len(self._row_facts) >= FACTS_CACHE:
+                self._row_facts.clear()
+            self._row_facts[cache_key] = facts
+        return facts
 
 
 def describe_predictions(labels: Labels, category_probs: np.ndarray, attribute_probs: np.ndarray,

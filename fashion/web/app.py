@@ -345,8 +345,10 @@ def create_app(engine: "Engine", config: Config | None = None,
         # Weights the shopper set (sliders moved) win over learned ones, as --weights in the CLI.
         explicit = weights_used != Weights.from_config(engine.config.recommend)
         learned, prior_items = await _global_feedback()
-        payload = await run_in_threadpool(_answer, described, top_k, weights_used, filters, session,
-                                          None if explicit else learned, prior_items, garment_info)
+        # In the event loop's own thread: a few milliseconds of Python that holds the GIL anyway (a
+        # hand-off to the thread pool cost more than a re-rank itself under 4 clients; issue 17).
+        payload = _answer(described, top_k, weights_used, filters, session, None if explicit else learned,
+                          prior_items, garment_info)
         return _with_session(JSON(payload), session)
 
     def _with_session(response: Response, session: Any) -> Response:
@@ -425,7 +427,7 @@ def create_app(engine: "Engine", config: Config | None = None,
             results = engine.recommend(refined.query, top_k=top_k, weights=used, filters=filters,
                                        exclude=refined.exclude, adjustments=prior_items or None,
                                        rerank=refined.rerank)
-            answer = {"query_id": query_id, "query": query.to_dict(),
+            answer = {"query_id": query_id, "query": queries.as_dict(query_id, query),
                       "results": [{**r.to_dict(), "id": r.row} for r in results]}
             if garment_info and query_id in garment_info:
                 answer["garment"] = garment_info[query_id]

@@ -30,11 +30,13 @@ log = logging.getLogger("fashion.web")
 
 
 class QueryCache:
-    """The most recently described queries by id (an LRU of ``size`` entries; thread-safe)."""
+    """The most recently described queries by id (an LRU of ``size`` entries; thread-safe), with
+    each one's JSON description once it has been asked for (:meth:`as_dict`)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._queries: OrderedDict[str, "Query"] = OrderedDict()
+        self._dicts: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def get(self, query_id: str) -> "Query | None":
@@ -46,10 +48,25 @@ class QueryCache:
 
     def put(self, query_id: str, query: "Query") -> None:
         with self._lock:
+            if self._queries.get(query_id) is not query:
+                self._dicts.pop(query_id, None)
             self._queries[query_id] = query
             self._queries.move_to_end(query_id)
             while len(self._queries) > self.size:
-                self._queries.popitem(last=False)
+                old, _ = self._queries.popitem(last=False)
+                self._dicts.pop(old, None)
+
+    def as_dict(self, query_id: str, query: "Query") -> dict[str, Any]:
+        """``query.to_dict()``, worked out once while ``query`` is the one kept under ``query_id``: a
+        re-rank answers with the same description (its colour names cost a CIEDE2000 each)."""
+        with self._lock:
+            kept = self._dicts.get(query_id) if self._queries.get(query_id) is query else None
+        if kept is None:
+            kept = query.to_dict()
+            with self._lock:
+                if self._queries.get(query_id) is query:
+                    self._dicts[query_id] = kept
+        return dict(kept)
 
     def __len__(self) -> int:
         return len(self._queries)
