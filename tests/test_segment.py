@@ -243,3 +243,25 @@ def test_ccp_test_photos_segment_to_garments(segmenter):
         ious.append((union & truth).sum() / (union | truth).sum())
         assert len(segmentation_palette(image, found)) >= 1
     assert np.mean(ious) > 0.5
+
+
+def _label_map_with_hair_at(row: slice, size=(60, 100)):
+    from fashion.segment.segmenter import LabelMap
+
+    width, height = size
+    labels = np.zeros((height, width), np.uint8)
+    labels[30:70, 10:50] = CLASSES.index("upper")
+    labels[70:75, 20:40] = CLASSES.index("skin")
+    labels[row, 25:35] = CLASSES.index("hair")
+    return LabelMap(labels, size)
+
+
+@pytest.mark.parametrize("hair_rows, person", [(slice(2, 12), True), (slice(85, 95), False)])
+def test_a_person_has_hair_near_the_top(segmenter, monkeypatch, hair_rows, person):
+    """Skin and hair somewhere are not a person: a product shot's shading can look like both."""
+    label_map = _label_map_with_hair_at(hair_rows)
+    monkeypatch.setattr(segmenter, "label_map", lambda image: label_map)
+    image = Image.new("RGB", label_map.size, (240, 240, 240))
+    found = segmenter.segment(image)
+    assert found.person is person
+    assert [g.part for g in found.garments] == (["upper"] if person else [FALLBACK_PART])
