@@ -50,7 +50,7 @@ def test_refuses_what_colorthief_refuses(colours):
     pixels = np.zeros((4, 3), dtype=np.uint8)
     with pytest.raises(MMCQError):
         mmcq_boxes(pixels, colours)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - colorthief raises bare Exceptions
         MMCQ.quantize(pixels.tolist(), colours)
 
 

@@ -91,7 +91,7 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
     the settings record (:data:`fashion.colour.settings.DEFAULT_QUANTISER`, chosen by
     measurement: see :mod:`fashion.colour.garment` and ``python -m bench segment``).
     """
-    from fashion.colour.garment import garment_palette, quantise
+    from fashion.colour.garment import quantise
     from fashion.colour.palette import garment_pixels
 
     if bbox is None and colour.segment:
