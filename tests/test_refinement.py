@@ -58,11 +58,16 @@ def test_a_liked_item_lifts_items_like_it_from_outside_the_photos_neighbours():
     recommender, config = make_recommender(candidate_multiple=2)
     weights = Weights(0.6, 0.25, 0.15)
     assert ranked(recommender, refine_session(recommender, photo(), [], [], config.feedback, 10.0, weights), 2) == [0, 1]
-    # The shopper liked row 4 (blue Jeans) and turned down the red Tees they were shown.
+    # The shopper liked row 4 (blue Jeans) and turned down the red Tees they were shown: with the
+    # default settings the Jeans join the list behind the photo's near twins (rows 2, 3) ...
     refined = refine_session(recommender, photo(), [4], [0, 1], config.feedback, 10.0, weights)
     assert refined.rerank is not None and refined.rerank.near is not None
-    rows = ranked(recommender, refined, top_k=3)
-    assert set(rows[:2]) == {4, 5}  # the liked item and the other blue Jeans (not a neighbour of the photo)
+    assert ranked(recommender, refined, top_k=4) == [3, 2, 5, 4]
+    # ... and with a stronger pull they lead it: the liked item and the other blue Jeans (row 5, not
+    # a neighbour of the photo), then row 6 (Jeans too).
+    strong = refine_session(recommender, photo(), [4], [0, 1],
+                            dataclasses.replace(config.feedback, session_like_weight=1.0), 10.0, weights)
+    assert ranked(recommender, strong, top_k=3) == [5, 4, 6]
     # Without the liked items' neighbours and the bonus, Rocchio alone keeps the red Tees first.
     rocchio_only = refine_session(recommender, photo(), [4], [0, 1],
                                   dataclasses.replace(config.feedback, session_like_weight=0.0,

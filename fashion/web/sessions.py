@@ -2,10 +2,10 @@
 
 A session is a random token in a cookie (:data:`COOKIE`); the server keeps, per session and per
 described photo (``query_id``), the items it showed and the shopper's likes / dislikes. The
-refinement a session drives is the CLI's (:class:`fashion.feedback.session.FeedbackSession`):
-Rocchio on the query's embedding and palette from *this session's* judgements
-(:func:`fashion.feedback.adaptation.refine_query`), while the learned blend weights and the item
-prior stay global (every shopper's recorded events). A token the server does not hold (forged,
+refinement a session drives is the CLI's (:func:`fashion.feedback.refinement.refine_session`)
+from *this session's* judgements: Rocchio on the query's embedding and palette, its disliked
+items not shown again for that photo, a bonus for items like its liked ones; the learned blend
+weights and the item prior stay global (every shopper's recorded events). A token the server does not hold (forged,
 expired, from a restarted server) gets a new empty session, never someone else's; feedback on an
 item the session was not shown for that photo is refused.
 
