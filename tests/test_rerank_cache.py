@@ -108,3 +108,20 @@ def test_query_cache_keeps_each_query_description():
     cache.put("b", query)
     cache.put("c", query)  # "a" falls out of the LRU, with its description
     assert cache.get("a") is None and "a" not in cache._dicts
+
+
+def test_explanations_prepared_in_bulk_equal_one_row_at_a_time():
+    from fashion.recommend.recommender import row_colours
+
+    catalog = _catalog(n=40, seed=3)
+    recommender = _fresh(catalog)
+    assert recommender.prepare_explanations(chunk=7) == 40
+    assert recommender.prepare_explanations() == 0  # all kept
+    for row in range(40):
+        fields, lab, colours, predicted, probability, _ = recommender._facts(row)
+        want_lab, want_colours = row_colours(catalog, row)
+        np.testing.assert_array_equal(lab, want_lab)
+        assert colours == want_colours
+        assert fields["key"] == catalog.items["key"].iloc[row] and fields["label"] == catalog.items["label"].iloc[row]
+        assert predicted == int(np.argmax(catalog.category_probs[row]))
+        assert probability == float(catalog.category_probs[row][predicted])

@@ -86,9 +86,32 @@ class Engine:
         Raises :class:`fashion.data.images.ImageLoadError` for a file that is missing, empty, not an
         image or too large.
         """
+        return self._describe_loaded(*self._load(images, names))
+
+    def describe_each(self, images: Sequence[ImageInput], names: Sequence[str] | None = None) -> list[Any]:
+        """:meth:`describe` for images that stand alone (a web server's uploads from several
+        shoppers, described in one network batch): an image that cannot be read gives its
+        :class:`fashion.data.images.ImageLoadError` in its place instead of failing the others."""
+        from fashion.data.images import ImageLoadError
+
+        loaded: list[Any] = []
+        for number, image in enumerate(images):
+            name = names[number] if names else (f"upload {number + 1}" if isinstance(image, (bytes, bytearray))
+                                                else f"image {number + 1}" if isinstance(image, Image.Image)
+                                                else str(image))  # as describe() names them
+            try:
+                loaded.append(self._load([image], [name]))
+            except ImageLoadError as error:
+                loaded.append(error)
+        good = [item for item in loaded if not isinstance(item, ImageLoadError)]
+        pictures, checksums, labels, keys = ([item[part][0] for item in good] for part in range(4))
+        described = iter(self._describe_loaded(pictures, checksums, labels, keys))
+        return [item if isinstance(item, ImageLoadError) else next(described) for item in loaded]
+
+    def _describe_loaded(self, pictures: list[Image.Image], checksums: list[str], labels: list[str],
+                         keys: list[str | None]) -> list[Query]:
         from fashion.colour.palette import Palette
 
-        pictures, checksums, labels, keys = self._load(images, names)
         if not pictures:
             return []
         # A catalog image as the query is seen exactly as the catalog saw it: cropped to its box.

@@ -494,6 +494,7 @@ class Recommender:
         """
         weights = (weights or Weights.from_config(self.config)).normalised()
         rows, comps, totals = self.rank(query, top_k, weights, filters, exclude, adjustments, rerank)
+        self.prepare_explanations(rows)  # the results' rows not explained before: one colour naming
         return [self.explain(query, int(row), comp, float(total), weights, rank)
                 for rank, (row, comp, total) in enumerate(zip(rows, comps, totals), start=1)]
 
@@ -568,24 +569,58 @@ class Recommender:
         kept (the colour names alone cost a CIEDE2000 per named colour, most of a re-rank's time;
         issue 17), at most ``FACTS_CACHE`` rows."""
         config = self.config
-        cache_key = (row, config.attribute_threshold, config.explain_attributes)
-        facts = self._row_facts.get(cache_key)
-        if facts is None:
-            catalog = self.catalog
-            item = catalog.items.iloc[row]
-            fields = {"key": str(item["key"]), "path": str(item["path"]), "name": str(item["name"]),
-                      "item_id": str(item["item_id"]), "label": str(item["label"])}
-            lab, colours = row_colours(catalog, row)
-            probs = np.asarray(catalog.category_probs[row], dtype=np.float32)
-            predicted = int(np.argmax(probs)) if len(probs) else -1
-            probability = float(probs[predicted]) if predicted >= 0 else 0.0
-            item_attrs = predicted_attributes(catalog.attribute_index[row], catalog.attribute_probs[row],
-                                              config.attribute_threshold, config.explain_attributes)
+        facts = self._row_facts.get((row, config.attribute_threshold, config.explain_attributes))
+        return facts if facts is not None else self._work_out_facts([row])[0]
+
+    def prepare_explanations(self, rows: Iterable[int] | None = None, chunk: int = 1000) -> int:
+        """Work out and keep the explanation facts (:meth:`_facts`) of ``rows`` (default: every row)
+        not kept yet, ``chunk`` rows per colour naming; returns how many rows it added. A server
+        calls it at start so that its first answers explain from memory."""
+        config = self.config
+        setting = (config.attribute_threshold, config.explain_attributes)
+        wanted = range(len(self)) if rows is None else rows
+        todo = list(dict.fromkeys(int(r) for r in wanted if (int(r), *setting) not in self._row_facts))
+        for first in range(0, len(todo), chunk):
+            self._work_out_facts(todo[first:first + chunk])
+        return len(todo)
+
+    def _work_out_facts(self, rows: list[int]) -> list[tuple[Any, ...]]:
+        """The facts of ``rows`` (one colour naming for all their palettes), kept as they are made."""
+        from fashion.colour.names import colour_families, colour_names
+        from fashion.colour.spaces import lab_to_rgb
+
+        catalog, config = self.catalog, self.config
+        index = np.asarray(rows, dtype=np.int64)
+        items = catalog.items
+        columns = {c: items[c].to_numpy()[index] for c in ("key", "path", "name", "item_id", "label")}
+        shares = np.asarray(catalog.palette_shares[index], dtype=np.float32)
+        labs = np.asarray(catalog.palette_lab[index], dtype=np.float64)
+        rgbs = np.asarray(catalog.palette_rgb[index])
+        used = shares > 0
+        names, families = colour_names(labs[used]), colour_families(labs[used])
+        probs = np.asarray(catalog.category_probs[index], dtype=np.float32)
+        attribute_index, attribute_probs = catalog.attribute_index[index], catalog.attribute_probs[index]
+        made, offset = [], 0
+        for i, row in enumerate(rows):
+            lab, rgb, count = labs[i][used[i]], rgbs[i][used[i]], int(used[i].sum())
+            if not rgb.any() and len(lab):
+                rgb = lab_to_rgb(lab)
+            colours = [{"name": n, "family": str(f), "hex": "#{:02x}{:02x}{:02x}".format(*map(int, c)),
+                        "share": round(float(s), 4)}
+                       for n, f, c, s in zip(names[offset:offset + count], families[offset:offset + count], rgb,
+                                             shares[i][used[i]])]
+            offset += count
+            predicted = int(np.argmax(probs[i])) if probs.shape[1] else -1
+            probability = float(probs[i, predicted]) if predicted >= 0 else 0.0
+            item_attrs = predicted_attributes(attribute_index[i], attribute_probs[i], config.attribute_threshold,
+                                              config.explain_attributes)
+            fields = {name: str(values[i]) for name, values in columns.items()}
             facts = (fields, lab, colours, predicted, probability, item_attrs)
             if len(self._row_facts) >= FACTS_CACHE:
                 self._row_facts.clear()
-            self._row_facts[cache_key] = facts
-        return facts
+            self._row_facts[(row, config.attribute_threshold, config.explain_attributes)] = facts
+            made.append(facts)
+        return made
 
 
 def describe_predictions(labels: Labels, category_probs: np.ndarray, attribute_probs: np.ndarray,

@@ -80,6 +80,7 @@ if TYPE_CHECKING:
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 JSON_BODY_LIMIT = 64 * 1024  # POST /feedback and any other JSON body
+PREPARE_EXPLANATIONS_MAX = 50_000  # catalogs up to this size have every row's explanation ready at start
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 QUERY_ID = re.compile(r"^[0-9a-f]{64}$")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
@@ -128,9 +129,15 @@ def create_app(engine: "Engine", config: Config | None = None,
         path = getattr(feedback_store, "path", feedback_store)
         feedback = FeedbackWriter(Path(path), getattr(feedback_store, "timeout", 30.0))
 
+    def prepare_explanations() -> None:
+        # Every row's explanation facts (colour names, ...) while the workers start: answers then
+        # explain from memory (issue 17). Larger catalogs keep what their answers work out.
+        if len(engine.catalog) <= PREPARE_EXPLANATIONS_MAX:
+            engine.recommender.prepare_explanations()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await describer.start()
+        await asyncio.gather(describer.start(), run_in_threadpool(prepare_explanations))
         try:
             yield
         finally:
@@ -225,6 +232,7 @@ def create_app(engine: "Engine", config: Config | None = None,
                        "max_image_pixels": engine.config.data.max_image_pixels},
             "feedback": feedback is not None,
             "describe": describer.mode,
+            "describe_batches": {str(size): count for size, count in sorted(describer.batches.items())},
             "queries_cached": len(queries),
         })
 

@@ -9,11 +9,9 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from fastapi.concurrency import run_in_threadpool
 
 from fashion.data.workers import available_cores
 
@@ -110,15 +108,17 @@ def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
 
 
 def _worker_describe(datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
-    """(model checksum, worker pid, [Query | ("error", name, cause)]) for uploads, in a worker."""
+    """(model checksum, worker pid, [Query | ("error", name, cause)]) for uploads, in a worker:
+    one network batch for all of them; an unreadable one answers for itself only."""
+    return _WORKER["engine"].loaded.checksum, os.getpid(), _describe_each(_WORKER["engine"], datas, names)
+
+
+def _describe_each(engine: "Engine", datas: list[bytes], names: list[str]) -> list[Any]:
     from fashion.data.images import ImageLoadError
 
-    engine = _WORKER["engine"]
-    try:
-        answers: list[Any] = engine.describe(datas, names)
-    except ImageLoadError as error:  # its custom __init__ does not survive pickling: send the parts
-        answers = [("error", error.path, error.cause)]
-    return engine.loaded.checksum, os.getpid(), answers
+    # An ImageLoadError's custom __init__ does not survive pickling: its parts travel instead.
+    return [("error", a.path, a.cause) if isinstance(a, ImageLoadError) else a
+            for a in engine.describe_each(datas, names)]
 
 
 def _probe_image() -> bytes:
@@ -147,14 +147,24 @@ class Describer:
     ``workers == 0`` (or no checkpoint path): in a thread of this process. Otherwise in that many
     worker processes (spawned, each loading the checkpoint once, checked against the engine's
     model checksum); a broken pool falls back to this process.
+
+    Uploads are batched as they wait (issue 17): each worker (or this process) describes one batch
+    at a time, and the uploads that arrived while it was busy (at most ``max_batch``, from any
+    request) go together as its next batch, one network pass for all of them. An upload that
+    finds a worker free goes at once, alone: batching adds no wait.
     """
 
-    def __init__(self, engine: "Engine", workers: int = 0, checkpoint: str | Path | None = None) -> None:
+    def __init__(self, engine: "Engine", workers: int = 0, checkpoint: str | Path | None = None,
+                 max_batch: int = 4) -> None:
         self.engine = engine
         self.workers = workers if checkpoint is not None else 0
         self.checkpoint = str(checkpoint) if checkpoint is not None else None
+        self.max_batch = max(1, max_batch)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._waiting: deque[tuple[bytes, str, asyncio.Future]] = deque()
+        self._busy = 0  # batches being described
+        self.batches: Counter[int] = Counter()  # batch size -> how many were described
 
     @property
     def mode(self) -> str:
@@ -203,26 +213,74 @@ class Describer:
             raise RuntimeError("describe worker loaded another model than the server (checkpoint changed on disk?)")
 
     async def describe(self, datas: list[bytes], names: list[str]) -> list["Query"]:
+        """The uploads' queries, in order; the first unreadable one (in order) raises its
+        :class:`~fashion.data.images.ImageLoadError`."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in datas]
+        self._waiting.extend(zip(datas, names, futures))
+        self._dispatch(loop)
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return answers  # type: ignore[return-value]
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start a batch on every free worker (one at a time in process) while uploads wait."""
+        while self._waiting and self._busy < max(1, self.workers):
+            batch = []
+            while self._waiting and len(batch) < self.max_batch:
+                item = self._waiting.popleft()
+                if not item[2].done():  # a request that gave up (client gone) is skipped
+                    batch.append(item)
+            if not batch:
+                continue
+            self._busy += 1
+            self.batches[len(batch)] += 1
+            datas, names = [b[0] for b in batch], [b[1] for b in batch]
+            pool = self._get_pool()
+            if pool is not None:
+                done = loop.run_in_executor(pool, _worker_describe, datas, names)
+            else:
+                done = loop.run_in_executor(None, self._describe_here, datas, names)
+            done.add_done_callback(lambda task, batch=batch: self._finished(loop, batch, task))
+
+    def _describe_here(self, datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
+        return self.engine.loaded.checksum, os.getpid(), _describe_each(self.engine, datas, names)
+
+    def _finished(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[bytes, str, asyncio.Future]],
+                  task: asyncio.Future) -> None:
         from concurrent.futures.process import BrokenProcessPool
 
         from fashion.data.images import ImageLoadError
 
-        pool = self._get_pool()
-        if pool is not None:
+        self._busy -= 1
+        error = task.exception() if not task.cancelled() else asyncio.CancelledError()
+        if isinstance(error, BrokenProcessPool):
+            log.error("describe workers died; describing uploads in the server process from now on")
+            with self._lock:
+                self.workers, self._pool = 0, None
+            self._waiting.extendleft(reversed(batch))  # described again, in this process
+        elif error is not None:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            checksum, _, answers = task.result()
             try:
-                checksum, _, answers = await asyncio.get_running_loop().run_in_executor(
-                    pool, _worker_describe, datas, names)
-            except BrokenProcessPool:
-                log.error("describe workers died; describing uploads in the server process from now on")
-                with self._lock:
-                    self.workers, self._pool = 0, None
-            else:
                 self._check(checksum)
-                for answer in answers:
-                    if isinstance(answer, tuple):
-                        raise ImageLoadError(answer[1], answer[2])
-                return answers
-        return await run_in_threadpool(self.engine.describe, datas, names)
+            except RuntimeError as mismatch:
+                answers = [mismatch] * len(batch)
+            for (_, _, future), answer in zip(batch, answers):
+                if future.done():
+                    continue
+                if isinstance(answer, tuple):
+                    future.set_exception(ImageLoadError(answer[1], answer[2]))
+                elif isinstance(answer, BaseException):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+        self._dispatch(loop)
 
     def close(self) -> None:
         with self._lock:
