@@ -536,12 +536,15 @@ def target_lines(results: dict[str, dict[str, np.ndarray]], gain: float = 1.5, n
         verdict = "met" if ratio >= gain else "missed"
         lines.append(f"- {kind} taste, `all`: round 3 / round 0 = {mean[3]:.3f} / {mean[0]:.3f} = {ratio:.2f}x "
                      f"over {len(values)} shoppers (target >= {gain:g}x: {verdict})")
-    values = results.get("noise", {}).get("all")
-    if values is not None and values.size:
-        mean = values.mean(axis=0)
-        verdict = "met" if mean[3] >= mean[0] - noise_points else "missed"
-        lines.append(f"- noise shopper, `all`: round 3 - round 0 = {mean[3] - mean[0]:+.3f} "
-                     f"(target >= -{noise_points:g}: {verdict})")
+    for mode in ("all", "session"):
+        values = results.get("noise", {}).get(mode)
+        if values is None or not values.size:
+            continue
+        change = values[:, 3] - values[:, 0]
+        error = change.std(ddof=1) / np.sqrt(len(change)) if len(change) > 1 else float("nan")
+        verdict = ("met" if change.mean() >= -noise_points else "missed") if mode == "all" else "for comparison"
+        lines.append(f"- noise shopper, `{mode}`: round 3 - round 0 = {change.mean():+.3f} +- {error:.3f} "
+                     f"(standard error over {len(change)} shoppers; target >= -{noise_points:g}: {verdict})")
     return "Targets:\n\n" + "\n".join(lines)
 
 
@@ -695,8 +698,13 @@ def main(quick: bool = False) -> str:
              "hat is 50% and shirt 62%.",
              "",
              "The session refinement's settings (`feedback.hide_disliked`, `session_like_weight`, "
-             "`session_dislike_weight`) were chosen on clothing-dataset-small's validation split (100 shoppers per "
-             "taste; see the history of this file), never on the test split reported here.",
+             "`session_dislike_weight`) were chosen on clothing-dataset-small's validation split (100-200 shoppers per "
+             "taste), never on the test split reported here: there, with everything on, round 3 / round 0 was "
+             "1.94x for category and 2.66x for colour tastes and the noise shopper -1.0 +- 1.1 points (200 "
+             "shoppers); a 0.25 dislike penalty gave 2.07x / 2.73x but -2.4 +- 1.2 points for the noise shopper, "
+             "hiding the disliked items alone 1.73x / 2.07x (150 shoppers). The noise shopper's random dislikes "
+             "hide items of the photo's own category, so some cost on that shopper is inherent; its item prior "
+             "moves by chance (on the validation split it added +0.6 points, on the test split -2.6: the gap between `all` and `session` below).",
              "",
              "Word search by a category name ranks by the item's predicted probability of it. Alternatives were "
              "measured on the validation split (mean / lowest category precision@10 over its 10 categories): "
