@@ -11,9 +11,9 @@ catalog size, the missing places hold score ``-inf`` and index ``-1``.
   the memory traffic, and search at this size is bound by memory bandwidth: ~1.8x faster).
 * :class:`FaissIndex`: FAISS flat / fp16 / HNSW (kept for comparison and small tools).
 * :class:`IVFIndex`: the approximate index for catalogs of millions: PCA to ``pca_dim``
-  dimensions, an inverted file of ``nlist`` k-means lists over float16 codes, then an exact
+  dimensions, an inverted file of ``nlist`` k-means lists over 8-bit codes, then an exact
   re-rank of the ``k * refine`` best candidates against the catalog's own embeddings. Its
-  ``nprobe`` is tuned at build time to reach a recall@10 target against exact search. It is
+  ``nprobe`` and ``refine`` are tuned at build time to reach a recall@10 target against exact search. It is
   stored beside the catalog (:func:`open_ivf_index`) and grows incrementally: new rows are added
   without retraining; only a changed row order re-adds (still without retraining).
 """
@@ -272,7 +272,7 @@ REFINE_CHOICES = (10, 25, 60)
 
 
 class IVFIndex:
-    """Approximate cosine search: PCA → inverted file of k-means lists (float16 codes) → exact re-rank.
+    """Approximate cosine search: PCA → inverted file of k-means lists (8-bit codes) → exact re-rank.
 
     ``nprobe`` lists are scanned for the ``k * refine`` best candidates in the reduced space; their
     exact cosine against ``vectors`` (the catalog's own embeddings, float16 or float32, memory
@@ -296,7 +296,7 @@ class IVFIndex:
 
     @classmethod
     def train(cls, vectors: np.ndarray, nlist: int | None = None, pca_dim: int = 128, refine: int = 10,
-              train_size: int | None = None, seed: int = 0, codes: str = "fp16") -> "IVFIndex":
+              train_size: int | None = None, seed: int = 0, codes: str = "sq8") -> "IVFIndex":
         """Train PCA and the k-means lists on a sample of ``vectors`` (unit rows), then add them all."""
         import faiss
 
@@ -306,11 +306,16 @@ class IVFIndex:
         size = min(n, train_size or max(40 * nlist, 10_000))
         sample = np.random.default_rng(seed).choice(n, size=size, replace=False) if size < n else np.arange(n)
         train = _rows_f32(vectors, np.sort(sample))
-        if codes == "fp16":  # codes: the reduced vectors in float16
-            ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(pca_dim), pca_dim, nlist,
-                                                faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT, False)
+        # Codes: the reduced vectors at 8 bits a dimension (sq8), or float16. The exact re-rank repairs
+        # their coarseness; at 5M items sq8 answered recall@10 0.995 at 1.20 ms a query against
+        # fp16's 0.998 at 2.22 ms (nlist 4096, each tuned; fp16 with 8192 lists: 0.997 at 1.01 ms
+        # but 2.8x the build time), and its lists take half the memory.
+        if codes in ("fp16", "sq8"):
+            kind = faiss.ScalarQuantizer.QT_fp16 if codes == "fp16" else faiss.ScalarQuantizer.QT_8bit
+            ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(pca_dim), pca_dim, nlist, kind,
+                                                faiss.METRIC_INNER_PRODUCT, False)
         else:  # 4-bit product codes (IVF-PQ fast scan) were measured: recall@10 < 0.81 even re-ranking 400
-            raise ValueError(f"unknown codes {codes!r} (fp16)")
+            raise ValueError(f"unknown codes {codes!r} (fp16 or sq8)")
         ivf.cp.niter = 10  # k-means iterations: past ~10 the lists barely move, the cost keeps growing
         if pca_dim < dim:
             # An orthogonal projection onto the top eigenvectors of the *uncentred* second moment:
