@@ -231,26 +231,31 @@ def _run_in(root: Path, args: list[str]) -> tuple[float, float]:
 
 def cold_side_by_side(before: Path, n: int = 1000, repeats: int = 5) -> str:
     """Markdown: cold ``recommend.py photo.jpg`` and ``--categories`` in the checkout ``before`` (e.g.
-    ``git worktree add /tmp/before <commit>``) against this one, runs interleaved on the same machine
-    and the same index (both builds accept it: same fingerprint), median of ``repeats``."""
+    ``git worktree add /tmp/before <commit>``) against this one, runs interleaved on the same machine,
+    median of ``repeats``. Each checkout has its own index of the same catalog (the extraction
+    settings, and so the index fingerprint, may differ between them: one shared index would be
+    rebuilt at every switch)."""
     config = load_config()
     folder, kind = catalog_folder(n)
     checkpoint = bench_checkpoint(config)
-    index = WORK / f"index{n}"
     query = next(q for q in sorted(folder.iterdir()) if q.suffix == ".jpg")
-    base = ["recommend.py", "--checkpoint", str(checkpoint), "--catalog", str(folder), "--index-dir", str(index),
-            "--no-progress"]
-    jobs = {"photo": base + [str(query)], "--categories": base + ["--categories"]}
     roots = {"before": Path(before).resolve(), "after": PROJECT_ROOT}
-    for root in roots.values():  # warm-up: builds the index once, writes the checkpoint's sidecar, fills caches
-        for args in jobs.values():
+    indexes = {"before": WORK / f"index{n}-before", "after": WORK / f"index{n}"}
+
+    def jobs(name: str) -> dict[str, list[str]]:
+        base = ["recommend.py", "--checkpoint", str(checkpoint), "--catalog", str(folder), "--index-dir",
+                str(indexes[name]), "--no-progress"]
+        return {"photo": base + [str(query)], "--categories": base + ["--categories"]}
+
+    for name, root in roots.items():  # warm-up: builds each index once, writes the checkpoint's sidecar, fills caches
+        for args in jobs(name).values():
             _run_in(root, args)
-    times: dict[tuple[str, str], list[tuple[float, float]]] = {(j, r): [] for j in jobs for r in roots}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {(j, r): [] for j in jobs("after") for r in roots}
     loads = []
     for _ in range(repeats):
-        for job, args in jobs.items():
+        for job in jobs("after"):
             for name, root in roots.items():
-                times[(job, name)].append(_run_in(root, args))
+                times[(job, name)].append(_run_in(root, jobs(name)[job]))
         loads.append(os.getloadavg()[0])
     lines = [f"Catalog: {n:,} images ({kind}); {config.model.arch} at {config.model.image_size} px (random init); "
              f"before = `{roots['before']}` at {_commit(roots['before'])}, after = this tree at "
@@ -258,7 +263,7 @@ def cold_side_by_side(before: Path, n: int = 1000, repeats: int = 5) -> str:
              f"1-minute load average during the runs {min(loads):.1f}–{max(loads):.1f} on 2 cores.", "",
              "| command | before wall s | after wall s | after / before | before CPU s | after CPU s |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for job in jobs:
+    for job in jobs("after"):
         b_wall, a_wall = median([t[0] for t in times[(job, "before")]]), median([t[0] for t in times[(job, "after")]])
         b_cpu, a_cpu = median([t[1] for t in times[(job, "before")]]), median([t[1] for t in times[(job, "after")]])
         label = "`recommend.py photo.jpg --catalog DIR`" if job == "photo" else "`recommend.py --categories --catalog DIR`"

@@ -104,3 +104,28 @@ def test_eval_preprocessing_is_torchvisions():
     assert torch.equal(pixels, TF.pil_to_tensor(image))
     reference = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)])
     assert torch.equal(normalise()(pixels), reference(pixels))
+
+
+def test_a_loaded_model_holds_the_checkpoints_weights_exactly(tiny_run):
+    """load_model builds the network without initialising weights (the checkpoint's replace them,
+    mapped from the file) and leaves torch.nn.init as it was."""
+    from fashion.model.checkpoint import load_model
+
+    init_functions = {name: getattr(torch.nn.init, name) for name in ("normal_", "kaiming_normal_", "zeros_")}
+    loaded = load_model(tiny_run / "best.pt", device="cpu")
+    assert {name: getattr(torch.nn.init, name) for name in init_functions} == init_functions
+    stored = torch.load(tiny_run / "best.pt", map_location="cpu", weights_only=True)["model"]
+    state = loaded.model.state_dict()
+    assert state.keys() == stored.keys()
+    assert all(torch.equal(state[key], stored[key]) for key in stored)
+    assert not loaded.model.training and all(p.requires_grad for p in loaded.model.parameters())
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_the_finiteness_check_sees_nan_and_infinity(bad):
+    from fashion.model.checkpoint import _finite
+
+    values = torch.randn(50)
+    assert _finite(values) and _finite(values.half())
+    values[17] = bad
+    assert not _finite(values) and not _finite(values.half())

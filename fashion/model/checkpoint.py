@@ -6,9 +6,11 @@ idea), so it loads with ``torch.load(..., weights_only=True)``: no pickled code 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -83,8 +85,9 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write(Path(path), lambda handle: torch.save(payload, handle))
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
+def read_checkpoint(path: Path, mmap: bool = False) -> dict[str, Any]:
+    """Load a checkpoint dict safely (``weights_only=True``) and check its format. ``mmap``: the
+    tensors are mapped from the file and read as they are used (no copy of 40+ MB up front)."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: a folder, not a checkpoint file (give the .pt file, e.g. {path}/best.pt)")
@@ -97,7 +100,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint (it was left untouched)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:
         raise CheckpointError(f"{path}: not a readable fashion checkpoint (damaged, truncated, or not written "
                               f"by train.py; torch.load: {error.__class__.__name__}); it was left untouched") from None
@@ -141,9 +144,16 @@ def _check_payload(payload: dict[str, Any], path: Path) -> None:
     for name, value in payload["model"].items():
         if not isinstance(value, torch.Tensor):
             raise bad(f"weight {name!r} is not a tensor")
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        if value.is_floating_point() and value.numel() and not _finite(value):
             raise CheckpointError(f"{path}: holds non-finite weights (NaN or inf in {name}): the training "
                                   "that wrote it diverged; use an earlier checkpoint or train again")
+
+
+def _finite(value: torch.Tensor) -> bool:
+    """No NaN or infinity in ``value``: its min and max are finite (a NaN makes both NaN). One pass
+    without a mask: ~5x faster than ``isfinite(value).all()`` over a checkpoint (issue 17)."""
+    low, high = torch.aminmax(value)
+    return bool(torch.isfinite(low) & torch.isfinite(high))
 
 
 def labels_from_payload(payload: dict[str, Any]) -> Labels:
@@ -181,21 +191,53 @@ def check_compatible(payload: dict[str, Any], config: Config, labels: Labels, pa
         )
 
 
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+_NO_INIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _weights_left_uninitialised() -> Iterator[None]:
+    """``torch.nn.init``'s functions leave tensors as they are inside: a network whose every weight a
+    checkpoint then replaces is built without drawing millions of random numbers (0.1-0.3 s of a
+    cold start, issue 17; the meta device would import ``torch._dynamo`` for ``normal_``: seconds).
+    Process-wide while it lasts (milliseconds): networks are not built in other threads meanwhile."""
+    with _NO_INIT:
+        saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS if hasattr(torch.nn.init, name)}
+        for name in saved:
+            setattr(torch.nn.init, name, _leave)
+        try:
+            yield
+        finally:
+            for name, function in saved.items():
+                setattr(torch.nn.init, name, function)
+
+
+def _leave(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return tensor
+
+
 def model_from_payload(payload: dict[str, Any], path: Path) -> FashionNet:
     """Rebuild the network from a checkpoint dict (weights included)."""
     args = payload["model_args"]
     # Checkpoints written before the metric head have no embedding arguments: the penultimate layer.
     try:
-        model = FashionNet(
-            args["arch"], args["num_categories"], args["num_attributes"], weights="none",
-            dropout=args.get("dropout", 0.0), embedding=args.get("embedding", "penultimate"),
-            embedding_dim=args.get("embedding_dim", 128), metric_proxies=args.get("metric_proxies", 0),
-        )
+        with _weights_left_uninitialised():  # the checkpoint replaces every one of them just below
+            model = FashionNet(
+                args["arch"], args["num_categories"], args["num_attributes"], weights="none",
+                dropout=args.get("dropout", 0.0), embedding=args.get("embedding", "penultimate"),
+                embedding_dim=args.get("embedding_dim", 128), metric_proxies=args.get("metric_proxies", 0),
+            )
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: damaged fashion checkpoint (its model_args do not describe a network "
                               f"this release builds: {error})") from None
+    state = payload["model"]
+    own = model.state_dict()
+    # Tensors of the right type are used as they are (mapped from the file), others copied and converted.
+    assign = all(isinstance(v, torch.Tensor) and k in own and v.dtype == own[k].dtype for k, v in state.items())
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(state, assign=assign)  # strict: a weight the file lacks is an error
     except RuntimeError as error:
         first = str(error).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not match {args['arch']} ({first})") from None
@@ -205,7 +247,7 @@ def model_from_payload(payload: dict[str, Any], path: Path) -> FashionNet:
 def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     """Load a trained model for inference: (model in eval mode, eval transform, labels, ...)."""
     path = Path(path)
-    payload = read_checkpoint(path)
+    payload = read_checkpoint(path, mmap=True)
     try:
         config = config_from_dict(payload["config"])
     except ConfigError as error:
