@@ -263,7 +263,7 @@ def main(quick: bool = False) -> str:
         f"| {_fmt(small['ours_fp16_cpu'] / small['faiss_flat_cpu'] if 'faiss_flat_cpu' in small else None)} "
         f"| {_fmt(small.get('fp16_recall_vs_fp32'), 4)} |",
         "",
-        "Approximate search (IVF: PCA 128, 8-bit lists, exact re-rank of 10 × refine candidates; refine (10, 25 "
+        "Approximate search (IVF: PCA 128, float16 lists, exact re-rank of 10 × refine candidates; refine (10, 25 "
         "or 60) and nprobe tuned together at build time for the fastest pair reaching recall@10 ≥ 0.995 on noisy "
         "catalog rows (TUNE_RECALL); build uses 2 threads, search 1):",
         "",
