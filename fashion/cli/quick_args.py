@@ -97,8 +97,12 @@ def quick_arguments(function: Callable[..., Any], argv: list[str]) -> dict[str, 
     if any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ):
         return None  # a shell-completion request: typer's
     try:
+        from typer import main as typer_main
+        from typer.models import DeveloperExceptionConfig  # noqa: F401 - run_parsed needs these
+
+        typer_main.except_hook, typer_main._typer_developer_exception_attr_name  # noqa: B018
         declared = _declarations(function)
-    except Exception:  # noqa: BLE001 - a typer without these models, or odd annotations: typer parses
+    except Exception:  # noqa: BLE001 - another typer than the one tested, or odd annotations: typer parses
         return None
     if declared is None:
         return None

@@ -245,7 +245,7 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().casefold())
 
 
-MEMO_SIZE = 256  # searches and score components a Recommender keeps for re-ranks (see Recommender._search)
+MEMO_SIZE = 4096  # searches and score components a Recommender keeps (two per query: a web server re-ranks up to web.query_cache queries)
 
 
 class _Memo:
@@ -473,7 +473,7 @@ class Recommender:
         return kept.copy()
 
     def _search(self, query: Query, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``self.index.search`` for the query's embedding, kept for the last ``MEMO_SIZE`` queries: a
+        """``self.index.search`` for the query's embedding, kept for the last ``MEMO_SIZE`` / 2 queries: a
         re-rank of the same photo with other weights searches the same candidates (issue 17)."""
         key = ("search", id(query), _digest(np.asarray(query.embedding)), k,
                None if allowed is None else _digest(np.packbits(np.asarray(allowed, dtype=bool))))
