@@ -13,9 +13,14 @@ answers and has served a few warm-up requests:
   weights (what the page's sliders send), same clients.
 
 Each request is bounded (30 s) and so is each run (5 minutes). Reported: median, p90, p99 and
-worst latency, throughput and errors. Targets: upload median <= 150 ms and p99 <= 400 ms on 2
-cores, no errors. The full run also measures uploads with ``web.describe_workers=0`` (describing
-in the server process, for comparison with the default worker processes).
+worst latency, throughput, errors, the server's CPU time per request (all its processes) and the
+CPU the rest of the machine used meanwhile (other jobs on shared cores). Targets (issue 17): at 4
+clients the upload median at most 2.0x the queueing floor, clients x server CPU per request /
+cores (with 4 closed-loop clients no server can answer faster: Little's law); on an idle 2-core
+machine median <= 100 ms and p99 <= 300 ms (projected here from the CPU per request when the
+machine is shared); re-rank by ``query_id`` median <= 20 ms. The full run also measures uploads
+with ``web.describe_workers=0`` (describing in the server process, for comparison with the
+default worker processes).
 
     python -m bench web               # (or --quick: a 1,000-image catalog, 60 requests)
 """
@@ -41,8 +46,10 @@ from bench.bench_recommend import catalog_folder
 from bench.common import PROJECT_ROOT, machine_info, median
 from fashion.config import load_config
 
-TARGET_MEDIAN_MS = 150.0
-TARGET_P99_MS = 400.0
+TARGET_FLOOR_RATIO = 2.0  # upload median / (clients x server CPU per request / cores)
+TARGET_IDLE_MEDIAN_MS = 100.0
+TARGET_IDLE_P99_MS = 300.0
+TARGET_RERANK_MEDIAN_MS = 20.0
 CLIENTS = 4
 REQUEST_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 300.0
@@ -123,6 +130,41 @@ def tree_cpu_seconds(pid: int) -> float | None:
     return total
 
 
+def machine_cpu_seconds() -> float | None:
+    """Busy CPU seconds of the whole machine so far (all cores; Linux /proc/stat; else None)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+def _process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process (not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, AttributeError):
+        return None
+
+
+def measured(port: int, pid: int, requests: list[tuple[bytes, str]]) -> dict:
+    """:func:`load` plus the server's CPU ms per answered request and the cores the rest of the
+    machine kept busy meanwhile (``others_cores``)."""
+    cpu, machine, own = tree_cpu_seconds(pid), machine_cpu_seconds(), _process_cpu_seconds(pid)
+    run = load(port, requests)
+    cpu_after, machine_after, own_after = tree_cpu_seconds(pid), machine_cpu_seconds(), _process_cpu_seconds(pid)
+    answered = max(len(run["latencies"]), 1)
+    run["cpu_ms"] = 1000 * (cpu_after - cpu) / answered if cpu is not None and cpu_after is not None else None
+    run["server_process_ms"] = (1000 * (own_after - own) / answered
+                                if own is not None and own_after is not None else None)
+    # This client process's own CPU (HTTP, JSON parsing) counts with the others here.
+    run["others_cores"] = (max(0.0, (machine_after - machine) - (cpu_after - cpu)) / run["wall"]
+                           if None not in (cpu, cpu_after, machine, machine_after) else None)
+    return run
+
+
 def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
     """(body, content type) of a multipart/form-data request."""
     boundary = uuid.uuid4().hex
@@ -197,12 +239,15 @@ def summary(label: str, run: dict, sent: int) -> tuple[str, float, float]:
     """A Markdown table row and (median ms, p99 ms)."""
     ms = np.array(run["latencies"]) * 1000
     if not len(ms):
-        row = f"| {label} | – | – | – | – | – | – | {sent} sent, {len(run['errors'])} errors |"
+        row = f"| {label} | – | – | – | – | – | – | – | – | {sent} sent, {len(run['errors'])} errors |"
         return row, float("inf"), float("inf")
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
-    cpu = f"{run['cpu_ms']:.0f}" if run.get("cpu_ms") is not None else "–"
+    cpu = f"{run['cpu_ms']:.1f}" if run.get("cpu_ms") is not None else "–"
+    floor = CLIENTS * run["cpu_ms"] / (os.cpu_count() or 1) if run.get("cpu_ms") else None
+    ratio = f"{p50 / floor:.2f}" if floor else "–"
+    others = f"{run['others_cores']:.2f}" if run.get("others_cores") is not None else "–"
     row = (f"| {label} | **{p50:.0f}** | {p90:.0f} | **{p99:.0f}** | {ms.max():.0f} | "
-           f"{len(ms) / run['wall']:.1f} | {cpu} | {len(run['errors'])} |")
+           f"{len(ms) / run['wall']:.1f} | {cpu} | {ratio} | {others} | {len(run['errors'])} |")
     return row, float(p50), float(p99)
 
 
@@ -218,28 +263,32 @@ def measure(checkpoint: Path, folder: Path, index: Path, photos: list[Path], wor
         warm = [multipart({}, [("image", p.name, p.read_bytes())]) for p in photos[-2 * CLIENTS:]]
         load(server.port, warm)
         uploads = [multipart({}, [("image", p.name, p.read_bytes())]) for p in photos[:-2 * CLIENTS]]
-        cpu = tree_cpu_seconds(server.process.pid)
-        run = load(server.port, uploads)
-        cpu_after = tree_cpu_seconds(server.process.pid)
-        run["cpu_ms"] = (1000 * (cpu_after - cpu) / max(len(run["latencies"]), 1)
-                         if cpu is not None and cpu_after is not None else None)
+        run = measured(server.port, server.process.pid, uploads)
         row, p50, p99 = summary(f"{label}: upload a photo", run, len(uploads))
         rows.append(row)
-        run.update(p50=p50, p99=p99, start_s=start_s, sent=len(uploads))
+        run.update(p50=p50, p99=p99, start_s=start_s, sent=len(uploads), batches=_batches(server.port))
         if rerank:
             ids = [q for q in run["query_ids"] if q]
             weights = ["0.2,0.2,0.6", "1,0,0", "0.6,0.25,0.15", "0,0,1"]
             reranks = [multipart({"query_id": q, "weights": weights[n % len(weights)]}, [])
                        for n, q in enumerate(ids)]
-            cpu = tree_cpu_seconds(server.process.pid)
-            again = load(server.port, reranks)
-            cpu_after = tree_cpu_seconds(server.process.pid)
-            again["cpu_ms"] = (1000 * (cpu_after - cpu) / max(len(again["latencies"]), 1)
-                               if cpu is not None and cpu_after is not None else None)
-            rows.append(summary(f"{label}: re-rank by `query_id` (the sliders)", again, len(reranks))[0])
+            again = measured(server.port, server.process.pid, reranks)
+            row, r50, r99 = summary(f"{label}: re-rank by `query_id` (the sliders)", again, len(reranks))
+            rows.append(row)
+            run["rerank"] = {**again, "p50": r50, "p99": r99}
     finally:
         server.stop()
     return rows, run
+
+
+def _batches(port: int) -> dict[str, int]:
+    """Batch sizes the server's describer used so far (``/health``), {size: batches}."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+        connection.request("GET", "/health")
+        return json.loads(connection.getresponse().read()).get("describe_batches", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Path]) -> dict[str, tuple[float, float]]:
@@ -261,10 +310,11 @@ def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Pa
     encoder, top_k = engine.encoder, engine.config.recommend.top_k
     timings: dict[str, list[tuple[float, float]]] = {}
 
-    def timed(stage: str, work):  # noqa: ANN001, ANN202
+    def timed(stage: str, work, share: int = 1):  # noqa: ANN001, ANN202
         wall, cpu = time.perf_counter(), time.process_time()
         value = work()
-        timings.setdefault(stage, []).append((1000 * (time.perf_counter() - wall), 1000 * (time.process_time() - cpu)))
+        timings.setdefault(stage, []).append((1000 * (time.perf_counter() - wall) / share,
+                                              1000 * (time.process_time() - cpu) / share))
         return value
 
     for photo in photos[:2]:  # warm-up: segmenter weights, first forward pass, page cache
@@ -278,6 +328,9 @@ def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Pa
         timed("palette (segmentation, garment pixels, quantiser)", lambda: image_palette(image, None, encoder.colour))
         timed("network (one forward pass)", lambda: encoder.infer(tensor[None]))
         query = timed("describe, whole (= the stages above)", lambda: engine.describe([data]))[0]
+        pair = tensor[None].expand(2, *tensor.shape).contiguous()
+        timed("network in a batch of 2 (batched uploads), per image",
+              lambda: encoder.infer(pair), share=2)
         timed("search (top-k of the index)",
               lambda: engine.recommender.index.search(query.embedding[None], max(4 * top_k, 50)))
         results = timed("recommend, whole (search + blend + explain)", lambda: engine.recommend(query))
@@ -308,7 +361,7 @@ def main(quick: bool = False) -> str:
     if not quick:
         rows += measure(checkpoint, folder, index, photos, 0, rerank=False, label="describe_workers=0")[0]
     errors = run["errors"]
-    met = run["p50"] <= TARGET_MEDIAN_MS and run["p99"] <= TARGET_P99_MS and not errors
+    cores = os.cpu_count() or 1
     lines = [
         "## Web server: `POST /recommend` under load",
         "",
@@ -319,23 +372,55 @@ def main(quick: bool = False) -> str:
         f"from {CLIENTS} concurrent clients on loopback (keep-alive), after {2 * CLIENTS} warm-up requests; "
         f"server start (engine + {workers} describe workers) {run['start_s']:.1f} s.",
         "",
-        "| requests | median ms | p90 ms | p99 ms | worst ms | requests/s | server CPU ms per request | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| requests | median ms | p90 ms | p99 ms | worst ms | requests/s | server CPU ms per request | "
+        f"median ÷ floor ({CLIENTS} × CPU ÷ {cores} cores) | other jobs' cores meanwhile | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,
-        "",
-        f"Target for uploads: median ≤ {TARGET_MEDIAN_MS:.0f} ms, p99 ≤ {TARGET_P99_MS:.0f} ms, no errors: "
-        f"**{'met' if met else 'missed'}** (1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
-        "cores shared with other work). With 4 clients and 2 cores a request waits for others: the latency "
-        "is about 4 × the CPU time per request ÷ 2 cores. Describing a photo (decode, network, colour palette: "
-        "the palette's pure-Python median cut holds the GIL) runs in worker processes by default, so two "
-        "photos are described at once while the server process parses, searches and answers.",
     ]
     if run.get("cpu_ms") is not None:
-        floor = CLIENTS * run["cpu_ms"] / 2
-        lines += ["", f"The server used {run['cpu_ms']:.0f} ms of CPU per upload (all its processes), so on 2 cores "
-                      f"it had to itself the median would be about {CLIENTS} × {run['cpu_ms']:.0f} ÷ 2 ≈ "
-                      f"{floor:.0f} ms "
-                      f"(an estimate, not a measurement); the measured figures above are what it got here."]
+        c = run["cpu_ms"]
+        floor = CLIENTS * c / cores
+        ratio = run["p50"] / floor
+        others = run.get("others_cores")
+        free = max(cores - (others or 0.0), 0.25)
+        rerank = run.get("rerank", {})
+        batches = ", ".join(f"{count} of {size}" for size, count in sorted(run.get("batches", {}).items(),
+                                                                             key=lambda kv: int(kv[0])))
+        lines += [
+            "",
+            f"Server CPU per upload {c:.1f} ms (all its processes; of it the server process "
+            f"{run.get('server_process_ms') or float('nan'):.1f} ms: HTTP, multipart, hand-off, search, blend, "
+            f"explanations, JSON; the rest in the describe workers). Describe batches (size: uploads described "
+            f"together in one network pass) so far: {batches or 'none reported'}.",
+            "",
+            "Targets (issue 17):",
+            "",
+            f"* upload median ≤ {TARGET_FLOOR_RATIO:.1f}× the queueing floor {CLIENTS} × {c:.1f} ÷ {cores} = "
+            f"{floor:.0f} ms (with {CLIENTS} closed-loop clients no server answers faster, Little's law): "
+            f"{run['p50']:.0f} ms = {ratio:.3f}× — **{'met' if ratio <= TARGET_FLOOR_RATIO else 'missed'}**"
+            + (f"; other jobs kept {others:.2f} of the {cores} cores busy meanwhile (1-minute load average "
+               f"{os.getloadavg()[0]:.1f}), so the server had about {free:.2f} cores: floor on those "
+               f"{CLIENTS * c / free:.0f} ms, ratio {run['p50'] / (CLIENTS * c / free):.2f}×" if others is not None
+               else "") + ";",
+            f"* idle 2-core machine, median ≤ {TARGET_IDLE_MEDIAN_MS:.0f} ms and p99 ≤ {TARGET_IDLE_P99_MS:.0f} ms: "
+            + ("measured here on a shared machine, so projected: the median cannot be below the floor "
+               f"{CLIENTS} × {c:.1f} ÷ 2 = {CLIENTS * c / 2:.0f} ms at {CLIENTS} clients — "
+               f"**{'within reach' if CLIENTS * c / 2 <= TARGET_IDLE_MEDIAN_MS else 'missed'}** "
+               f"(≤ {TARGET_IDLE_MEDIAN_MS:.0f} ms needs ≤ {TARGET_IDLE_MEDIAN_MS * 2 / CLIENTS:.0f} ms of CPU per "
+               "upload); p99 not measurable here"
+               if (others or 0.0) > 0.2 or os.getloadavg()[0] > 0.5 else
+               f"measured on an idle machine: median {run['p50']:.0f} ms, p99 {run['p99']:.0f} ms — **"
+               f"{'met' if run['p50'] <= TARGET_IDLE_MEDIAN_MS and run['p99'] <= TARGET_IDLE_P99_MS else 'missed'}"
+               "**") + ";",
+        ]
+        if rerank:
+            lines.append(f"* re-rank by `query_id` median ≤ {TARGET_RERANK_MEDIAN_MS:.0f} ms: {rerank['p50']:.1f} ms "
+                         f"(p99 {rerank['p99']:.1f} ms, {rerank.get('cpu_ms') or float('nan'):.1f} ms of server CPU) — "
+                         f"**{'met' if rerank['p50'] <= TARGET_RERANK_MEDIAN_MS else 'missed'}**.")
+    lines += ["", "Describing a photo (decode, segmentation, palette, network) runs in worker processes by "
+                  "default, one batch per worker at a time: uploads that arrive while the workers are busy wait and "
+                  "go together as the next batch (one network pass), so batching adds no wait. Re-ranks reuse "
+                  "the photo's search, score components and each result's explanation."]
     stages = stage_breakdown(checkpoint, folder, index, photos[: 20 if quick else 50])
     lines += ["", f"Per-stage breakdown of one upload (the server's work without HTTP or queueing), timed in one "
                   f"process, one request at a time, median over {20 if quick else 50} of the photos above; CPU ms "
