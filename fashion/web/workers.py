@@ -255,7 +255,11 @@ class Describer:
         from fashion.data.images import ImageLoadError
 
         self._busy -= 1
-        error = task.exception() if not task.cancelled() else asyncio.CancelledError()
+        if task.cancelled():  # the pool was shut down (the server is stopping)
+            for _, _, future in batch:
+                future.cancel()
+            return
+        error = task.exception()
         if isinstance(error, BrokenProcessPool):
             log.error("describe workers died; describing uploads in the server process from now on")
             with self._lock:
