@@ -424,8 +424,8 @@ def extract_palette(image: Image.Image, bbox: Sequence[float] | None = None, k: 
     :func:`garment_pixels` selects the pixels; the rarest colours holding together
     :data:`RARE_COLOUR_FRACTION` of them are dropped (edge blends and JPEG noise: no palette
     colour, but they stretch MMCQ's first box); MMCQ (modified median cut: colorthief's algorithm,
-    run by :func:`fashion.colour.mmcq.mmcq_boxes` with identical boxes) splits them into boxes of the 5-bit RGB histogram; each box's colour and share
-    are then the mean and count of the pixels that actually fall in it (colorthief's own box
+    run by :func:`fashion.colour.mmcq.mmcq_boxes` with identical boxes) splits them into boxes of
+    the 5-bit RGB histogram; each box's colour and share are then the mean and count of the pixels that actually fall in it (colorthief's own box
     colour is a histogram-bin average and can belong to an empty box). Colours within
     ``merge_delta_e`` (CIEDE2000) are merged (count-weighted): they are shades of one colour
     that median cut split. A single-colour garment gives a one-colour palette.

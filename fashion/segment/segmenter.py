@@ -317,8 +317,5 @@ def segmentation_palette(image: Image.Image, segmentation: Segmentation, part: s
         density = len(pixels[0]) / max(main.share, 1e-9)
         count = round(density * OTHER_GARMENTS_WEIGHT * sum(g.share for g in others))
         if count > 0:
-            rest = np.zeros_like(main.mask)
-            for garment in others:
-                rest |= garment.mask
-            pixels.append(masked_pixels(image, rest, count))
+            pixels.append(masked_pixels(image, segmentation.mask() & ~main.mask, count))
     return quantise(np.concatenate(pixels), k=k, method=method)
