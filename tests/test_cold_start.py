@@ -91,6 +91,29 @@ def test_resnet_is_torchvisions(arch):
         assert torch.equal(ours(images), theirs(images))
 
 
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+def test_folding_batchnorm_keeps_the_outputs(arch):
+    from fashion.model.resnet import fold_batchnorm, resnet
+
+    torch.manual_seed(0)
+    net = resnet(arch)
+    for module in net.modules():  # running statistics a trained network would have, not 0 and 1
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    images = torch.randn(2, 3, 48, 48)
+    with torch.no_grad():
+        expected = net(images)
+        folded = fold_batchnorm(net)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        torch.testing.assert_close(folded(images), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(resnet(arch).train())
+
+
 def test_eval_preprocessing_is_torchvisions():
     import numpy as np
     from PIL import Image
@@ -107,18 +130,26 @@ def test_eval_preprocessing_is_torchvisions():
 
 
 def test_a_loaded_model_holds_the_checkpoints_weights_exactly(tiny_run):
-    """load_model builds the network without initialising weights (the checkpoint's replace them,
-    mapped from the file) and leaves torch.nn.init as it was."""
-    from fashion.model.checkpoint import load_model
+    """The network is built without initialising weights (the checkpoint's replace them, mapped
+    from the file), torch.nn.init is left as it was, and load_model's batch-norm folding keeps
+    the unfolded network's outputs."""
+    from fashion.model.checkpoint import load_model, model_from_payload, read_checkpoint
 
     init_functions = {name: getattr(torch.nn.init, name) for name in ("normal_", "kaiming_normal_", "zeros_")}
-    loaded = load_model(tiny_run / "best.pt", device="cpu")
+    path = tiny_run / "best.pt"
+    built = model_from_payload(read_checkpoint(path, mmap=True), path).eval()
+    loaded = load_model(path, device="cpu")
     assert {name: getattr(torch.nn.init, name) for name in init_functions} == init_functions
-    stored = torch.load(tiny_run / "best.pt", map_location="cpu", weights_only=True)["model"]
-    state = loaded.model.state_dict()
+    stored = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    state = built.state_dict()
     assert state.keys() == stored.keys()
     assert all(torch.equal(state[key], stored[key]) for key in stored)
-    assert not loaded.model.training and all(p.requires_grad for p in loaded.model.parameters())
+    assert not loaded.model.training and all(p.requires_grad for p in built.parameters())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.model.modules())
+    images = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        for folded, plain in zip(loaded.model.infer(images), built.infer(images)):
+            torch.testing.assert_close(folded, plain, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])

@@ -188,6 +188,29 @@ def test_degenerate_images_give_one_garment(segmenter, image):
     assert len(segmentation_palette(image, found)) >= 1
 
 
+def test_segment_person_skips_the_fallback_but_agrees(segmenter):
+    person, _ = person_figure()
+    found, quick = segmenter.segment(person), segmenter.segment_person(person)
+    assert found.person and quick is not None
+    assert [g.part for g in quick.garments] == [g.part for g in found.garments]
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(quick.garments, found.garments))
+    assert segmenter.segment_person(product_shot()) is None
+
+
+def test_loaded_segmenter_is_folded_and_labels_like_the_plain_network(segmenter):
+    from fashion.segment.network import SegNet
+
+    payload = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
+    plain = SegNet(classes=len(CLASSES), widths=tuple(payload["widths"]))
+    plain.load_state_dict(payload["state_dict"])
+    plain.eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in segmenter.model.modules())
+    image, _ = person_figure()
+    tensor = torch.from_numpy(np.asarray(image.resize((86, 128))).copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        torch.testing.assert_close(segmenter.model(tensor), plain(tensor), rtol=1e-4, atol=1e-4)
+
+
 def test_missing_part_is_a_clear_error(segmenter):
     found = segmenter.segment(product_shot())
     with pytest.raises(ValueError, match="no 'upper' garment"):

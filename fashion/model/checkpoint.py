@@ -19,6 +19,7 @@ from fashion.config import Config, ConfigError, config_from_dict
 from fashion.io_utils import atomic_write, file_checksum
 from fashion.model.labels import Labels
 from fashion.model.network import FashionNet
+from fashion.model.resnet import fold_batchnorm
 from fashion.data.transforms import MEAN, STD, Transform, eval_transform
 
 FORMAT = "fashion-checkpoint/1"
@@ -254,6 +255,7 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
         raise CheckpointError(f"{path}: stored configuration is invalid ({error})") from None
     target = pick_device(device)
     model = model_from_payload(payload, path).to(target).eval()
+    fold_batchnorm(model.trunk)  # inference only: the same outputs for less CPU
     labels = labels_from_payload(payload)
     checksum = _checksum(path, labels, payload["config"])
     return LoadedModel(

@@ -97,8 +97,8 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
     if bbox is None and colour.segment:
         from fashion.segment import segmentation_palette
 
-        found = shared_segmenter().segment(image)
-        if found.person:  # the outfit, led by its main garment
+        found = shared_segmenter().segment_person(image)
+        if found is not None:  # the outfit, led by its main garment
             return segmentation_palette(image, found, k=colour.palette_size, method=colour.quantiser)
     pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e)
     return quantise(pixels, k=colour.palette_size, method=colour.quantiser)

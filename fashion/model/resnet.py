@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def _conv3x3(inplanes: int, planes: int, stride: int = 1) -> nn.Conv2d:
@@ -111,6 +112,27 @@ class ResNet(nn.Module):
 
 LAYOUTS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
            "resnet50": (Bottleneck, [3, 4, 6, 3])}
+
+
+def fold_batchnorm(net: ResNet) -> ResNet:
+    """``net`` (in eval mode) with every batch norm folded into the convolution before it, in place.
+
+    For inference only: the same outputs up to float rounding (about 1e-6), a quarter to a third
+    less CPU time per image at batch 1 (batch norm is a memory-bound pass over every activation),
+    but the folded network can no longer train and its state dict lacks the ``bn`` keys.
+    """
+    if net.training:
+        raise ValueError("fold_batchnorm needs a network in eval mode (it uses the running statistics)")
+    net.conv1, net.bn1 = fuse_conv_bn_eval(net.conv1, net.bn1), nn.Identity()
+    for layer in (net.layer1, net.layer2, net.layer3, net.layer4):
+        for block in layer:
+            pairs = [("conv1", "bn1"), ("conv2", "bn2")] + ([("conv3", "bn3")] if isinstance(block, Bottleneck) else [])
+            for conv, norm in pairs:
+                setattr(block, conv, fuse_conv_bn_eval(getattr(block, conv), getattr(block, norm)))
+                setattr(block, norm, nn.Identity())
+            if block.downsample is not None:
+                block.downsample = nn.Sequential(fuse_conv_bn_eval(block.downsample[0], block.downsample[1]))
+    return net
 
 
 def resnet(arch: str) -> ResNet:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["ARCHITECTURE", "SegNet"]
+__all__ = ["ARCHITECTURE", "SegNet", "fold_batchnorm"]
 
 #: Name stored with the weights: a weights file for another network is refused.
 ARCHITECTURE = "fashion.segment.SegNet/v1"
@@ -72,6 +73,19 @@ class SegNet(nn.Module):
         d1 = self.dec1(torch.cat([_up(d2, e1), e1], dim=1))
         logits = F.interpolate(self.head(d1), scale_factor=2.0, mode="bilinear", align_corners=False)
         return logits[:, :, :height, :width]
+
+
+def fold_batchnorm(net: SegNet) -> SegNet:
+    """``net`` (in eval mode) with each batch norm folded into the convolution before it, in place:
+    the same logits up to float rounding for less CPU; inference only (it can no longer train)."""
+    if net.training:
+        raise ValueError("fold_batchnorm needs a network in eval mode (it uses the running statistics)")
+    for stage in (net.enc1, net.enc2, net.enc3, net.enc4, net.dec3, net.dec2, net.dec1):
+        for i, layer in enumerate(stage):
+            if isinstance(layer, nn.BatchNorm2d):
+                stage[i - 1] = fuse_conv_bn_eval(stage[i - 1], layer)
+                stage[i] = nn.Identity()
+    return net
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

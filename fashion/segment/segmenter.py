@@ -182,7 +182,7 @@ class Segmenter:
         """The segmenter with the weights at ``path`` (default: the file shipped in the package)."""
         import torch
 
-        from fashion.segment.network import ARCHITECTURE, SegNet
+        from fashion.segment.network import ARCHITECTURE, SegNet, fold_batchnorm
 
         path = Path(DEFAULT_WEIGHTS if path is None else path)
         hint = "reinstall the package or rebuild it with `python scripts/train_segmenter.py`"
@@ -206,6 +206,7 @@ class Segmenter:
         except (KeyError, RuntimeError, TypeError) as error:
             raise SegmenterWeightsError(f"{path}: damaged segmenter weights ({str(error).splitlines()[0]}; "
                                         f"{hint})") from None
+        fold_batchnorm(model.eval())  # inference only: the same labels for less CPU
         return cls(model, int(payload.get("input_longest", INPUT_LONGEST)), threads, str(path))
 
     def label_map(self, image: Image.Image) -> LabelMap:
@@ -237,16 +238,27 @@ class Segmenter:
     def segment(self, image: Image.Image) -> Segmentation:
         """The garments in ``image`` (always at least one; see the module for the rules)."""
         label_map = self.label_map(image)
-        shares = label_map.shares()
-        person = (shares["skin"] >= MIN_SKIN_SHARE and shares["hair"] >= MIN_HAIR_SHARE
-                  and _mean_row(label_map.labels, CLASSES.index("hair")) <= MAX_HAIR_ROW)
-        garment_share = sum(shares[CLASSES[c]] for c in GARMENT_CLASSES)
-        if person and garment_share > 0:
-            full = label_map.full_size()
-            garments = _garments_from_labels(full)
-            if garments:
-                return Segmentation(garments, label_map, "network")
-        return _fallback(image, label_map)
+        found = _person_garments(label_map)
+        return found if found is not None else _fallback(image, label_map)
+
+    def segment_person(self, image: Image.Image) -> Segmentation | None:
+        """The garments of the person in ``image``, or None when there is no person (then
+        :meth:`segment` would fall back to the border model's foreground, which this skips: a
+        caller with its own product-shot path saves that work, about a third of a product shot's
+        palette time)."""
+        return _person_garments(self.label_map(image))
+
+
+def _person_garments(label_map: LabelMap) -> Segmentation | None:
+    """The person's garments by the rules of the module, or None when the map shows no person."""
+    shares = label_map.shares()
+    person = (shares["skin"] >= MIN_SKIN_SHARE and shares["hair"] >= MIN_HAIR_SHARE
+              and _mean_row(label_map.labels, CLASSES.index("hair")) <= MAX_HAIR_ROW)
+    garment_share = sum(shares[CLASSES[c]] for c in GARMENT_CLASSES)
+    if not (person and garment_share > 0):
+        return None
+    garments = _garments_from_labels(label_map.full_size())
+    return Segmentation(garments, label_map, "network") if garments else None
 
 
 def _mean_row(labels: np.ndarray, label: int) -> float:
