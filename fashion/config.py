@@ -161,6 +161,7 @@ class FeedbackConfig:
     item_prior: bool = True
     item_prior_strength: float = field(default=0.05, metadata=_range(0.0, 0.1))
     item_prior_pseudo_count: float = field(default=10.0, metadata=_range(0.0))
+    item_prior_z: float = field(default=2.0, metadata=_range(0.0))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -220,21 +221,80 @@ def test_item_prior_ignores_balanced_and_liked_items():
     assert item_prior({"a": 3, "b": 2}, {"a": 1, "b": 2}) == {}
 
 
-def test_one_dislike_barely_moves_an_item():
-    adjustment = item_prior({}, {"a": 1}, strength=0.05, pseudo_count=10)["a"]
-    assert -0.05 / 10 < adjustment < 0
-    assert adjustment == pytest.approx(-0.05 / 11)
-    assert item_prior({}, {"a": 1}, strength=0.05, pseudo_count=0)["a"] == pytest.approx(-0.05)
+def random_votes(like_rate: float, items: int = 372, votes: int = 4000, seed: int = 0) -> tuple[dict, dict]:
+    """Votes of shoppers who like at random: no item is better or worse than another."""
+    rng = np.random.default_rng(seed)
+    likes: dict[str, int] = {}
+    dislikes: dict[str, int] = {}
+    for item, liked in zip(rng.integers(0, items, votes), rng.random(votes) < like_rate):
+        counts = likes if liked else dislikes
+        counts[f"item{item}"] = counts.get(f"item{item}", 0) + 1
+    return likes, dislikes
+
+
+@pytest.mark.parametrize("like_rate", [0.5, 0.2])
+def test_random_feedback_gives_about_no_prior(like_rate):
+    strength = 0.05
+    likes, dislikes = random_votes(like_rate)
+    adjustments = item_prior(likes, dislikes, strength)
+    # Chance alone leaves a few items two standard errors short, and those barely past the bound.
+    assert len(adjustments) <= 0.05 * 372
+    assert sum(adjustments.values()) / 372 > -0.01 * strength  # the catalog's mean adjustment
+    assert min(adjustments.values(), default=0.0) > -0.2 * strength
+    # Without the bound the same votes would move a third or more of the catalog, by dozens of times as much.
+    unbounded = item_prior(likes, dislikes, strength, z=0.0)
+    assert len(unbounded) > 0.3 * 372 and sum(unbounded.values()) / 372 < -0.03 * strength
+
+
+def test_consistent_dislikes_sink_an_item():
+    strength = 0.05
+    for like_rate in (0.5, 0.2):
+        likes, dislikes = random_votes(like_rate)
+        dislikes["bad"] = 100  # judged 100 times, never liked
+        dislikes["new-bad"] = 30  # the same, with fewer votes so far
+        likes["meh"], dislikes["meh"] = 2, 38  # liked 1 time in 20: below even a 0.2 rate
+        adjustments = item_prior(likes, dislikes, strength)
+        assert adjustments["bad"] < -0.5 * strength, like_rate
+        assert adjustments["bad"] < adjustments["new-bad"] < 0, like_rate
+        assert adjustments["meh"] < 0, like_rate
+        assert min(adjustments, key=adjustments.get) == "bad"
+
+
+def test_item_prior_compares_with_the_other_items_like_rate():
+    # Every item is liked a fifth of the time, as shoppers with narrow tastes do: nothing sinks
+    # (a fixed 50/50 reference would sink them all).
+    likes = {f"i{n}": 10 for n in range(50)}
+    dislikes = {f"i{n}": 40 for n in range(50)}
+    assert item_prior(likes, dislikes) == {}
+    # The same item, liked 1 time in 5, sinks where the others are liked 4 times in 5.
+    others_liked = {**{f"i{n}": 40 for n in range(50)}, "x": 10}
+    others_disliked = {**{f"i{n}": 10 for n in range(50)}, "x": 40}
+    assert item_prior(others_liked, others_disliked)["x"] < -0.025
+
+
+def test_a_few_dislikes_do_not_move_an_item():
+    assert item_prior({}, {"a": 1}) == {}
+    assert item_prior({}, {"a": 3}) == {}
+    adjustment = item_prior({}, {"a": 8}, strength=0.05, pseudo_count=10)["a"]
+    assert -0.05 / 4 < adjustment < 0
+    # The pseudo-votes only scale it: without them 8 dislikes credibly short of 4 likes count more.
+    assert item_prior({}, {"a": 8}, strength=0.05, pseudo_count=0)["a"] < 2 * adjustment
 
 
 def test_item_prior_is_bounded_and_monotone():
     strength = 0.08
-    by_dislikes = [item_prior({"a": 2}, {"a": n}, strength).get("a", 0.0) for n in range(0, 400, 7)]
-    assert all(later <= earlier for earlier, later in zip(by_dislikes, by_dislikes[1:]))
+    by_dislikes = [item_prior({"a": 2}, {"a": n}, strength).get("a", 0.0) for n in range(0, 4000, 70)]
+    assert all(later <= earlier for earlier, later in pairwise(by_dislikes))
     assert all(-strength <= value <= 0 for value in by_dislikes)
     assert by_dislikes[-1] < -0.95 * strength
     by_likes = [item_prior({"a": n}, {"a": 30}, strength).get("a", 0.0) for n in range(0, 40, 3)]
-    assert all(later >= earlier for earlier, later in zip(by_likes, by_likes[1:]))
+    assert all(later >= earlier for earlier, later in pairwise(by_likes))
+    assert by_likes[0] < 0 == by_likes[-1]
+    # The same with other items' votes beside it (the reference rate leaves the item's own out).
+    likes, dislikes = random_votes(0.3)
+    by_dislikes = [item_prior({**likes, "a": 1}, {**dislikes, "a": n}, strength).get("a", 0.0) for n in range(0, 120, 3)]
+    assert all(later <= earlier for earlier, later in pairwise(by_dislikes))
+    assert by_dislikes[-1] < -0.5 * strength
 
 
 def test_penalised_item_still_wins_when_otherwise_much_better():
@@ -248,6 +308,8 @@ def test_penalised_item_still_wins_when_otherwise_much_better():
 def test_item_prior_rejects_negative_settings():
     with pytest.raises(ValueError):
         item_prior({}, {"a": 1}, strength=-0.1)
+    with pytest.raises(ValueError):
+        item_prior({}, {"a": 1}, z=-1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +349,8 @@ def test_item_adjustments_from_the_store(tmp_path):
         store.record([FeedbackEvent("shop", f"q{i}", "grey-coat", -1) for i in range(12)]
                      + [FeedbackEvent("shop", "q0", "red-dress", 1)])
         adjustments = item_adjustments(store, "shop", FeedbackConfig(item_prior_strength=0.05))
-        assert set(adjustments) == {"grey-coat"} and -0.05 < adjustments["grey-coat"] < -0.02
+        assert set(adjustments) == {"grey-coat"} and -0.05 < adjustments["grey-coat"] < -0.01
+        assert adjustments == item_prior({"red-dress": 1}, {"grey-coat": 12}, 0.05, 10.0, 2.0)
         assert item_adjustments(store, "shop", FeedbackConfig(item_prior=False)) == {}
         assert item_adjustments(store, "shop", FeedbackConfig(enabled=False)) == {}
         assert item_adjustments(store, "other-shop", FeedbackConfig()) == {}

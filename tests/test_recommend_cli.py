@@ -194,7 +194,7 @@ def test_like_and_dislike_change_the_next_ranking(tiny_run, tiny_sample, tmp_pat
     after = ranking(invoke(common + ["--like", liked, "--dislike", disliked]))
     reranked = list(after)
     # The query moves towards the liked item and away from the disliked one (Rocchio), and the
-    # disliked item gets a small, bounded prior penalty: scores move accordingly.
+    # disliked item is not shown again for this photo (one dislike is too few for the item prior).
     assert after[liked] > before[liked]
     assert disliked not in after or after[disliked] < before[disliked]
     # The events persist: a later plain query is adapted too, and the summary counts them.

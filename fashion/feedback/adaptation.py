@@ -7,8 +7,8 @@ Three independent parts, each switchable in the ``feedback`` section of ``hyper_
 * :func:`fit_blend_weights` learns the weights of the score components (visual, category,
   colour, ...: one column per component) from all recorded likes and dislikes, regularised
   towards the configured defaults;
-* :func:`item_prior` lets items that are disliked far more often than liked sink a little,
-  by a bounded amount, so that they never disappear.
+* :func:`item_prior` lets items that are liked credibly less often than the catalog's items
+  are (beyond chance) sink a little, by a bounded amount, so that they never disappear.
 
 The functions here are pure (arrays in, arrays out); :func:`refine_query` applies the session
 refinement to catalog rows, and :func:`refit_weights`, :func:`blend_weights` and
@@ -17,6 +17,7 @@ refinement to catalog rows, and :func:`refit_weights`, :func:`blend_weights` and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -361,30 +362,50 @@ def _evidence_share(gained: float, dof: int) -> float:
 
 
 def item_prior(likes: Mapping[str, int], dislikes: Mapping[str, int], strength: float = 0.05,
-               pseudo_count: float = 10.0) -> dict[str, float]:
-    """Additive score adjustments (each in ``[-strength, 0]``) for items disliked more than liked.
+               pseudo_count: float = 10.0, z: float = 2.0) -> dict[str, float]:
+    """Additive score adjustments (each in ``[-strength, 0]``) for items liked credibly less often
+    than the catalog's items are.
 
-    The dislike rate is smoothed by a Beta prior of ``pseudo_count`` votes, half like and half
-    dislike: ``rate = (dislikes + p/2) / (likes + dislikes + p)``. The adjustment is
-    ``-strength * max(0, 2 * rate - 1)``: zero for items liked at least as often as disliked,
-    tiny for one dislike (-strength / 11 with p = 10), approaching ``-strength`` only for items
-    disliked many times and almost never liked. It is monotone: more dislikes never raise an
-    item, more likes never lower it. Because the blend weights sum to about 1 and ``strength``
-    is kept small (config: at most 0.1), a penalised item still ranks first when it is
-    otherwise better by more than ``strength``; nothing is ever removed. Items without an
-    adjustment are absent from the result.
+    Why not simply "disliked more often than liked": shoppers who judge at random (or whose tastes
+    cancel out) still leave some items with more dislikes than likes by chance, and sinking those
+    reshuffles rankings that were better than random: on clothing-dataset-small's test split the
+    50/50 rule cost a random-liking shopper 2.6 points of precision@5. So an item sinks only by
+    the part of its like shortfall that chance does not explain:
+
+    * the reference is the like rate of every *other* item's votes, ``p = (L - l + 1) / (N - n + 2)``
+      (``L`` likes of ``N`` votes in all; 1/2 when nothing else is recorded): a store where shoppers
+      like a quarter of what they see does not sink every item liked a quarter of the time, and
+      leaving the item's own votes out keeps it monotone in them;
+    * its shortfall ``s = n p - l`` (``l`` likes of its ``n`` votes) counts only beyond ``z``
+      binomial standard errors, ``sqrt(n p (1 - p))``: ``credible = max(0, s - z * se)``, zero
+      for nearly all items when likes are random (a shortfall of two standard errors happens to
+      one item in forty, and then barely exceeds the bound);
+    * the adjustment is ``-strength * credible / ((n + pseudo_count) * p)``: the credible share
+      of the likes expected, as if ``pseudo_count`` more votes had come at the reference rate, so
+      a few votes barely count; it approaches ``-strength`` only for an item disliked many times
+      and (almost) never liked.
+
+    It is monotone: more dislikes never raise an item, more likes never lower it. Because the
+    blend weights sum to about 1 and ``strength`` is kept small (config: at most 0.1), a
+    penalised item still ranks first when it is otherwise better by more than ``strength``;
+    nothing is ever removed. Items without an adjustment are absent from the result.
     """
-    if strength < 0 or pseudo_count < 0:
-        raise ValueError("strength and pseudo_count must be >= 0")
+    if strength < 0 or pseudo_count < 0 or z < 0:
+        raise ValueError("strength, pseudo_count and z must be >= 0")
+    counts = {item: (max(int(likes.get(item, 0)), 0), max(int(dislikes.get(item, 0)), 0))
+              for item in set(likes) | set(dislikes)}
+    total_likes = sum(n_like for n_like, _ in counts.values())
+    total_votes = sum(n_like + n_dislike for n_like, n_dislike in counts.values())
     adjustments: dict[str, float] = {}
-    for item in set(likes) | set(dislikes):
-        n_like, n_dislike = max(int(likes.get(item, 0)), 0), max(int(dislikes.get(item, 0)), 0)
-        votes = n_like + n_dislike + pseudo_count
-        if votes <= 0:
+    for item, (n_like, n_dislike) in counts.items():
+        votes = n_like + n_dislike
+        if votes == 0 or strength == 0:
             continue
-        excess = 2.0 * (n_dislike + pseudo_count / 2.0) / votes - 1.0
-        if excess > 0:
-            adjustments[item] = -strength * excess
+        rate = (total_likes - n_like + 1.0) / (total_votes - votes + 2.0)
+        shortfall = votes * rate - n_like
+        credible = shortfall - z * math.sqrt(votes * rate * (1.0 - rate))
+        if credible > 0:
+            adjustments[item] = -strength * min(1.0, credible / ((votes + pseudo_count) * rate))
     return adjustments
 
 
@@ -437,4 +458,5 @@ def item_adjustments(store: "FeedbackStore | None", catalog_key: str, config: "F
     if store is None or not (config.enabled and config.item_prior):
         return {}
     likes, dislikes = store.item_counts(catalog_key)
-    return item_prior(likes, dislikes, config.item_prior_strength, config.item_prior_pseudo_count)
+    return item_prior(likes, dislikes, config.item_prior_strength, config.item_prior_pseudo_count,
+                      config.item_prior_z)
