@@ -58,7 +58,9 @@ pytestmark = pytest.mark.skipif(browser_available() is not None, reason=browser_
 def server(tiny_run, tiny_sample, tmp_path_factory):
     """``serve()`` in a child process on a free loopback port; yields its URL and index folder."""
     index = tmp_path_factory.mktemp("browser-index") / "catalog"
-    overrides = TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", "recommend.dedupe_items=false"]
+    # colour.person_test off: "shop the look" is shown with a drawn figure, no photo to the person test.
+    overrides = TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", "recommend.dedupe_items=false",
+                                            "colour.person_test=false"]
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(tiny_run / "best.pt"), str(index), json.dumps(overrides)],
         cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

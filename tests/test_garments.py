@@ -33,7 +33,8 @@ def test_palette_of_a_person_photo_counts_garment_pixels_only():
     from fashion.model.encoder import ColourSettings, image_palette
 
     image, _ = person_figure()
-    with_segmenter = image_palette(image, None, ColourSettings(5, 4096, 12.0, segment=True))
+    # The drawn figure is no photo of a person to the person test: the skin-and-hair rule decides.
+    with_segmenter = image_palette(image, None, ColourSettings(5, 4096, 12.0, segment=True, person_test=False))
     # Skin, hair and the textured background never count: the top and trousers make the palette.
     assert min(_de(lab, RED) for lab in with_segmenter.lab) < 10.0
     assert min(_de(lab, NAVY) for lab in with_segmenter.lab) < 10.0
@@ -52,7 +53,8 @@ def test_garments_cli_gives_one_explained_table_and_json_entry_per_garment(tiny_
                                                                            tmp_path):
     photo = tmp_path / "street.png"
     person_figure()[0].save(photo)
-    args = [photo, "--garments", "--no-progress", "--checkpoint", tiny_run / "best.pt", "--index-dir", garments_index]
+    args = [photo, "--garments", "--no-progress", "--checkpoint", tiny_run / "best.pt", "--index-dir", garments_index,
+            "--set", "colour.person_test=false"]  # a drawn figure: the skin-and-hair rule decides
     result = invoke([*args, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -74,7 +76,8 @@ def test_garments_cli_gives_one_explained_table_and_json_entry_per_garment(tiny_
 def test_product_shot_is_one_garment_and_bad_parts_are_one_line(tiny_run, tiny_sample, garments_index, tmp_path):
     shot = tmp_path / "shirt.png"
     product_shot().save(shot)
-    base = [shot, "--no-progress", "--checkpoint", tiny_run / "best.pt", "--index-dir", garments_index]
+    base = [shot, "--no-progress", "--checkpoint", tiny_run / "best.pt", "--index-dir", garments_index,
+            "--set", "colour.person_test=false"]
     result = invoke([*base, "--garments", "--json"])
     assert result.exit_code == 0, result.output
     assert [e["garment"]["part"] for e in json.loads(result.stdout)["queries"]] == ["garment"]
@@ -94,7 +97,7 @@ def test_web_api_answers_per_garment(tiny_run, tiny_sample, tmp_path):
     from fashion.recommend.engine import Engine
     from fashion.web.app import create_app
 
-    config = load_config(overrides=[f"data.root={tiny_sample}"])
+    config = load_config(overrides=[f"data.root={tiny_sample}", "colour.person_test=false"])  # a drawn figure
     engine = Engine.open(tiny_run / "best.pt", config=config, index_dir=tmp_path / "index", device="cpu",
                          progress=False, log=lambda message: None)
     buffer = io.BytesIO()

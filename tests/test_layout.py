@@ -45,6 +45,7 @@ TORCH_FREE = [
     "fashion.model.meta",
     "fashion.colour.settings",
     "fashion.colour.mmcq",
+    "fashion.segment.person",
     "fashion.recommend.lookup",
 ]
 

@@ -34,6 +34,8 @@ from fashion.segment.ccp import (
 from fashion.segment.labels import CCP_GROUPS, GARMENT_CLASSES, ccp_lookup
 from fashion.segment.weights import DEFAULT_WEIGHTS
 
+from conftest import SHARED
+
 RED = (200, 30, 40)
 NAVY = (30, 40, 110)
 SKIN = (224, 172, 140)
@@ -42,6 +44,13 @@ HAIR = (60, 40, 30)
 
 @pytest.fixture(scope="module")
 def segmenter() -> Segmenter:
+    """The shipped segmenter without its person test: the drawn figure below is no photo of a
+    person to that test (tests of the test itself use :func:`with_person_test`)."""
+    return Segmenter.load(threads=1, person_test=False)
+
+
+@pytest.fixture(scope="module")
+def with_person_test() -> Segmenter:
     return Segmenter.load(threads=1)
 
 
@@ -211,6 +220,49 @@ def test_loaded_segmenter_is_folded_and_labels_like_the_plain_network(segmenter)
         torch.testing.assert_close(segmenter.model(tensor), plain(tensor), rtol=1e-4, atol=1e-4)
 
 
+def test_shipped_person_test_matches_the_weights_and_refuses_product_shots(with_person_test):
+    from fashion.segment.weights import PERSON_TEST_FILE
+
+    test = with_person_test.person_test
+    assert test is not None and 0 < test.threshold < 1
+    provenance = json.loads(DEFAULT_WEIGHTS.with_name(PERSON_TEST_FILE).read_text())["provenance"]
+    assert "train_person_test.py" in provenance["command"] and "Apache-2.0" in provenance["data"]["people"]
+    # A flat product shot and a grey frame are no person, whatever the skin-and-hair rule says.
+    for image in (product_shot(), Image.new("RGB", (120, 160), (128, 128, 128))):
+        found = with_person_test.segment(image)
+        assert not found.person and found.label_map.person_probability < test.threshold
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(format="other"), "not a person test"),
+    (lambda d: d.update(segmenter_sha256="0" * 64), "other segmenter weights"),
+    (lambda d: d.update(coef=d["coef"][:-1]), "damaged person test"),
+    (lambda d: d.update(threshold=float("nan")), "damaged person test"),
+    (lambda d: d.update(scale=[0.0] * len(d["scale"])), "damaged person test"),
+    (lambda d: d.pop("intercept"), "damaged person test"),
+])
+def test_damaged_or_foreign_person_test_is_a_clear_error(tmp_path, edit, message):
+    from fashion.segment.weights import PERSON_TEST_FILE
+
+    weights = tmp_path / "segmenter.pt"
+    weights.write_bytes(DEFAULT_WEIGHTS.read_bytes())
+    data = json.loads(DEFAULT_WEIGHTS.with_name(PERSON_TEST_FILE).read_text())
+    edit(data)
+    (tmp_path / PERSON_TEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(SegmenterWeightsError, match=message):
+        Segmenter.load(weights)
+    (tmp_path / PERSON_TEST_FILE).write_text("{not json")
+    with pytest.raises(SegmenterWeightsError, match="not a readable person test"):
+        Segmenter.load(weights)
+    assert Segmenter.load(weights, person_test=False).person_test is None
+
+
+def test_weights_without_a_person_test_use_the_rule_alone(tmp_path):
+    weights = tmp_path / "segmenter.pt"
+    weights.write_bytes(DEFAULT_WEIGHTS.read_bytes())
+    assert Segmenter.load(weights).person_test is None
+
+
 def test_missing_part_is_a_clear_error(segmenter):
     found = segmenter.segment(product_shot())
     with pytest.raises(ValueError, match="no 'upper' garment"):
@@ -252,20 +304,31 @@ def test_ccp_split_sizes():
 
 
 @needs_ccp
-def test_ccp_test_photos_segment_to_garments(segmenter):
+def test_ccp_test_photos_segment_to_garments(with_person_test):
     from fashion.data.images import load_image
 
     lookup = ccp_lookup(label_names())
     ious = []
     for item in ccp_items(split="test")[:6]:
         image = load_image(item.photo)
-        found = segmenter.segment(image)
+        found = with_person_test.segment(image)
         assert found.person and {g.part for g in found.garments} <= set(PARTS)
         truth = np.isin(lookup[read_groundtruth(item.annotation)], GARMENT_CLASSES)
         union = found.mask()
         ious.append((union & truth).sum() / (union | truth).sum())
         assert len(segmentation_palette(image, found)) >= 1
     assert np.mean(ious) > 0.5
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "clothing-dataset-small" / "test").is_dir(), reason="clothing-dataset-small absent")
+def test_real_product_shots_are_not_people(with_person_test):
+    """clothing-dataset-small's test photos (flat-lays, hangers; never fitted or tuned on): the
+    skin-and-hair rule alone takes about half of them for people, the person test very few."""
+    from fashion.data.images import load_image
+
+    photos = sorted((SHARED / "data" / "clothing-dataset-small" / "test").rglob("*.jpg"))[::12]
+    taken = [with_person_test.segment(load_image(photo)).person for photo in photos]
+    assert len(photos) >= 25 and sum(taken) <= 0.1 * len(photos)
 
 
 def _label_map_with_hair_at(row: slice, size=(60, 100)):

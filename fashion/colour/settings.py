@@ -21,8 +21,9 @@ class ColourSettings:
     background_delta_e: float
     segment: bool = True  # segment photos of people (fashion.segment) for their garment pixels
     quantiser: str = DEFAULT_QUANTISER  # the palette quantiser (recorded in catalog fingerprints)
+    person_test: bool = True  # with segment: the segmenter's person test must see a person too
 
     @classmethod
     def from_config(cls, config: Config) -> "ColourSettings":
         c = config.colour
-        return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment)
+        return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment, person_test=c.person_test)

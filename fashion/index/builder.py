@@ -143,13 +143,17 @@ class PartialBuild:
 
 
 def _segmenter_checksum() -> str:
+    """The shipped segmenter weights' and person test's checksums (new ones, new palettes)."""
     from fashion.io_utils import file_checksum
-    from fashion.segment.weights import DEFAULT_WEIGHTS
+    from fashion.segment.weights import DEFAULT_WEIGHTS, PERSON_TEST_FILE
 
-    try:
-        return file_checksum(DEFAULT_WEIGHTS)[:16]
-    except OSError:
-        return "missing"  # the build itself then fails with the segmenter's own clear message
+    sums = []
+    for path in (DEFAULT_WEIGHTS, DEFAULT_WEIGHTS.with_name(PERSON_TEST_FILE)):
+        try:
+            sums.append(file_checksum(path)[:16])
+        except OSError:
+            sums.append("missing")  # the build itself then fails with the segmenter's own clear message
+    return "+".join(sums)
 
 
 def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:

@@ -67,17 +67,17 @@ def padded_palette(palette: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return lab, rgb, shares
 
 
-_SEGMENTER: Any = None  # one per process (DataLoader workers load their own on first use)
+_SEGMENTERS: dict[bool, Any] = {}  # one per process and setting (DataLoader workers load their own)
 
 
-def shared_segmenter() -> Any:
-    """The shipped garment segmenter (:mod:`fashion.segment`), loaded once per process."""
-    global _SEGMENTER
-    if _SEGMENTER is None:
+def shared_segmenter(person_test: bool = True) -> Any:
+    """The shipped garment segmenter (:mod:`fashion.segment`), with or without its person test,
+    loaded once per process."""
+    if person_test not in _SEGMENTERS:
         from fashion.segment import Segmenter
 
-        _SEGMENTER = Segmenter.load()
-    return _SEGMENTER
+        _SEGMENTERS[person_test] = Segmenter.load(person_test=person_test)
+    return _SEGMENTERS[person_test]
 
 
 def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings) -> Any:
@@ -97,7 +97,7 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
     if bbox is None and colour.segment:
         from fashion.segment import segmentation_palette
 
-        found = shared_segmenter().segment_person(image)
+        found = shared_segmenter(colour.person_test).segment_person(image)
         if found is not None:  # the outfit, led by its main garment
             return segmentation_palette(image, found, k=colour.palette_size, method=colour.quantiser)
     pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e)
@@ -182,7 +182,7 @@ class Encoder:
         from fashion.colour.garment import garment_palette
         from fashion.data.images import crop_to_bbox
 
-        found = shared_segmenter().segment(image)
+        found = shared_segmenter(self.colour.person_test).segment(image)
         garments = [g for g in found.garments if part is None or g.part == part]
         if not garments:
             seen = ", ".join(g.part for g in found.garments)

@@ -52,6 +52,12 @@ class SegNet(nn.Module):
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_summary(images)[0]
+
+    def forward_with_summary(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and a summary of the whole photo, ``(N, 2 * widths[3])``: the deepest
+        encoder stage's channels averaged and maximised over the frame (what the person test reads;
+        it costs nothing beyond the logits)."""
         n, _, height, width = images.shape
         pad_h, pad_w = (-height) % 16, (-width) % 16
         x = (images - self.mean) / self.std
@@ -72,7 +78,8 @@ class SegNet(nn.Module):
         d2 = self.dec2(torch.cat([_up(d3, e2), e2], dim=1))
         d1 = self.dec1(torch.cat([_up(d2, e1), e1], dim=1))
         logits = F.interpolate(self.head(d1), scale_factor=2.0, mode="bilinear", align_corners=False)
-        return logits[:, :, :height, :width]
+        summary = torch.cat([e4.mean(dim=(2, 3)), e4.amax(dim=(2, 3))], dim=1)
+        return logits[:, :, :height, :width], summary
 
 
 def fold_batchnorm(net: SegNet) -> SegNet:

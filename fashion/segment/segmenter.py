@@ -6,8 +6,10 @@ scaled to a longer side of 128 px, upsamples the class logits to a work size (lo
 :data:`WORK_LONGEST`) and takes the most likely class per pixel: a :class:`LabelMap`. Then:
 
 * **person found** (skin covers at least :data:`MIN_SKIN_SHARE` and hair :data:`MIN_HAIR_SHARE` of
-  the photo, the hair near the top (:data:`MAX_HAIR_ROW`), and some garment class is present): one :class:`Garment` per garment class (upper, lower, full, other)
-  holding at least :data:`MIN_GARMENT_SHARE` of the garment pixels, largest first;
+  the photo, the hair near the top (:data:`MAX_HAIR_ROW`), some garment class is present, and the
+  person test (:mod:`fashion.segment.person`, when loaded) agrees): one :class:`Garment` per
+  garment class (upper, lower, full, other) holding at least :data:`MIN_GARMENT_SHARE` of the
+  garment pixels, largest first;
 * **no person** (a product shot on a plain background, or the network sees no garment): one
   garment, ``part="garment"``, whose mask is everything the border-colour background model of
   :func:`fashion.colour.palette.foreground_mask` does not call background (the whole image when
@@ -28,7 +30,8 @@ from PIL import Image
 
 from fashion.colour.palette import foreground_mask
 from fashion.segment.labels import CLASSES, GARMENT_CLASSES
-from fashion.segment.weights import DEFAULT_WEIGHTS, INPUT_LONGEST
+from fashion.segment.person import PersonTest, PersonTestError
+from fashion.segment.weights import DEFAULT_WEIGHTS, INPUT_LONGEST, PERSON_TEST_FILE
 
 if TYPE_CHECKING:
     import torch
@@ -116,6 +119,10 @@ class LabelMap:
     labels: np.ndarray
     size: tuple[int, int]
     classes: tuple[str, ...] = CLASSES
+    #: The person test's probability that the photo shows a person (None: no test was run).
+    person_probability: float | None = None
+    #: The probability at or above which the photo shows a person.
+    person_threshold: float = 0.5
 
     def shares(self) -> dict[str, float]:
         """Fraction of the photo covered by each class."""
@@ -171,15 +178,19 @@ class Segmenter:
     """The garment segmenter: ``Segmenter.load()`` then ``segment(image)``."""
 
     def __init__(self, model: torch.nn.Module, input_longest: int = INPUT_LONGEST, threads: int | None = None,
-                 source: str = "<memory>") -> None:
+                 source: str = "<memory>", person_test: PersonTest | None = None) -> None:
         self.model = model.eval()
         self.input_longest = input_longest
         self.threads = threads
         self.source = source
+        self.person_test = person_test
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, threads: int | None = None) -> Segmenter:
-        """The segmenter with the weights at ``path`` (default: the file shipped in the package)."""
+    def load(cls, path: str | os.PathLike[str] | None = None, threads: int | None = None,
+             person_test: bool = True) -> Segmenter:
+        """The segmenter with the weights at ``path`` (default: the file shipped in the package) and,
+        with ``person_test``, the person test fitted on them (``person_test.json`` beside them;
+        weights without one rely on the skin-and-hair rule alone)."""
         import torch
 
         from fashion.segment.network import ARCHITECTURE, SegNet, fold_batchnorm
@@ -207,33 +218,43 @@ class Segmenter:
             raise SegmenterWeightsError(f"{path}: damaged segmenter weights ({str(error).splitlines()[0]}; "
                                         f"{hint})") from None
         fold_batchnorm(model.eval())  # inference only: the same labels for less CPU
-        return cls(model, int(payload.get("input_longest", INPUT_LONGEST)), threads, str(path))
+        return cls(model, int(payload.get("input_longest", INPUT_LONGEST)), threads, str(path),
+                   _person_test_beside(path, 2 * model.widths[3]) if person_test else None)
 
     def label_map(self, image: Image.Image) -> LabelMap:
         """The most likely class of every pixel, at the work size (longer side :data:`WORK_LONGEST`)."""
         import torch
         from torch.nn import functional as F
 
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        width, height = rgb.size
+        width, height = image.size
         work = _scaled((width, height), min(WORK_LONGEST, max(width, height)))
         if min(width, height) < _MIN_SIDE:
             return LabelMap(np.zeros(work[::-1], dtype=np.uint8), (width, height))
-        small = rgb.resize(_scaled((width, height), self.input_longest), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        tensor = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div_(255.0)
         previous = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                logits = self.model(tensor)
+                logits, summary = self.model.forward_with_summary(self.network_input(image))
                 logits = F.interpolate(logits, size=work[::-1], mode="bilinear", align_corners=False)
                 # numpy's argmax over the class axis is ~5x faster than torch's on CPU here
                 labels = logits[0].numpy().argmax(axis=0).astype(np.uint8)
         finally:
             if self.threads is not None:
                 torch.set_num_threads(previous)
-        return LabelMap(labels, (width, height))
+        if self.person_test is None:
+            return LabelMap(labels, (width, height))
+        probability = float(self.person_test.probability(summary[0].numpy()))
+        return LabelMap(labels, (width, height), person_probability=probability,
+                        person_threshold=self.person_test.threshold)
+
+    def network_input(self, image: Image.Image) -> torch.Tensor:
+        """``(1, 3, h, w)`` float in [0, 1]: the photo scaled to a longer side of ``input_longest``."""
+        import torch
+
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        small = rgb.resize(_scaled(rgb.size, self.input_longest), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div_(255.0)
 
     def segment(self, image: Image.Image) -> Segmentation:
         """The garments in ``image`` (always at least one; see the module for the rules)."""
@@ -253,12 +274,29 @@ def _person_garments(label_map: LabelMap) -> Segmentation | None:
     """The person's garments by the rules of the module, or None when the map shows no person."""
     shares = label_map.shares()
     person = (shares["skin"] >= MIN_SKIN_SHARE and shares["hair"] >= MIN_HAIR_SHARE
-              and _mean_row(label_map.labels, CLASSES.index("hair")) <= MAX_HAIR_ROW)
+              and _mean_row(label_map.labels, CLASSES.index("hair")) <= MAX_HAIR_ROW
+              and (label_map.person_probability is None
+                   or label_map.person_probability >= label_map.person_threshold))
     garment_share = sum(shares[CLASSES[c]] for c in GARMENT_CLASSES)
     if not (person and garment_share > 0):
         return None
     garments = _garments_from_labels(label_map.full_size())
     return Segmentation(garments, label_map, "network") if garments else None
+
+
+def _person_test_beside(weights: Path, features: int) -> PersonTest | None:
+    """The person test fitted on these weights (``person_test.json`` beside them), or None when there
+    is none (weights trained by hand: the skin-and-hair rule alone decides); a damaged or foreign
+    file raises :class:`SegmenterWeightsError`."""
+    from fashion.io_utils import file_checksum
+
+    path = weights.with_name(PERSON_TEST_FILE)
+    if not path.is_file():
+        return None
+    try:
+        return PersonTest.read(path, file_checksum(weights), features)
+    except PersonTestError as error:
+        raise SegmenterWeightsError(str(error)) from None
 
 
 def _mean_row(labels: np.ndarray, label: int) -> float:

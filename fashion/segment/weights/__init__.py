@@ -12,3 +12,5 @@ from pathlib import Path
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "segmenter.pt"
 #: The network sees each photo scaled so that its longer side is this many pixels.
 INPUT_LONGEST = 128
+#: The person test fitted on these weights' features (:mod:`fashion.segment.person`), beside them.
+PERSON_TEST_FILE = "person_test.json"
