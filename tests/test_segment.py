@@ -231,6 +231,7 @@ def test_shipped_person_test_matches_the_weights_and_refuses_product_shots(with_
     for image in (product_shot(), Image.new("RGB", (120, 160), (128, 128, 128))):
         found = with_person_test.segment(image)
         assert not found.person and found.label_map.person_probability < test.threshold
+        assert with_person_test.segment_person(image) is None
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -313,6 +314,9 @@ def test_ccp_test_photos_segment_to_garments(with_person_test):
         image = load_image(item.photo)
         found = with_person_test.segment(image)
         assert found.person and {g.part for g in found.garments} <= set(PARTS)
+        quick = with_person_test.segment_person(image)  # the encoder-first path agrees
+        assert quick is not None and [g.part for g in quick.garments] == [g.part for g in found.garments]
+        assert all(np.array_equal(a.mask, b.mask) for a, b in zip(quick.garments, found.garments))
         truth = np.isin(lookup[read_groundtruth(item.annotation)], GARMENT_CLASSES)
         union = found.mask()
         ious.append((union & truth).sum() / (union | truth).sum())

@@ -55,9 +55,13 @@ class SegNet(nn.Module):
         return self.forward_with_summary(images)[0]
 
     def forward_with_summary(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The logits and a summary of the whole photo, ``(N, 2 * widths[3])``: the deepest
-        encoder stage's channels averaged and maximised over the frame (what the person test reads;
-        it costs nothing beyond the logits)."""
+        """The logits and :meth:`summary` of the photos, from one pass."""
+        encoded = self.encode(images)
+        return self.decode(encoded, images.shape[-2:]), self.summary(encoded)
+
+    def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's four stages (shallow to deep), on the input padded to a multiple of 16 with
+        the two coordinate channels added. About a third of a whole pass at 128 px."""
         n, _, height, width = images.shape
         pad_h, pad_w = (-height) % 16, (-width) % 16
         x = (images - self.mean) / self.std
@@ -73,13 +77,23 @@ class SegNet(nn.Module):
         e1 = self.enc1(x)
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)
-        e4 = self.enc4(e3)
+        return [e1, e2, e3, self.enc4(e3)]
+
+    @staticmethod
+    def summary(encoded: list[torch.Tensor]) -> torch.Tensor:
+        """A summary of the whole photo, ``(N, 2 * widths[3])``: the deepest encoder stage's
+        channels averaged and maximised over the frame (what the person test reads)."""
+        deepest = encoded[-1]
+        return torch.cat([deepest.mean(dim=(2, 3)), deepest.amax(dim=(2, 3))], dim=1)
+
+    def decode(self, encoded: list[torch.Tensor], size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        """Class logits ``(N, classes, height, width)`` at the input's ``size`` from :meth:`encode`'s stages."""
+        e1, e2, e3, e4 = encoded
         d3 = self.dec3(torch.cat([_up(e4, e3), e3], dim=1))
         d2 = self.dec2(torch.cat([_up(d3, e2), e2], dim=1))
         d1 = self.dec1(torch.cat([_up(d2, e1), e1], dim=1))
         logits = F.interpolate(self.head(d1), scale_factor=2.0, mode="bilinear", align_corners=False)
-        summary = torch.cat([e4.mean(dim=(2, 3)), e4.amax(dim=(2, 3))], dim=1)
-        return logits[:, :, :height, :width], summary
+        return logits[:, :, :size[0], :size[1]]
 
 
 def fold_batchnorm(net: SegNet) -> SegNet:

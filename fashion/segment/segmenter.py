@@ -223,6 +223,14 @@ class Segmenter:
 
     def label_map(self, image: Image.Image) -> LabelMap:
         """The most likely class of every pixel, at the work size (longer side :data:`WORK_LONGEST`)."""
+        label_map = self._label_map(image, stop_without_person=False)
+        assert label_map is not None  # only a stop can give None
+        return label_map
+
+    def _label_map(self, image: Image.Image, stop_without_person: bool) -> LabelMap | None:
+        """:meth:`label_map`; with ``stop_without_person``, None as soon as the person test (run on
+        the encoder's summary) refuses the photo: the decoder, two thirds of the network's cost,
+        is skipped for a product shot."""
         import torch
         from torch.nn import functional as F
 
@@ -235,16 +243,22 @@ class Segmenter:
             torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                logits, summary = self.model.forward_with_summary(self.network_input(image))
+                tensor = self.network_input(image)
+                encoded = self.model.encode(tensor)
+                probability = None
+                if self.person_test is not None:
+                    probability = float(self.person_test.probability(self.model.summary(encoded)[0].numpy()))
+                    if stop_without_person and probability < self.person_test.threshold:
+                        return None
+                logits = self.model.decode(encoded, tensor.shape[-2:])
                 logits = F.interpolate(logits, size=work[::-1], mode="bilinear", align_corners=False)
                 # numpy's argmax over the class axis is ~5x faster than torch's on CPU here
                 labels = logits[0].numpy().argmax(axis=0).astype(np.uint8)
         finally:
             if self.threads is not None:
                 torch.set_num_threads(previous)
-        if self.person_test is None:
+        if probability is None:
             return LabelMap(labels, (width, height))
-        probability = float(self.person_test.probability(summary[0].numpy()))
         return LabelMap(labels, (width, height), person_probability=probability,
                         person_threshold=self.person_test.threshold)
 
@@ -264,10 +278,11 @@ class Segmenter:
 
     def segment_person(self, image: Image.Image) -> Segmentation | None:
         """The garments of the person in ``image``, or None when there is no person (then
-        :meth:`segment` would fall back to the border model's foreground, which this skips: a
-        caller with its own product-shot path saves that work, about a third of a product shot's
-        palette time)."""
-        return _person_garments(self.label_map(image))
+        :meth:`segment` would fall back to the border model's foreground, which this skips, as it
+        skips the segmenter's decoder once the person test refuses the photo: a caller with its own
+        product-shot path saves that work)."""
+        label_map = self._label_map(image, stop_without_person=True)
+        return None if label_map is None else _person_garments(label_map)
 
 
 def _person_garments(label_map: LabelMap) -> Segmentation | None:
