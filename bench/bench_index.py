@@ -165,7 +165,8 @@ def main(quick: bool = False) -> str:
         "this shared machine, which slows the bare forward too). The build is CPU bound: decode + palette "
         f"cost {ms(s['decode'] + s['colour']):.1f} CPU ms per image against the network's {ms(forward_cpu):.1f}, so "
         f"no schedule on any number of cores can exceed {bound:.2f} of the bare forward; the colour stage "
-        "(the garment segmenter's network on every photo without an annotated box, then MMCQ) "
+        "(for every photo without an annotated box the segmenter's encoder and person test; for a person its "
+        "decoder and the garments' pixels, for a product shot the border-colour model; then MMCQ) "
         f"{'costs more' if s['colour'] > forward_cpu else 'costs less'} CPU than the classification network "
         "at this input size.",
         f"Incremental: nothing changed {median(unchanged) * 1000:.0f} ms (stat every image, no work); "
