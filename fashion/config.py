@@ -114,9 +114,9 @@ class ColourConfig:
     # Photos of people without an annotated box: palette from the garment pixels found by
     # fashion.segment (skin, hair and background never count). False: the border-colour model only.
     segment: bool = True
-    # With segment: the person test (fashion/segment/person.py) must also see a person, so that a
-    # flat-lay the segmenter paints a silhouette on keeps the border-colour model. False: the
-    # segmenter's skin-and-hair rule alone (e.g. for drawings, or people unlike street photos).
+    # With segment: the person test (fashion/segment/person.py) decides whether a photo shows a
+    # person, so that a flat-lay the segmenter paints a silhouette on keeps the border-colour model.
+    # False: the segmenter's skin-and-hair rule (e.g. for drawings, or people unlike street photos).
     person_test: bool = True
 
 

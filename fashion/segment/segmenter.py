@@ -5,11 +5,13 @@ file raises :class:`SegmenterWeightsError`). ``segment(image)`` runs the network
 scaled to a longer side of 128 px, upsamples the class logits to a work size (longer side
 :data:`WORK_LONGEST`) and takes the most likely class per pixel: a :class:`LabelMap`. Then:
 
-* **person found** (skin covers at least :data:`MIN_SKIN_SHARE` and hair :data:`MIN_HAIR_SHARE` of
-  the photo, the hair near the top (:data:`MAX_HAIR_ROW`), some garment class is present, and the
-  person test (:mod:`fashion.segment.person`, when loaded) agrees): one :class:`Garment` per
+* **person found** (the person test of :mod:`fashion.segment.person` says so, or, without one, skin
+  covers at least :data:`MIN_SKIN_SHARE` and hair :data:`MIN_HAIR_SHARE` of the photo with the hair
+  near the top (:data:`MAX_HAIR_ROW`); and some garment class is present): one :class:`Garment` per
   garment class (upper, lower, full, other) holding at least :data:`MIN_GARMENT_SHARE` of the
-  garment pixels, largest first;
+  garment pixels, largest first. The test decides alone because it was trained on both kinds of
+  photo: on CCP's val split the rule refused 7 of 181 people the test keeps, and the dominant
+  colour rose from 81.7% to 83.3% of val photos without the rule;
 * **no person** (a product shot on a plain background, or the network sees no garment): one
   garment, ``part="garment"``, whose mask is everything the border-colour background model of
   :func:`fashion.colour.palette.foreground_mask` does not call background (the whole image when
@@ -288,10 +290,11 @@ class Segmenter:
 def _person_garments(label_map: LabelMap) -> Segmentation | None:
     """The person's garments by the rules of the module, or None when the map shows no person."""
     shares = label_map.shares()
-    person = (shares["skin"] >= MIN_SKIN_SHARE and shares["hair"] >= MIN_HAIR_SHARE
-              and _mean_row(label_map.labels, CLASSES.index("hair")) <= MAX_HAIR_ROW
-              and (label_map.person_probability is None
-                   or label_map.person_probability >= label_map.person_threshold))
+    if label_map.person_probability is not None:  # the person test, trained on both kinds of photo, decides
+        person = label_map.person_probability >= label_map.person_threshold
+    else:  # no test loaded: the skin-and-hair rule
+        person = (shares["skin"] >= MIN_SKIN_SHARE and shares["hair"] >= MIN_HAIR_SHARE
+                  and _mean_row(label_map.labels, CLASSES.index("hair")) <= MAX_HAIR_ROW)
     garment_share = sum(shares[CLASSES[c]] for c in GARMENT_CLASSES)
     if not (person and garment_share > 0):
         return None
