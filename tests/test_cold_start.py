@@ -69,7 +69,7 @@ def test_a_stale_sidecar_falls_back_to_the_model(lookup_args, tiny_run, tmp_path
 
 def test_a_photo_query_never_imports_torchvision(lookup_args, tiny_sample):
     photo = next((tiny_sample / "img").rglob("*.jpg"))
-    result = run_blocking("torchvision,torch._dynamo", [photo, "--json", *lookup_args])
+    result = run_blocking("torchvision,torch._dynamo,scipy.ndimage", [photo, "--json", *lookup_args])
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["queries"][0]["results"]
 

@@ -389,3 +389,45 @@ def test_sample_truth_colours_are_recovered(tiny_sample):
             palette = extract_palette(image.convert("RGB"), bbox=boxes[name])
         errors.append(float(ciede2000(palette.dominant_lab, rgb_to_lab(np.array([r, g, b], np.uint8)))))
     assert np.mean(np.array(errors) <= 10.0) >= 0.95
+
+
+def _border_reachable_by_search(mask: np.ndarray) -> np.ndarray:
+    """Reference: breadth-first search over 4-neighbours from the mask's border pixels."""
+    from collections import deque
+
+    height, width = mask.shape
+    reached = np.zeros_like(mask)
+    queue = deque((r, c) for r in range(height) for c in range(width)
+                  if mask[r, c] and (r in (0, height - 1) or c in (0, width - 1)))
+    for r, c in queue:
+        reached[r, c] = True
+    while queue:
+        r, c = queue.popleft()
+        for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if 0 <= rr < height and 0 <= cc < width and mask[rr, cc] and not reached[rr, cc]:
+                reached[rr, cc] = True
+                queue.append((rr, cc))
+    return reached
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_connected_to_border_is_a_4_connected_search_from_the_border(seed):
+    from fashion.colour.palette import _connected_to_border
+
+    rng = np.random.default_rng(seed)
+    height, width = rng.integers(1, 30, size=2)
+    mask = rng.random((height, width)) < rng.uniform(0.3, 0.75)
+    np.testing.assert_array_equal(_connected_to_border(mask), _border_reachable_by_search(mask))
+
+
+def test_connected_to_border_leaves_enclosed_rings_and_islands():
+    from fashion.colour.palette import _connected_to_border
+
+    mask = np.zeros((21, 21), bool)
+    for i in range(0, 10, 2):  # concentric square rings; only the outer one touches the border
+        mask[i, i:21 - i] = mask[20 - i, i:21 - i] = mask[i:21 - i, i] = mask[i:21 - i, 20 - i] = True
+    mask[10, 10] = True  # an island in the middle
+    mask[2:5, 0:3] = True  # a bridge from the border to the second ring
+    reached = _connected_to_border(mask)
+    np.testing.assert_array_equal(reached, _border_reachable_by_search(mask))
+    assert reached[0, 5] and reached[2, 10] and not reached[4, 10] and not reached[10, 10]
