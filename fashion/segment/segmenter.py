@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from PIL import Image
@@ -225,9 +225,7 @@ class Segmenter:
 
     def label_map(self, image: Image.Image) -> LabelMap:
         """The most likely class of every pixel, at the work size (longer side :data:`WORK_LONGEST`)."""
-        label_map = self._label_map(image, stop_without_person=False)
-        assert label_map is not None  # only a stop can give None
-        return label_map
+        return cast(LabelMap, self._label_map(image, stop_without_person=False))  # None only on a stop
 
     def _label_map(self, image: Image.Image, stop_without_person: bool) -> LabelMap | None:
         """:meth:`label_map`; with ``stop_without_person``, None as soon as the person test (run on
