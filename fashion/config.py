@@ -159,6 +159,7 @@ class FeedbackConfig:
     hide_disliked: bool = True
     session_like_weight: float = field(default=0.5, metadata=_range(0.0))
     session_dislike_weight: float = field(default=0.0, metadata=_range(0.0))
+    session_consistency_z: float = field(default=0.0, metadata=_range(0.0))
     learn_weights: bool = True
     min_events: int = field(default=20, metadata=_range(2))
     weight_regularisation: float = field(default=10.0, metadata=_range(0.0))

@@ -446,7 +446,10 @@ def create_app(engine: "Engine", config: Config | None = None,
             if judged:
                 before = engine.recommend(query, top_k=top_k, weights=used, filters=filters,
                                           adjustments=prior_items or None)
-                liked = [engine.recommender.row_of(k) for k, v in judged.items() if v > 0]
+                # With the consistency gate shut (feedback.session_consistency_z), the likes pulled
+                # nothing: no result is said to have moved toward them.
+                liked = [engine.recommender.row_of(k) for k, v in judged.items()
+                         if v > 0 and refined.gate > 0]
                 notes = feedback_notes(query.embedding, engine.catalog.embeddings,
                                        [r for r in liked if r is not None], [r.row for r in results],
                                        {r.row: r.rank for r in before})
