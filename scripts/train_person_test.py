@@ -14,7 +14,7 @@ regression on the shipped segmenter's summary of a photo, people against product
 
 The threshold is chosen on the validation photos: the best balanced accuracy (people kept plus
 product shots refused, each as a share), in the middle of the range of equally good thresholds.
-Deterministic (one thread, lbfgs): the same data and versions give the same file. Without CCP or
+Deterministic up to float rounding (a rerun differed by 1e-14 in the weights: BLAS threads). Without CCP or
 clothing-dataset-small it says so and exits with status 0.
 """
 
