@@ -64,9 +64,9 @@ def summaries(segmenter: object, photos: list[Path]) -> np.ndarray:
 
     rows = []
     with torch.inference_mode():
-        for photo in photos:
-            _, summary = segmenter.model.forward_with_summary(segmenter.network_input(load_image(photo)))
-            rows.append(summary[0].numpy().astype(np.float64))
+        for photo in photos:  # the encoder alone: the summary needs no decoder
+            encoded = segmenter.model.encode(segmenter.network_input(load_image(photo)))
+            rows.append(segmenter.model.summary(encoded)[0].numpy().astype(np.float64))
     return np.stack(rows)
 
 

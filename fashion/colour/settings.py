@@ -21,7 +21,7 @@ class ColourSettings:
     background_delta_e: float
     segment: bool = True  # segment photos of people (fashion.segment) for their garment pixels
     quantiser: str = DEFAULT_QUANTISER  # the palette quantiser (recorded in catalog fingerprints)
-    person_test: bool = True  # with segment: the segmenter's person test must see a person too
+    person_test: bool = True  # with segment: the segmenter's person test decides who is a person
 
     @classmethod
     def from_config(cls, config: Config) -> "ColourSettings":

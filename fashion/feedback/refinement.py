@@ -85,28 +85,39 @@ def judged_bonus(recommender: Recommender, liked: Sequence[int], disliked: Seque
     catalog rows as queries against catalog rows, when the caller has them at hand (the shopper
     simulation caches them for its whole catalog); by default computed here.
     """
-    from fashion.recommend.components import ItemArrays, component_names
-
     liked, disliked = list(liked), list(disliked)
     use_liked = liked if like_weight > 0 else []
     use_disliked = disliked if dislike_weight > 0 else []
     if not use_liked and not use_disliked:
         return None
     catalog = recommender.catalog
-    judged = use_liked + use_disliked
-    queries = row_queries(catalog, judged) if pair_components is None else None
+    judged = np.asarray(use_liked + use_disliked, dtype=np.int64)
+    queries = row_queries(catalog, judged.tolist()) if pair_components is None else None
     signs = np.array([like_weight / max(1, len(use_liked))] * len(use_liked)
                      + [-dislike_weight / max(1, len(use_disliked))] * len(use_disliked))
-    used = weights.normalised()
-    w = np.array([used[name] for name in component_names()], dtype=np.float64)
 
     def bonus(rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        parts = (score_matrices(queries, ItemArrays.of_catalog(catalog, rows)) if pair_components is None
-                 else pair_components(np.asarray(judged, dtype=np.int64), rows))  # (K, Q, n)
-        return signs @ np.tensordot(w, parts, axes=1)
+        return signs @ blended_similarity(catalog, judged, rows, weights, pair_components, queries)
 
     return bonus
+
+
+def blended_similarity(catalog: Any, judged: np.ndarray, rows: np.ndarray, weights: Weights,
+                       pair_components: Any = None, queries: list[QueryArrays] | None = None) -> np.ndarray:
+    """(Q, n): the blended similarity (the ranking's ``weights``) of catalog rows ``judged``, each as
+    the query, to catalog rows ``rows`` (``pair_components``: see :func:`judged_bonus`; ``queries``:
+    ``row_queries`` of ``judged`` when the caller already has them)."""
+    from fashion.recommend.components import ItemArrays, component_names
+
+    judged, rows = np.asarray(judged, dtype=np.int64), np.asarray(rows, dtype=np.int64)
+    if pair_components is None:
+        queries = row_queries(catalog, judged.tolist()) if queries is None else queries
+        parts = score_matrices(queries, ItemArrays.of_catalog(catalog, rows))
+    else:
+        parts = pair_components(judged, rows)  # (K, Q, n)
+    used = weights.normalised()
+    w = np.array([used[name] for name in component_names()], dtype=np.float64)
+    return np.tensordot(w, np.asarray(parts, dtype=np.float64), axes=1)
 
 
 def consistency_z(similarity: np.ndarray, liked: np.ndarray, permutations: int = 200) -> float | None:
@@ -174,21 +185,6 @@ def consistency_gate(similarity: np.ndarray, liked: np.ndarray, full_z: float) -
     return 1.0 if z is None else float(np.clip(z / full_z, 0.0, 1.0))
 
 
-def judged_similarity(recommender: Recommender, judged: Sequence[int], weights: Weights,
-                      pair_components: Any = None) -> np.ndarray:
-    """(Q, Q): the blended similarity (the ranking's ``weights``) of the judged catalog rows to each
-    other, each as the query against the others (``pair_components``: see :func:`judged_bonus`)."""
-    from fashion.recommend.components import ItemArrays, component_names
-
-    rows = np.asarray(list(judged), dtype=np.int64)
-    catalog = recommender.catalog
-    parts = (score_matrices(row_queries(catalog, rows.tolist()), ItemArrays.of_catalog(catalog, rows))
-             if pair_components is None else pair_components(rows, rows))  # (K, Q, Q)
-    used = weights.normalised()
-    w = np.array([used[name] for name in component_names()], dtype=np.float64)
-    return np.tensordot(w, np.asarray(parts, dtype=np.float64), axes=1)
-
-
 def refine_session(recommender: Recommender, query: Query, liked: Sequence[int], disliked: Sequence[int],
                    config: FeedbackConfig, match_delta_e: float, weights: Weights,
                    pair_components: Any = None) -> SessionRefinement:
@@ -205,7 +201,8 @@ def refine_session(recommender: Recommender, query: Query, liked: Sequence[int],
     catalog = recommender.catalog
     gate = 1.0
     if config.session_consistency_z > 0 and liked and disliked:
-        similarity = judged_similarity(recommender, liked + disliked, weights, pair_components)
+        judged = np.asarray(liked + disliked, dtype=np.int64)
+        similarity = blended_similarity(catalog, judged, judged, weights, pair_components)
         gate = consistency_gate(similarity, np.arange(len(liked) + len(disliked)) < len(liked),
                                 config.session_consistency_z)
     if gate < 1.0:

@@ -37,7 +37,7 @@ class PersonTestError(FashionError, ValueError):
 
 @dataclass(frozen=True)
 class PersonTest:
-    """``probability(summary)``: logistic regression on standardised summaries; ``is_person`` at ``threshold``."""
+    """``probability(summary)``: logistic regression on standardised summaries; a person from ``threshold`` up."""
 
     mean: np.ndarray  # (F,) float64
     scale: np.ndarray  # (F,) float64, > 0
@@ -50,10 +50,6 @@ class PersonTest:
         """Probability of a person for each summary row ``(N, F)`` (or one ``(F,)`` row: a 0-d array)."""
         z = (np.asarray(summary, dtype=np.float64) - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-(z @ self.coef + self.intercept)))
-
-    def is_person(self, summary: np.ndarray) -> bool:
-        """Whether one photo's summary ``(F,)`` shows a person."""
-        return bool(self.probability(summary) >= self.threshold)
 
     def to_dict(self) -> dict:
         """The JSON form (see :meth:`read`)."""

@@ -22,6 +22,8 @@ Masks and boxes are at the input image's size. Nothing heavy happens at import t
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +204,8 @@ class Segmenter:
         if not path.is_file():
             raise SegmenterWeightsError(f"{path}: segmenter weights not found ({hint})")
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            data = path.read_bytes()  # read once: loaded here, hashed for the person test's check
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - pickle, zip and unpickler errors all mean "damaged"
             raise SegmenterWeightsError(f"{path}: not a readable weights file ({type(error).__name__}: "
                                         f"{str(error).splitlines()[0] if str(error) else ''}; {hint})") from None
@@ -221,7 +224,7 @@ class Segmenter:
                                         f"{hint})") from None
         fold_batchnorm(model.eval())  # inference only: the same labels for less CPU
         return cls(model, int(payload.get("input_longest", INPUT_LONGEST)), threads, str(path),
-                   _person_test_beside(path, 2 * model.widths[3]) if person_test else None)
+                   _person_test_beside(path, data, 2 * model.widths[3]) if person_test else None)
 
     def label_map(self, image: Image.Image) -> LabelMap:
         """The most likely class of every pixel, at the work size (longer side :data:`WORK_LONGEST`)."""
@@ -300,17 +303,15 @@ def _person_garments(label_map: LabelMap) -> Segmentation | None:
     return Segmentation(garments, label_map, "network") if garments else None
 
 
-def _person_test_beside(weights: Path, features: int) -> PersonTest | None:
-    """The person test fitted on these weights (``person_test.json`` beside them), or None when there
-    is none (weights trained by hand: the skin-and-hair rule alone decides); a damaged or foreign
-    file raises :class:`SegmenterWeightsError`."""
-    from fashion.io_utils import file_checksum
-
+def _person_test_beside(weights: Path, data: bytes, features: int) -> PersonTest | None:
+    """The person test fitted on these weights (``person_test.json`` beside them; ``data``: the
+    weights file's bytes), or None when there is none (weights trained by hand: the skin-and-hair
+    rule alone decides); a damaged or foreign file raises :class:`SegmenterWeightsError`."""
     path = weights.with_name(PERSON_TEST_FILE)
     if not path.is_file():
         return None
     try:
-        return PersonTest.read(path, file_checksum(weights), features)
+        return PersonTest.read(path, hashlib.sha256(data).hexdigest(), features)
     except PersonTestError as error:
         raise SegmenterWeightsError(str(error)) from None
 
