@@ -178,6 +178,7 @@ class WebConfig:
     max_top_k: int = field(default=100, metadata=_range(1))
     query_cache: int = field(default=1024, metadata=_range(1))
     describe_workers: int = field(default=-1, metadata=_range(-1, 64))
+    onnx_runtime: bool = True
 
 
 @dataclass(frozen=True)

@@ -410,24 +410,33 @@ def _border_reachable_by_search(mask: np.ndarray) -> np.ndarray:
     return reached
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_connected_to_border_is_a_4_connected_search_from_the_border(seed):
-    from fashion.colour.palette import _connected_to_border
+def _border_search(labelling: str):
+    """``_connected_to_border`` by numpy propagation or by scipy's labelling (the web workers')."""
+    import scipy.ndimage
 
+    from fashion.colour.palette import _connected_to_border, _connected_to_border_labelled
+
+    if labelling == "numpy":
+        return _connected_to_border
+    return lambda mask: _connected_to_border_labelled(mask, scipy.ndimage)
+
+
+@pytest.mark.parametrize("labelling", ["numpy", "scipy"])
+@pytest.mark.parametrize("seed", range(40))
+def test_connected_to_border_is_a_4_connected_search_from_the_border(seed, labelling):
     rng = np.random.default_rng(seed)
     height, width = rng.integers(1, 30, size=2)
     mask = rng.random((height, width)) < rng.uniform(0.3, 0.75)
-    np.testing.assert_array_equal(_connected_to_border(mask), _border_reachable_by_search(mask))
+    np.testing.assert_array_equal(_border_search(labelling)(mask), _border_reachable_by_search(mask))
 
 
-def test_connected_to_border_leaves_enclosed_rings_and_islands():
-    from fashion.colour.palette import _connected_to_border
-
+@pytest.mark.parametrize("labelling", ["numpy", "scipy"])
+def test_connected_to_border_leaves_enclosed_rings_and_islands(labelling):
     mask = np.zeros((21, 21), bool)
     for i in range(0, 10, 2):  # concentric square rings; only the outer one touches the border
         mask[i, i:21 - i] = mask[20 - i, i:21 - i] = mask[i:21 - i, i] = mask[i:21 - i, 20 - i] = True
     mask[10, 10] = True  # an island in the middle
     mask[2:5, 0:3] = True  # a bridge from the border to the second ring
-    reached = _connected_to_border(mask)
+    reached = _border_search(labelling)(mask)
     np.testing.assert_array_equal(reached, _border_reachable_by_search(mask))
     assert reached[0, 5] and reached[2, 10] and not reached[4, 10] and not reached[10, 10]

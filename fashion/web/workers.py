@@ -103,8 +103,31 @@ def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
     single_threaded_blas()
     loaded = load_model(checkpoint, device="cpu")
     # describe() of raw bytes uses only the model and the configuration.
-    _WORKER["engine"] = Engine(loaded, None, None, config_from_dict(config), None)  # type: ignore[arg-type]
+    engine = Engine(loaded, None, None, config_from_dict(config), None)  # type: ignore[arg-type]
+    if engine.config.web.onnx_runtime:
+        use_onnx_runtime(engine, threads)
+    from fashion.colour.palette import use_scipy_labelling
+
+    use_scipy_labelling()  # a long-lived process: the faster labelling is worth its import
+    _WORKER["engine"] = engine
     _WORKER["engine"].describe([_probe_image()])  # warm: first calls allocate and tune
+
+
+def use_onnx_runtime(engine: "Engine", threads: int) -> bool:
+    """Describe with the network in ONNX Runtime (less CPU per upload; see
+    :mod:`fashion.model.onnx_runtime`); where it cannot (not installed, outputs unlike torch's),
+    say why in the log and keep torch. Whether it is used."""
+    from fashion.model.onnx_runtime import OnnxRuntimeError, available
+
+    if not available():
+        log.info("onnxruntime is not installed: describing uploads with torch")
+        return False
+    try:
+        engine.encoder.use_onnx_runtime(threads)
+    except OnnxRuntimeError as error:
+        log.warning("%s; describing uploads with torch", error)
+        return False
+    return True
 
 
 def _worker_describe(datas: list[bytes], names: list[str]) -> tuple[str, int, list[Any]]:
