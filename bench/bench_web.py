@@ -69,13 +69,15 @@ serve(checkpoint, folder, load_config(), host="127.0.0.1", port=0, index_dir=ind
 class Server:
     """``serve`` in a child process on a free loopback port; stopped with SIGINT (then killed)."""
 
-    def __init__(self, checkpoint: Path, folder: Path, index: Path, workers: int, log: Path) -> None:
+    def __init__(self, checkpoint: Path, folder: Path, index: Path, workers: int, log: Path,
+                 root: Path = PROJECT_ROOT) -> None:
+        """``root``: the checkout whose code serves (another one for a side-by-side run)."""
         self.log_path = log
         self.lines: "queue.Queue[str]" = queue.Queue()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE, str(checkpoint), str(folder), str(index), str(workers)],
-            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._read, daemon=True).start()
         self.port = self._wait_ready()
 
@@ -252,11 +254,12 @@ def summary(label: str, run: dict, sent: int) -> tuple[str, float, float]:
 
 
 def measure(checkpoint: Path, folder: Path, index: Path, photos: list[Path], workers: int, rerank: bool,
-            label: str) -> tuple[list[str], dict]:
-    """Start a server, warm it, run the loads; Markdown rows and the upload run's figures."""
+            label: str, root: Path = PROJECT_ROOT) -> tuple[list[str], dict]:
+    """Start a server (the code of checkout ``root``), warm it, run the loads; Markdown rows and
+    the upload run's figures."""
     log = WORK / f"web-server-{workers}.log"
     started = time.perf_counter()
-    server = Server(checkpoint, folder, index, workers, log)
+    server = Server(checkpoint, folder, index, workers, log, root)
     start_s = time.perf_counter() - started
     rows: list[str] = []
     try:
@@ -293,7 +296,8 @@ def _batches(port: int) -> dict[str, int]:
 
 def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Path]) -> dict[str, tuple[float, float]]:
     """Where one upload's server time goes, stage by stage, timed in this process on one thread
-    (no HTTP, no queueing): {stage: (median wall ms, median CPU ms)} over ``photos``.
+    as a describe worker runs (no HTTP, no queueing): {stage: (median wall ms, median CPU ms)}
+    over ``photos``; the network in torch and the palette with the numpy labelling side by side.
 
     decode (bytes → RGB), preprocess (crop, resize, normalise), palette (segmentation + garment
     pixels + quantiser), network (one forward pass), search (the index's top-k), blend + explain
@@ -305,8 +309,22 @@ def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Pa
     from fashion.model.encoder import image_palette
     from fashion.recommend.engine import Engine
 
+    import torch
+
+    from fashion.colour import palette as palettes
+    from fashion.model.encoder import Encoder
+    from fashion.web.workers import single_threaded_blas, use_onnx_runtime
+
     engine = Engine.open(checkpoint, folder, load_config(), index_dir=index, device="cpu", update=False,
                          progress=False)
+    # As a describe worker on this machine runs: one thread (cores // workers), the network in
+    # ONNX Runtime where installed, scipy's labelling; torch and the numpy labelling side by side.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    single_threaded_blas()
+    with_torch = Encoder.from_config(engine.loaded, engine.config)
+    runtime = "ONNX Runtime" if use_onnx_runtime(engine, 1) else "torch"
+    palettes.use_scipy_labelling()
     encoder, top_k = engine.encoder, engine.config.recommend.top_k
     timings: dict[str, list[tuple[float, float]]] = {}
 
@@ -326,16 +344,24 @@ def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Pa
                                                          max_pixels=engine.config.data.max_image_pixels))
         tensor = timed("preprocess (crop, resize, normalise)", lambda: encoder.loaded.transform(image))
         timed("palette (segmentation, garment pixels, quantiser)", lambda: image_palette(image, None, encoder.colour))
-        timed("network (one forward pass)", lambda: encoder.infer(tensor[None]))
-        query = timed("describe, whole (= the stages above)", lambda: engine.describe([data]))[0]
+        ndimage = palettes._NDIMAGE.pop()
+        timed("palette with the numpy labelling (a cold `recommend.py`'s), for comparison",
+              lambda: image_palette(image, None, encoder.colour))
+        palettes._NDIMAGE.append(ndimage)
+        timed(f"network (one forward pass, {runtime})", lambda: encoder.infer(tensor[None]))
+        timed("network in torch, for comparison", lambda: with_torch.infer(tensor[None]))
+        query = timed("describe, whole (decode, preprocess, palette, network)", lambda: engine.describe([data]))[0]
         pair = tensor[None].expand(2, *tensor.shape).contiguous()
-        timed("network in a batch of 2 (batched uploads), per image",
+        timed(f"network in a batch of 2 (batched uploads), per image, {runtime}",
               lambda: encoder.infer(pair), share=2)
+        timed("network in a batch of 2 in torch, per image, for comparison",
+              lambda: with_torch.infer(pair), share=2)
         timed("search (top-k of the index)",
               lambda: engine.recommender.index.search(query.embedding[None], max(4 * top_k, 50)))
         results = timed("recommend, whole (search + blend + explain)", lambda: engine.recommend(query))
         timed("JSON (the answer's rendering)",
               lambda: json.dumps({"results": [r.to_dict() for r in results]}, default=json_default))
+    torch.set_num_threads(threads)
     return {stage: (median([t[0] for t in values]), median([t[1] for t in values]))
             for stage, values in timings.items()}
 
@@ -423,11 +449,11 @@ def main(quick: bool = False) -> str:
                   "the photo's search, score components and each result's explanation."]
     stages = stage_breakdown(checkpoint, folder, index, photos[: 20 if quick else 50])
     lines += ["", f"Per-stage breakdown of one upload (the server's work without HTTP or queueing), timed in one "
-                  f"process, one request at a time, median over {20 if quick else 50} of the photos above; CPU ms "
+                  f"process at one thread as a describe worker runs, one request at a time, median over {20 if quick else 50} of the photos above; CPU ms "
                   "next to wall ms, which contention inflates:", "",
               "| stage | median wall ms | median CPU ms |", "| --- | ---: | ---: |"]
     lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} |" for stage, (wall, cpu) in stages.items()]
-    whole = stages["describe, whole (= the stages above)"][0] + stages["recommend, whole (search + blend + explain)"][0]
+    whole = stages["describe, whole (decode, preprocess, palette, network)"][0] + stages["recommend, whole (search + blend + explain)"][0]
     lines += ["", f"describe + recommend in one process: {whole:.0f} ms against the served median "
                   f"{run['p50']:.0f} ms at {CLIENTS} clients: the difference is HTTP and multipart parsing, the "
                   "hand-off to a describe worker (pickling the image bytes and the features), and queueing "
@@ -446,7 +472,7 @@ def stages_only(quick: bool = False) -> str:
     photos = files[:: max(1, len(files) // 50)][:50]
     stages = stage_breakdown(checkpoint, folder, WORK / f"index{n}", photos)
     lines = [f"Per-stage breakdown of an upload, {n:,}-image catalog ({kind}), median over {len(photos)} photos, "
-             f"one process, one request at a time · {machine_info()} · 1-minute load average "
+             f"one process at one thread as a describe worker runs, one request at a time · {machine_info()} · 1-minute load average "
              f"{os.getloadavg()[0]:.1f}", "", "| stage | median wall ms | median CPU ms |", "| --- | ---: | ---: |"]
     lines += [f"| {stage} | {wall:.1f} | {cpu:.1f} |" for stage, (wall, cpu) in stages.items()]
     return "\n".join(lines) + "\n"

@@ -7,12 +7,17 @@ the table reports the cores other jobs used meanwhile (``/proc/stat``): a run wi
 says nothing about it. The floor is clients x server CPU per upload / cores (Little's law).
 
     python -m bench web_idle          # (or --quick: a 1,000-image catalog, 60 requests)
+    python -m bench.bench_web_idle --before /tmp/before   # a checkout's server against this tree's,
+                                                          # interleaved, recorded as its own section
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import statistics
+import subprocess
+from pathlib import Path
 
 from bench import bench_web as web
 from bench.common import machine_info
@@ -64,3 +69,78 @@ def main(quick: bool = False) -> str:
         f"Target on an idle {os.cpu_count()}-core machine, median ≤ 100 ms and p99 ≤ 300 ms: " + "; ".join(verdicts) + ".",
         "",
     ])
+
+
+def side_by_side(before: Path, clients: int = 4, rounds: int = 3, quick: bool = False) -> str:
+    """Markdown section: uploads at ``clients`` clients served by the checkout ``before`` (e.g.
+    ``git worktree add /tmp/before <commit>``) and by this tree, servers started in turn
+    (before, after, before, ...), ``rounds`` of each, on the same catalog and photos."""
+    from bench.common import PROJECT_ROOT
+    from fashion.config import load_config
+    from fashion.web.app import default_describe_workers
+
+    config = load_config()
+    n, requests = (1000, 60) if quick else (5000, 200)
+    folder, kind = web.catalog_folder(n)
+    checkpoint = web.bench_checkpoint(config)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    photos = files[:: max(1, len(files) // (requests + 2 * clients))][: requests + 2 * clients]
+    workers = default_describe_workers(config.web.describe_workers)
+    roots = {"before": Path(before).resolve(), "after": PROJECT_ROOT}
+    load, clients_before = web.load, web.CLIENTS
+    rows, runs = [], {name: [] for name in roots}
+    try:
+        web.CLIENTS, web.load = clients, functools.partial(load, clients=clients)
+        for round_ in range(rounds):
+            for name, root in roots.items():
+                found, run = web.measure(checkpoint, folder, web.WORK / f"index{n}", photos, workers, rerank=False,
+                                         label=f"{name} ({_commit(root)}), round {round_ + 1}", root=root)
+                rows += found
+                runs[name].append(run)
+    finally:
+        web.load, web.CLIENTS = load, clients_before
+    median_of = {name: statistics.median(r["p50"] for r in found) for name, found in runs.items()}
+    cpu_of = {name: statistics.median(r["cpu_ms"] for r in found) for name, found in runs.items()}
+    return "\n".join([
+        "## Web server uploads, side by side: a checkout before the change against this tree",
+        "",
+        f"`OMP_WAIT_POLICY=PASSIVE python -m bench.bench_web_idle --before {before}"
+        f"{' --quick' if quick else ''}` · {machine_info()}",
+        "",
+        f"Catalog: {n:,} images ({kind}); {config.model.arch} at {config.model.image_size} px; describe_workers="
+        f"{workers}; {clients} clients; {requests} uploads of different photos per row after warm-up; servers "
+        f"started in turn, {rounds} rounds.",
+        "",
+        "| server | median ms | p90 ms | p99 ms | worst ms | requests/s | server CPU ms per request "
+        "| median / floor | other jobs' cores | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+        "",
+        f"Median of the rounds: before {median_of['before']:.0f} ms for {cpu_of['before']:.1f} ms of server CPU per "
+        f"upload, after {median_of['after']:.0f} ms for {cpu_of['after']:.1f} ms: after / before "
+        f"{median_of['after'] / median_of['before']:.2f}x in latency, {cpu_of['after'] / cpu_of['before']:.2f}x in CPU.",
+        "",
+    ])
+
+
+def _commit(root: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip() or "?"
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from bench.common import write_result
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="a checkout whose server to compare with, side by side")
+    parser.add_argument("--quick", action="store_true")
+    parsed = parser.parse_args()
+    if parsed.before:
+        section = side_by_side(parsed.before, quick=parsed.quick)
+        write_result("web_idle_side_by_side", section)
+    else:
+        section = main(quick=parsed.quick)
+        write_result("web_idle", section)
+    print(section)
