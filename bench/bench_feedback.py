@@ -263,7 +263,9 @@ def synthetic_section(quick: bool = False) -> str:
 #: fashion.feedback.refinement); blend weights learned from the events only; or all of them plus the
 #: item prior (what ``recommend.py --like/--dislike`` and the web page apply).
 SHOPPER_MODES = ("none", "session", "weights", "all")
-TASTE_KINDS = ("category", "colour", "category+colour", "noise")
+TASTE_KINDS = ("category", "colour", "category+colour", "noise", "noise likes")
+#: The noise shoppers: random likes and a dislike for the rest; random likes only (the rest unjudged).
+NOISE_KINDS = ("noise", "noise likes")
 #: Clothing-dataset-small runs, first found wins (see bench/RESULTS.md for how they were trained).
 CLOTHING_RUNS = ("real-clothing-e30", "clothing-small64-e6", "clothing-small64")
 SAMPLE_RUNS = ("sample112-e12", "sample64", "sample")
@@ -382,8 +384,12 @@ def draw_tastes(case: CatalogCase, kind: str, n: int, rng: np.random.Generator, 
     elif kind == "category+colour":
         options = [(c, f) for c in sorted(set(category) - {""}) for f in sorted(set(family) - {""})
                    if ((category == c) & (family == f)).sum() >= max(5, min_items // 2)]
+    elif kind == "noise":
+        return [Taste(kind, np.zeros(len(category), bool), "random likes (p = 0.5), dislikes the rest")
+                for _ in range(n)]
     else:
-        return [Taste("noise", np.zeros(len(category), bool), "random likes (p = 0.5)") for _ in range(n)]
+        return [Taste(kind, np.zeros(len(category), bool), "random likes (p = 0.5), the rest unjudged")
+                for _ in range(n)]
     if not options:  # no target has that many items in this catalog
         return []
     tastes = []
@@ -446,7 +452,7 @@ def simulate_catalog_shopper(case: CatalogCase, taste: Taste, start: int, mode: 
     feedback = feedback or config.feedback
     pool = pool if pool is not None else FeedbackPool()
     start_query = query_of_row(recommender, start)
-    relevant = taste.fits if taste.kind != "noise" else (case.category == case.category[start])
+    relevant = taste.fits if taste.kind not in NOISE_KINDS else (case.category == case.category[start])
     prior = Weights.from_config(config.recommend).normalised()
     names = list(prior)
     judged: dict[int, int] = {}
@@ -473,8 +479,13 @@ def simulate_catalog_shopper(case: CatalogCase, taste: Taste, start: int, mode: 
         for row, part in zip(rows.tolist(), parts):
             if row in judged:
                 continue
-            label = (1 if rng.random() < 0.5 else -1) if taste.kind == "noise" else (1 if taste.fits[row] else -1)
+            if taste.kind in NOISE_KINDS:  # the likes-only shopper leaves the rest unjudged (0)
+                label = 1 if rng.random() < 0.5 else (-1 if taste.kind == "noise" else 0)
+            else:
+                label = 1 if taste.fits[row] else -1
             judged[row] = label
+            if label == 0:  # seen, not judged: nothing recorded
+                continue
             pool.scores.append(part)
             pool.labels.append(label)
             pool.groups.append(shopper)
@@ -537,15 +548,17 @@ def target_lines(results: dict[str, dict[str, np.ndarray]], gain: float = 1.5, n
         verdict = "met" if ratio >= gain else "missed"
         lines.append(f"- {kind} taste, `all`: round 3 / round 0 = {mean[3]:.3f} / {mean[0]:.3f} = {ratio:.2f}x "
                      f"over {len(values)} shoppers (target >= {gain:g}x: {verdict})")
-    for mode in ("all", "session"):
-        values = results.get("noise", {}).get(mode)
-        if values is None or not values.size:
-            continue
-        change = values[:, 3] - values[:, 0]
-        error = change.std(ddof=1) / np.sqrt(len(change)) if len(change) > 1 else float("nan")
-        verdict = ("met" if change.mean() >= -noise_points else "missed") if mode == "all" else "for comparison"
-        lines.append(f"- noise shopper, `{mode}`: round 3 - round 0 = {change.mean():+.3f} +- {error:.3f} "
-                     f"(standard error over {len(change)} shoppers; target >= -{noise_points:g}: {verdict})")
+    for kind, who in (("noise", "noise shopper (random likes, dislikes the rest)"),
+                      ("noise likes", "noise shopper (random likes only)")):
+        for mode in ("all", "session"):
+            values = results.get(kind, {}).get(mode)
+            if values is None or not values.size:
+                continue
+            change = values[:, 3] - values[:, 0]
+            error = change.std(ddof=1) / np.sqrt(len(change)) if len(change) > 1 else float("nan")
+            verdict = ("met" if change.mean() >= -noise_points else "missed") if mode == "all" else "for comparison"
+            lines.append(f"- {who}, `{mode}`: round 3 - round 0 = {change.mean():+.3f} +- {error:.3f} "
+                         f"(standard error over {len(change)} shoppers; target >= -{noise_points:g}: {verdict})")
     return "Targets:\n\n" + "\n".join(lines)
 
 
@@ -660,7 +673,8 @@ def catalog_section(case: CatalogCase, shoppers: int, quick: bool) -> str:
         "starts from a random catalog photo (left out of its results), judges every newly shown item (like = "
         "fits the hidden taste, else dislike) and gets re-ranked results; tastes are drawn among categories / "
         "colour families (dominant extracted palette colour) with at least 10 items, pairs with at least 5. "
-        "The noise shopper likes at random (p = 0.5) and is measured against the photo's own category. "
+        "The noise shoppers like at random (p = 0.5) and are measured against the photo's own category: "
+        "`noise` dislikes the items it does not like (so they are hidden), `noise likes` leaves them unjudged. "
         "`session`: the session refinement from the shopper's own judgements "
         "(`fashion/feedback/refinement.py`: Rocchio on the embedding and palette; the disliked items are not "
         "shown again; the liked items' visual neighbours join the candidates and every candidate gets "

@@ -58,9 +58,21 @@ def test_a_shopper_gets_one_precision_per_round(case):
     assert session[0] == none[0] and session[-1] == 1.0 > none[-1]
 
 
+@pytest.mark.parametrize("kind", ["noise", "noise likes"])
+def test_noise_shoppers_judge_at_random_and_only_one_dislikes(case, kind):
+    [taste] = draw_tastes(case, kind, 1, np.random.default_rng(0))
+    pool = FeedbackPool()
+    simulate_catalog_shopper(case, taste, 0, "all", np.random.default_rng(3), pool, rounds=4, k=3)
+    assert 1 in pool.labels  # some likes, at random
+    if kind == "noise":
+        assert -1 in pool.labels  # the rest disliked (hidden from then on)
+    else:
+        assert set(pool.labels) == {1} and not pool.dislikes  # the rest left unjudged
+
+
 def test_simulate_catalog_covers_every_taste_and_mode(case):
     results = simulate_catalog(case, shoppers=2, rounds=2, k=3)
-    assert set(results) == {"category", "colour", "category+colour", "noise"}
+    assert set(results) == {"category", "colour", "category+colour", "noise", "noise likes"}
     for modes in results.values():
         assert set(modes) == {"none", "session", "weights", "all"}
         assert all(values.shape in {(2, 3), (0,)} for values in modes.values())
