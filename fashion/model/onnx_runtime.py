@@ -4,7 +4,9 @@ A web upload's network pass (resnet18 at 112 px, one thread) cost 22-24 CPU ms i
 and 12 ms in ONNX Runtime at batch 1 (16 vs 11 ms per image at batch 2), with outputs equal to
 2e-6 (measured side by side, ``bench/RESULTS.md``). Exporting takes about 1.3 s, so only
 processes that describe many photos use it (the web server's describe workers); a cold
-``recommend.py`` keeps torch.
+``recommend.py`` keeps torch. A catalog build gained nothing measurable from it (1,000 photos,
+side by side: 42-43 against 40-45 images/s): decoding and palettes in its DataLoader workers,
+not the network, set its pace.
 
 The exported graph is :meth:`FashionNet.infer` (embedding, category logits, attribute logits)
 and is checked against torch on a probe batch before it is used: a graph that disagrees is an
@@ -67,6 +69,8 @@ class OnnxNetwork:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep instead of spinning: cores are shared (DataLoader workers, other requests).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: its warnings are about providers we do not use
         self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
