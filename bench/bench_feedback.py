@@ -762,9 +762,15 @@ def main(quick: bool = False) -> str:
              "the probability 0.91 / 0.70; averaged over an item's views 0.91 / 0.70; log-ratio to the best other "
              "category 0.89 / 0.60; pseudo-relevance feedback (probability + 0.5-2 x cosine to the centroid of "
              "the 5 or 10 most probable items) 0.90 / 0.70; smoothing the probabilities over 5 or 10 embedding "
-             "neighbours 0.90-0.92 / 0.70. None is clearly better, so the ranking stays the probability. On the "
-             "test split the model cannot find hats or shirts by any of them (a test hat's own predicted "
-             "category is hat for 1 of 12): the category target needs a better model, not a re-ranking.",
+             "neighbours 0.90-0.92 / 0.70 (all with `clothing-small64-e6`, whose test hats were predicted hat "
+             "for 1 of 12). None is clearly better, so the ranking stays the probability. With "
+             "`real-clothing-e30` (validation 0.93 / 0.70): the category votes of the 5, 10 or 20 nearest "
+             "training-split photos in embedding space 0.87-0.89 / 0.50-0.60, half probability and half votes "
+             "0.93-0.95 / 0.70-0.80, the probability averaged with the mirrored photo's 0.95 / 0.80. None "
+             "reaches 0.9 for every category, so none was adopted (the averaged probability would double the "
+             "network's cost of a catalog build). The model itself misses: 6 of 12 test hats and 13 of 38 test "
+             "outwear photos are predicted as their category; the category target needs a better model "
+             "(issue 16), not a re-ranking.",
              ""]
     for name, runs, needs in (("Built-in sample", SAMPLE_RUNS, None),
                               ("clothing-dataset-small (test split)", CLOTHING_RUNS, SHARED_DATA)):
