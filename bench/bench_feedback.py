@@ -519,7 +519,7 @@ def simulate_catalog(case: CatalogCase, shoppers: int, seed: int = 0, rounds: in
 def shopper_table(results: dict[str, dict[str, np.ndarray]], k: int = 5) -> str:
     """Markdown: mean taste-precision@k per round, one row per taste kind and mode."""
     rounds = max(v.shape[1] for modes in results.values() for v in modes.values() if v.ndim == 2)
-    lines = [f"| taste | adaptation | " + " | ".join(f"round {r}" for r in range(rounds))
+    lines = ["| taste | adaptation | " + " | ".join(f"round {r}" for r in range(rounds))
              + " | round 3 / round 0 |", "| --- | --- |" + " ---: |" * (rounds + 1)]
     for kind, modes in results.items():
         for mode, values in modes.items():

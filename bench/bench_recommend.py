@@ -31,7 +31,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from bench.bench_index import WORK, _env, bench_checkpoint, source_images
-from bench.common import PROJECT_ROOT, machine_info, median
+from bench.common import PROJECT_ROOT, git_commit, machine_info, median
 from fashion.config import load_config
 
 TARGET_COLD_S = 5.0
@@ -258,8 +258,8 @@ def cold_side_by_side(before: Path, n: int = 1000, repeats: int = 5) -> str:
                 times[(job, name)].append(_run_in(root, jobs(name)[job]))
         loads.append(os.getloadavg()[0])
     lines = [f"Catalog: {n:,} images ({kind}); {config.model.arch} at {config.model.image_size} px (random init); "
-             f"before = `{roots['before']}` at {_commit(roots['before'])}, after = this tree at "
-             f"{_commit(PROJECT_ROOT)}(+ working tree); runs interleaved before/after, median of {repeats}; "
+             f"before = `{roots['before']}` at {git_commit(roots['before'])}, after = this tree at "
+             f"{git_commit(PROJECT_ROOT)}(+ working tree); runs interleaved before/after, median of {repeats}; "
              f"1-minute load average during the runs {min(loads):.1f}–{max(loads):.1f} on 2 cores.", "",
              "| command | before wall s | after wall s | after / before | before CPU s | after CPU s |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -269,11 +269,6 @@ def cold_side_by_side(before: Path, n: int = 1000, repeats: int = 5) -> str:
         label = "`recommend.py photo.jpg --catalog DIR`" if job == "photo" else "`recommend.py --categories --catalog DIR`"
         lines.append(f"| {label} | {b_wall:.2f} | {a_wall:.2f} | {a_wall / b_wall:.2f}x | {b_cpu:.2f} | {a_cpu:.2f} |")
     return "\n".join(lines) + "\n"
-
-
-def _commit(root: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-    return done.stdout.strip() or "?"
 
 
 def main(quick: bool = False) -> str:

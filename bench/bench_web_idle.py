@@ -16,11 +16,10 @@ from __future__ import annotations
 import functools
 import os
 import statistics
-import subprocess
 from pathlib import Path
 
 from bench import bench_web as web
-from bench.common import SHARED_DATA, machine_info
+from bench.common import SHARED_DATA, git_commit, machine_info
 
 
 def main(quick: bool = False) -> str:
@@ -100,7 +99,7 @@ def side_by_side(before: Path, clients: int = 4, rounds: int = 3, quick: bool = 
         for round_ in range(rounds):
             for name, root in roots.items():
                 found, run = web.measure(checkpoint, folder, web.WORK / f"index{n}", photos, workers, rerank=False,
-                                         label=f"{name} ({_commit(root)}), round {round_ + 1}", root=root)
+                                         label=f"{name} ({git_commit(root)}), round {round_ + 1}", root=root)
                 rows += found
                 runs[name].append(run)
     finally:
@@ -127,11 +126,6 @@ def side_by_side(before: Path, clients: int = 4, rounds: int = 3, quick: bool = 
         f"{median_of['after'] / median_of['before']:.2f}x in latency, {cpu_of['after'] / cpu_of['before']:.2f}x in CPU.",
         "",
     ])
-
-
-def _commit(root: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-    return done.stdout.strip() or "?"
 
 
 if __name__ == "__main__":

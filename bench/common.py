@@ -54,6 +54,14 @@ def time_repeated(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -
     return times
 
 
+def git_commit(root: Path) -> str:
+    """The short commit a checkout is at ("?" when it is not a git checkout)."""
+    import subprocess
+
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip() or "?"
+
+
 def median(values: list[float]) -> float:
     """Median of a non-empty list."""
     return statistics.median(values)
