@@ -344,10 +344,10 @@ def stage_breakdown(checkpoint: Path, folder: Path, index: Path, photos: list[Pa
                                                          max_pixels=engine.config.data.max_image_pixels))
         tensor = timed("preprocess (crop, resize, normalise)", lambda: encoder.loaded.transform(image))
         timed("palette (segmentation, garment pixels, quantiser)", lambda: image_palette(image, None, encoder.colour))
-        ndimage = palettes._NDIMAGE.pop()
+        palettes.use_scipy_labelling(False)
         timed("palette with the numpy labelling (a cold `recommend.py`'s), for comparison",
               lambda: image_palette(image, None, encoder.colour))
-        palettes._NDIMAGE.append(ndimage)
+        palettes.use_scipy_labelling()
         timed(f"network (one forward pass, {runtime})", lambda: encoder.infer(tensor[None]))
         timed("network in torch, for comparison", lambda: with_torch.infer(tensor[None]))
         query = timed("describe, whole (decode, preprocess, palette, network)", lambda: engine.describe([data]))[0]

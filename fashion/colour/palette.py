@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
@@ -320,20 +320,24 @@ def _background_like(pixels: np.ndarray, background: np.ndarray, radii: np.ndarr
 
 
 # scipy.ndimage once a long-lived process asked for it (:func:`use_scipy_labelling`), else None.
-_NDIMAGE: list[object] = []
+_ndimage: Any = None
 
 
-def use_scipy_labelling() -> None:
-    """Find border-connected background with ``scipy.ndimage.label`` in this process from now on.
+def use_scipy_labelling(enabled: bool = True) -> None:
+    """Find border-connected background with ``scipy.ndimage.label`` in this process from now on
+    (``enabled=False``: with the numpy propagation again).
 
     The same pixels as the numpy scanline propagation (tested), 0.6 instead of 3.8 CPU ms on a
     clothing-dataset-small photo at the work size; importing ``scipy.ndimage`` costs 0.3-0.6 s, so
     only processes that describe many photos (the web server's describe workers) call this.
     """
-    if not _NDIMAGE:
+    global _ndimage
+    if not enabled:
+        _ndimage = None
+    elif _ndimage is None:
         import scipy.ndimage
 
-        _NDIMAGE.append(scipy.ndimage)
+        _ndimage = scipy.ndimage
 
 
 def _connected_to_border(mask: np.ndarray) -> np.ndarray:
@@ -346,8 +350,8 @@ def _connected_to_border(mask: np.ndarray) -> np.ndarray:
     few passes: each one crosses whole runs, so only a path's turns cost passes). The same pixels
     as the labelling.
     """
-    if _NDIMAGE:
-        return _connected_to_border_labelled(mask, _NDIMAGE[0])
+    if _ndimage is not None:
+        return _connected_to_border_labelled(mask, _ndimage)
     rows, columns = _run_numbers(mask), np.ascontiguousarray(_run_numbers(np.ascontiguousarray(mask.T)).T)
     sizes = [int(rows.max()) + 1, int(columns.max()) + 1]
     reached = np.zeros_like(mask)
@@ -365,9 +369,9 @@ def _connected_to_border(mask: np.ndarray) -> np.ndarray:
     return reached
 
 
-def _connected_to_border_labelled(mask: np.ndarray, ndimage: object) -> np.ndarray:
+def _connected_to_border_labelled(mask: np.ndarray, ndimage: Any) -> np.ndarray:
     """:func:`_connected_to_border` by labelling the mask's 4-connected parts with scipy."""
-    labels, _ = ndimage.label(mask)  # type: ignore[attr-defined]
+    labels, _ = ndimage.label(mask)
     touching = np.zeros(int(labels.max()) + 1, dtype=bool)
     touching[labels[0]] = touching[labels[-1]] = touching[labels[:, 0]] = touching[labels[:, -1]] = True
     touching[0] = False  # 0: not in the mask

@@ -52,12 +52,7 @@ class SegNet(nn.Module):
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_summary(images)[0]
-
-    def forward_with_summary(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The logits and :meth:`summary` of the photos, from one pass."""
-        encoded = self.encode(images)
-        return self.decode(encoded, images.shape[-2:]), self.summary(encoded)
+        return self.decode(self.encode(images), images.shape[-2:])
 
     def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The encoder's four stages (shallow to deep), on the input padded to a multiple of 16 with

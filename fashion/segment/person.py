@@ -4,8 +4,8 @@ Why: the segmenter was trained on Clothing Co-Parsing, where every photo shows a
 coordinate channels taught it where a head usually is. On a flat-lay or a garment on a hanger it
 paints a person-shaped silhouette, hair on top included: half of clothing-dataset-small's product
 shots passed the skin-and-hair rule alone. This test has seen both kinds of photo: a logistic
-regression on :meth:`fashion.segment.network.SegNet.forward_with_summary`'s summary (the deepest
-encoder stage, averaged and maximised over the frame), fitted by ``python
+regression on :meth:`fashion.segment.network.SegNet.summary` (the deepest encoder stage,
+averaged and maximised over the frame), fitted by ``python
 scripts/train_person_test.py`` on CCP's train split (people) against product shots
 (clothing-dataset-small's train split and the generated sample's train split), its threshold
 chosen on the validation splits. It costs a 192-term dot product per photo.

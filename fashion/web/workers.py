@@ -109,8 +109,8 @@ def _worker_start(checkpoint: str, config: dict, threads: int) -> None:
     from fashion.colour.palette import use_scipy_labelling
 
     use_scipy_labelling()  # a long-lived process: the faster labelling is worth its import
+    engine.describe([_probe_image()])  # warm: first calls allocate and tune
     _WORKER["engine"] = engine
-    _WORKER["engine"].describe([_probe_image()])  # warm: first calls allocate and tune
 
 
 def use_onnx_runtime(engine: "Engine", threads: int) -> bool:
