@@ -208,3 +208,40 @@ def test_crop_to_bbox(grid, bbox, margin, box):
                                   (1, 2, pd.NA, 4), (1.0, float("nan"), 3.0, 4.0), (None, 1, 2, 3)])
 def test_crop_to_bbox_degenerate_gives_whole_image(grid, bbox):
     assert crop_to_bbox(grid, bbox).size == grid.size
+
+
+@pytest.mark.parametrize(("size", "refused"), [((1, 1), True), ((15, 300), True), ((300, 15), True),
+                                               ((16, 16), False), ((16, 300), False)])
+def test_query_pictures_smaller_than_the_minimum_side_are_refused(size, refused):
+    from fashion.data.images import MIN_QUERY_SIDE, ImageLoadError, check_query_picture
+
+    assert MIN_QUERY_SIDE == 16
+    picture = Image.effect_noise(size, 60).convert("RGB")
+    if refused:
+        with pytest.raises(ImageLoadError, match=rf"^q\.png: too small \({size[0]}x{size[1]} px"):
+            check_query_picture(picture, "q.png")
+    else:
+        check_query_picture(picture, "q.png")
+
+
+@pytest.mark.parametrize(("spread", "refused"), [(0, True), (4, True), (5, False)])
+def test_one_flat_colour_is_refused_as_a_query(spread, refused):
+    """A black frame or blank canvas (JPEG ringing of a few levels included) has nothing to recognise."""
+    from fashion.data.images import ImageLoadError, check_query_picture
+
+    pixels = np.full((40, 40, 3), 120, np.uint8)
+    pixels[::2, ::2, 1] += spread  # the only variation: `spread` levels in one channel
+    picture = Image.fromarray(pixels)
+    if refused:
+        with pytest.raises(ImageLoadError, match="one flat colour"):
+            check_query_picture(picture, "q.png")
+    else:
+        check_query_picture(picture, "q.png")
+
+
+def test_a_small_garment_on_a_flat_background_is_a_query():
+    from fashion.data.images import check_query_picture
+
+    picture = Image.new("RGB", (200, 200), (255, 255, 255))
+    picture.paste((200, 20, 20), (90, 90, 110, 110))  # 1% of the photo
+    check_query_picture(picture, "q.png")

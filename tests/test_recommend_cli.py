@@ -143,14 +143,14 @@ def test_default_catalog_lives_in_the_run_folder(tiny_run, tiny_sample, tmp_path
 
 def test_no_trained_model_says_to_train_first(tmp_path):
     image = tmp_path / "q.png"
-    Image.new("RGB", (20, 20), (200, 0, 0)).save(image)
+    Image.effect_noise((20, 20), 60).convert("RGB").save(image)
     result = invoke([image, "--set", f"train.run_dir={tmp_path / 'nothing'}"])
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "run `python train.py` first" in result.stderr
 
 
-@pytest.mark.parametrize("case", ["missing", "not an image", "empty", "huge", "directory"])
+@pytest.mark.parametrize("case", ["missing", "not an image", "empty", "huge", "directory", "flat", "tiny"])
 def test_bad_queries_exit_with_one_line(case, tiny_run, tmp_path):
     path = tmp_path / "query.jpg"
     extra: list[str] = []
@@ -163,6 +163,10 @@ def test_bad_queries_exit_with_one_line(case, tiny_run, tmp_path):
         extra = ["--set", "data.max_image_pixels=1000"]
     elif case == "directory":
         path.mkdir()
+    elif case == "flat":  # a black camera frame: refused, not described as a garment
+        Image.new("RGB", (64, 64)).save(path, format="JPEG")
+    elif case == "tiny":
+        Image.effect_noise((64, 8), 60).convert("RGB").save(path, format="JPEG")
     result = invoke([path, "--checkpoint", tiny_run / "best.pt", *extra])
     assert result.exit_code == 1, result.output
     message = result.stderr.strip()

@@ -4,6 +4,7 @@ only, feedback, and every refusal as a JSON error without a traceback."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import struct
 import zlib
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import ROOT, TINY_MODEL, TINY_SAMPLE, overrides_args
@@ -255,6 +257,12 @@ def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
             + chunk(b"IEND", b""))
 
 
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def test_upload_too_large_is_refused_before_reading(client):
     big = b"\xff\xd8" + b"\x00" * (600 * 1024)  # over the 0.5 MB limit of this app
     assert_json_error(upload(client, big), 413, "too large", "0.5 MB")
@@ -277,9 +285,13 @@ def test_upload_too_large_is_refused_before_reading(client):
     ("truncated", 400, "truncated image"),
     ("bomb", 413, "too large"),
     ("big pixels", 413, "too large"),
+    ("flat", 422, "one flat colour"),
+    ("tiny", 422, "too small (8x8 px"),
 ])
 def test_bad_uploads_are_refused(client, photo, case, status, fragment):
     data = {
+        "flat": png_bytes(Image.new("RGB", (64, 64), (30, 60, 200))),
+        "tiny": png_bytes(Image.effect_noise((8, 8), 60).convert("RGB")),
         "text": b"hello, I am not a photo",
         "html": b"<html><script>alert(1)</script></html>",
         "empty": b"",

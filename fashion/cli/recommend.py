@@ -73,7 +73,7 @@ def open_engine(request: Request, config: Config | None = None) -> Any:
 def run_recommend(request: Request) -> int:
     """Recommend for each query image (or for all of them combined); print a table or JSON."""
     from fashion.recommend.explain import format_query, format_results
-    from fashion.data.images import load_image
+    from fashion.data.images import check_query_picture, load_image
     from fashion.recommend.recommender import Filters, RecommendError, Weights
 
     if request.query is not None and not request.images:
@@ -87,6 +87,8 @@ def run_recommend(request: Request) -> int:
         check_output_file(request.sheet, "--sheet")
     # Check the query files before a possibly long catalog build.
     pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
+    for path, picture in zip(request.images, pictures):
+        check_query_picture(picture, path)
     explicit_weights = bool(request.weights) or any(w is not None for w in request.weight_overrides.values())
     weights = Weights.from_config(config.recommend)
     if request.weights:

@@ -3,7 +3,8 @@
 Every failure is an :class:`ImageLoadError` whose message is ``"<path>: <cause>"``, the cause one of
 ``file not found``, ``empty file``, ``truncated image``, ``not an image``, ``image too large`` or
 ``unreadable`` (sometimes followed by a detail in parentheses), so callers can report a bad file in
-one line and go on with the next one.
+one line and go on with the next one. A query photo is also checked by :func:`check_query_picture`
+(``too small``, ``one flat colour``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ DEFAULT_MAX_PIXELS = 50_000_000
 # The one list of image file suffixes: what the catalog indexes and what the dataset readers train on.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 WHITE = (255, 255, 255)
+# A query smaller than this a side is upscaled from almost nothing (a thumbnail icon, a 1x1 pixel):
+# the network would describe interpolation, not a garment.
+MIN_QUERY_SIDE = 16
+# Channel ranges up to this are one flat colour (JPEG's ringing on a flat frame spans a few levels).
+FLAT_RANGE = 4
 
 # Modes whose transparency is composited on white (P is handled separately: only with a
 # transparency entry). La / RGBa are premultiplied; convert("RGBA") un-premultiplies them.
@@ -73,6 +79,23 @@ def load_image_bytes(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXEL
     if not data:
         raise ImageLoadError(name, "empty file")
     return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def check_query_picture(picture: Image.Image, name: str | os.PathLike[str]) -> None:
+    """Refuse a decoded RGB query photo that shows nothing to recognise.
+
+    A photo under :data:`MIN_QUERY_SIDE` pixels a side, or one flat colour (a black camera frame, a
+    blank canvas), would still get a category, a palette and ranked results, all made up: a silently
+    wrong answer. Raises :class:`ImageLoadError` (``too small`` / ``one flat colour``) instead.
+    Catalog and training images are not checked: a catalog keeps whatever the shop lists.
+    """
+    width, height = picture.size
+    if min(width, height) < MIN_QUERY_SIDE:
+        raise ImageLoadError(name, f"too small ({width}x{height} px; a query photo needs at least "
+                                   f"{MIN_QUERY_SIDE} px a side)")
+    extrema = picture.getextrema()  # per band (min, max), computed in C without a copy
+    if all(high - low <= FLAT_RANGE for low, high in extrema):
+        raise ImageLoadError(name, "one flat colour (nothing to recognise in it)")
 
 
 def crop_to_bbox(image: Image.Image, bbox: Sequence[Any] | None, margin: float = 0.0) -> Image.Image:

@@ -129,7 +129,7 @@ class Engine:
     def _load(self, images: Sequence[ImageInput], names: Sequence[str] | None
               ) -> tuple[list[Image.Image], list[str], list[str], list[str | None]]:
         """Decode query images: (pictures, checksums, display names, catalog keys or None)."""
-        from fashion.data.images import load_image, load_image_bytes
+        from fashion.data.images import check_query_picture, load_image, load_image_bytes
 
         max_pixels = self.config.data.max_image_pixels
         pictures, checksums, labels, keys = [], [], [], []
@@ -148,6 +148,7 @@ class Engine:
                 checksum = file_checksum(Path(item))
                 label = str(item)
                 key = self._key_of_path().get(str(Path(item).resolve()))
+            check_query_picture(picture, names[number] if names else label)
             pictures.append(picture)
             checksums.append(checksum)
             labels.append(names[number] if names else label)

@@ -43,6 +43,8 @@ def _image_error_status(cause: str) -> int:
         return 415
     if cause.startswith("image too large"):
         return 413
+    if cause.startswith(("too small", "one flat colour")):
+        return 422  # a good image file that shows nothing to recognise
     return 400  # empty file, truncated image, unreadable
 
 
