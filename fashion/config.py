@@ -35,6 +35,22 @@ def _range(low: float | None = None, high: float | None = None) -> dict[str, Any
     return {"low": low, "high": high}
 
 
+# A name that becomes one folder under another: "../x" or "a/b" would write outside train.run_dir,
+# and "" would write the run's files into run_dir itself, beside the other runs' folders.
+_FOLDER_NAME = {"folder_name": True}
+
+
+def _folder_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a single folder's name, or None when it can."""
+    if not value.strip():
+        return "must not be empty"
+    if value in {".", ".."} or any(sep in value for sep in ("/", "\\")):
+        return "must be a folder name, not a path (no '/', '\\', '.' or '..')"
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        return "must not hold control characters"
+    return None
+
+
 @dataclass(frozen=True)
 class DataConfig:
     root: str = "data/sample"
@@ -74,7 +90,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    run_name: str = "sample"
+    run_name: str = field(default="sample", metadata=_FOLDER_NAME)
     run_dir: str = "runs"
     epochs: int = field(default=12, metadata=_range(1))
     batch_size: int = field(default=32, metadata=_range(1))
@@ -257,6 +273,10 @@ def _check(value: Any, meta: Mapping[str, Any], dotted: str) -> None:
         for key, item in value.items():
             _check(item, meta, f"{dotted}.{key}")
         return
+    if meta.get("folder_name"):
+        problem = _folder_name_problem(str(value))
+        if problem:
+            raise ConfigError(f"{dotted} {problem}; got {value!r}")
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{dotted} must be one of {', '.join(choices)}; got {value!r}")

@@ -34,8 +34,23 @@ def assert_one_clear_line(result, *needles: str) -> str:
 @pytest.mark.parametrize("text", ["/data/shop #2", "yes", "no", "1.50", "null", "~", "[a", "{x: 1}", "a: b",
                                   "'quoted'", "&anchor", "*alias", "!!python/object x", "%TAG"])
 def test_option_values_are_used_as_typed(text):
-    config = load_config(overrides=command_line_overrides([], {"data.root": Path(text), "train.run_name": text}))
-    assert config.data.root == text and config.train.run_name == text
+    name = text.replace("/", "_")  # a run name is one folder's name (below)
+    config = load_config(overrides=command_line_overrides([], {"data.root": Path(text), "train.run_name": name}))
+    assert config.data.root == text and config.train.run_name == name
+
+
+NOT_ONE_FOLDER = "must be a folder name, not a path"
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("../../elsewhere", NOT_ONE_FOLDER), ("a/b", NOT_ONE_FOLDER), ("a\\b", NOT_ONE_FOLDER), ("..", NOT_ONE_FOLDER),
+    (".", NOT_ONE_FOLDER), ("", "must not be empty"), ("  ", "must not be empty"),
+    ("a\tb", "must not hold control characters"),
+])
+def test_a_run_name_that_is_not_one_folder_is_refused(name, problem):
+    """train.run_name=../../x wrote the run (checkpoints included) outside train.run_dir; "" into it."""
+    with pytest.raises(ConfigError, match=f"^train.run_name {problem}"):
+        load_config(overrides=command_line_overrides([f"train.run_name={name}"]))
 
 
 @pytest.mark.parametrize("text", ["/data/shop #2", "yes", "0.10", "null", "[a", "a: b", "x # y"])
