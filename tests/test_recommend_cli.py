@@ -221,3 +221,23 @@ def test_unknown_liked_item_is_a_clear_error(tiny_run, tiny_sample, tmp_path):
                      "--index-dir", tmp_path / "catalog", "--like", "no/such/item.jpg"])
     assert result.exit_code == 1
     assert "no single catalog item matches" in result.output
+
+
+@pytest.mark.parametrize(("device", "fragment"), [
+    ("tpu", "device must be one of auto, cpu, cuda, mps"), ("cuda:x", "device must be one of"),
+    ("cpu:1", "device must be one of"), ("mps", "no Apple GPU"),
+])
+def test_an_unusable_device_is_one_line(device, fragment, tiny_run, tiny_sample):
+    """--device tpu was torch's RuntimeError with a traceback."""
+    if device == "mps" and _mps_available():
+        pytest.skip("this machine has MPS")
+    result = invoke([test_images(tiny_sample)[0], "--checkpoint", tiny_run / "best.pt", "--device", device])
+    assert result.exit_code == 1, result.output
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and fragment in message and "Traceback" not in result.output
+
+
+def _mps_available() -> bool:
+    import torch
+
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()

@@ -42,6 +42,10 @@ class LoadedModel:
     metrics: dict[str, Any]
 
 
+# What --device / train.device accept besides "auto" (torch knows many more kinds, none of them usable here).
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+
+
 def pick_device(preference: str = "auto") -> torch.device:
     """cuda > mps > cpu for ``auto``; otherwise the named device (checked to exist)."""
     if preference == "auto":
@@ -50,8 +54,15 @@ def pick_device(preference: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError("train.device=cuda but no CUDA device is available")
+    kind, _, number = preference.partition(":")
+    if kind not in DEVICE_KINDS or (number and (kind != "cuda" or not number.isdigit())):
+        raise CheckpointError(f"device must be one of auto, {', '.join(DEVICE_KINDS)} (or cuda:N); got {preference!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise CheckpointError(f"device {preference} asked for, but no CUDA device is available")
+    if kind == "cuda" and number and int(number) >= torch.cuda.device_count():
+        raise CheckpointError(f"device {preference} asked for, but there are {torch.cuda.device_count()} CUDA devices")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise CheckpointError("device mps asked for, but no Apple GPU (MPS) is available")
     return torch.device(preference)
 
 
