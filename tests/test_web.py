@@ -303,6 +303,22 @@ def test_bad_uploads_are_refused(client, photo, case, status, fragment):
     assert message.startswith("evil.jpg: ")
 
 
+def test_unknown_parameters_are_refused_not_ignored(client, photo):
+    """A misspelt parameter used to be dropped: the answer was to a question nobody asked."""
+    assert_json_error(client.get("/search", params={"q": "red", "topk": "3"}), 400,
+                      "unknown query parameter(s) 'topk'", "/search takes: category, colour, q, top_k")
+    assert_json_error(upload(client, photo, q="blue"), 400, "unknown form field(s) 'q'", "w_<component>")
+    assert_json_error(client.post("/recommend?top_k=3", files={"image": ("p.jpg", photo.read_bytes(), "image/jpeg")}),
+                      400, "unknown query parameter(s) 'top_k'")
+    assert_json_error(client.get("/health", params={"verbose": "1"}), 400, "'verbose'")
+    error = client.post("/feedback", json={"query_id": "0" * 64, "item": "x", "label": "like", "lable": "like"})
+    assert_json_error(error, 422, "lable")
+    # What the API does take still works, the page takes whatever a browser appends.
+    assert upload(client, photo, top_k=2, w_visual=1).status_code == 200
+    assert client.get("/search", params={"q": "red", "top_k": "2"}).status_code == 200
+    assert client.get("/", params={"utm_source": "mail"}).status_code == 200
+
+
 def test_big_pixel_limit_is_the_configured_one(engine, tiny_sample, photo):
     from dataclasses import replace
 

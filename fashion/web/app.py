@@ -50,7 +50,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -70,6 +70,7 @@ from fashion.web.responses import (
     _image_error_status,
     _json_syntax_message,
     _validation_message,
+    refuse_unknown_parameters,
 )
 from fashion.web.workers import Describer, QueryCache, default_describe_workers, single_threaded_blas
 
@@ -156,6 +157,7 @@ def create_app(engine: "Engine", config: Config | None = None,
         # served below as a self-contained page built from the same OpenAPI schema.
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_unknown_parameters)],
     )
     app.state.engine = engine
     app.state.describer = describer

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from fashion.feedback.store import FeedbackStore
@@ -63,7 +63,10 @@ class FeedbackWriter:
 
 
 class FeedbackIn(BaseModel):
-    """A like or dislike of one shown item for one described query."""
+    """A like or dislike of one shown item for one described query. An unknown key is a 422, not
+    ignored (a misspelt "lable" must not record a default)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     query_id: str = Field(description="`query_id` of the query the item was shown for (from POST /recommend).")
     item: str | None = Field(None, description="The item's catalog key (`key` of the result).")

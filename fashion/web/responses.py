@@ -48,6 +48,34 @@ def _image_error_status(cause: str) -> int:
     return 400  # empty file, truncated image, unreadable
 
 
+# Form fields named by prefix rather than declared one by one: w_<component> (see _component_fields).
+PREFIXED_FORM_FIELDS = ("w_",)
+
+
+async def refuse_unknown_parameters(request: Request) -> None:
+    """Every API route's dependency: a query parameter or form field the route does not declare is
+    a 400 naming it and the ones it takes. A misspelt ``?topk=3`` or a ``q=blue`` sent with a photo
+    was silently ignored, and the shopper got an answer to a question they had not asked. The page
+    (``/``, not in the schema) takes whatever a browser appends."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not getattr(route, "include_in_schema", True):
+        return
+    known_query = {param.alias for param in dependant.query_params}
+    unknown = [name for name in request.query_params.keys() if name not in known_query]
+    where = "query parameter"
+    if not unknown and request.headers.get("content-type", "").startswith(("multipart/form-data",
+                                                                         "application/x-www-form-urlencoded")):
+        known_form = {param.alias for param in dependant.body_params}
+        unknown = [name for name in (await request.form()).keys()
+                   if name not in known_form and not name.startswith(PREFIXED_FORM_FIELDS)]
+        known_query, where = known_form | {f"{prefix}<component>" for prefix in PREFIXED_FORM_FIELDS}, "form field"
+    if unknown:
+        names = ", ".join(repr(name[:40]) for name in dict.fromkeys(unknown))
+        takes = ", ".join(sorted(known_query)) or "none"
+        raise ApiError(400, f"unknown {where}(s) {names}; {request.url.path[:100]} takes: {takes}")
+
+
 def _component_fields(form: Any) -> dict[str, float]:
     """The ``w_<component>`` fields of a form as ``{component: weight}`` (each a number >= 0; a
     ``w_`` field naming no registered component is an error listing them)."""
