@@ -292,3 +292,37 @@ def test_shop_the_look_shows_each_garment_and_its_recommendations(server, driver
     assert driver.save_screenshot(str(ARTIFACTS / "web-garments.png"))
     problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert not problems, problems
+
+
+def test_words_refine_the_photo_then_let_go(server, driver, tiny_sample):
+    """"Like this, but in blue": with "Refine my photo" ticked the search box re-ranks the photo
+    through POST /recommend's q (cards say what the words matched); unticked, the photo's plain ranking."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    photo = split_images(tiny_sample, "train")[2]
+    driver.delete_all_cookies()
+    wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+    driver.get(url)
+    wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
+    assert not driver.find_element(By.ID, "refine-label").is_displayed()  # no photo yet
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+
+    def matched(d) -> list[str]:
+        return d.execute_script("return [...document.querySelectorAll('#results li.card dd.matched')]"
+                                ".map(e => e.textContent)")
+
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results li.card")) == 5)
+    assert matched(driver) == []
+    driver.find_element(By.ID, "refine-photo").click()
+    driver.find_element(By.ID, "search").send_keys("blue")
+    driver.find_element(By.ID, "search-button").click()
+    wait.until(lambda d: len(matched(d)) >= 1 and all("blue" in line for line in matched(d)))
+    assert "blue" in driver.find_element(By.ID, "search-notes").text
+    assert driver.find_element(By.ID, "query").is_displayed()  # still the photo's answer, not a word search
+    driver.find_element(By.ID, "refine-photo").click()  # unticked: the photo alone again
+    wait.until(lambda d: matched(d) == [] and len(d.find_elements(By.CSS_SELECTOR, "#results li.card")) == 5)
+    problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not problems, problems

@@ -66,3 +66,26 @@ def test_the_page_has_a_search_box(client):
     assert 'id="search-form"' in page and 'id="search"' in page
     script = client.get("/static/app.js").text
     assert "/search?" in script and "searchWords" in script
+
+
+def test_words_refine_a_photo_in_post_recommend(client, tiny_sample):
+    """"Like this, but in blue" on the web: POST /recommend's q, applied as the CLI's --query with a photo."""
+    photo = next((tiny_sample / "img").rglob("*.jpg")).read_bytes()
+    files = {"image": ("photo.jpg", photo, "image/jpeg")}
+    plain = client.post("/recommend", files=files, data={"top_k": "3"})
+    assert plain.status_code == 200, plain.text
+    assert "words" not in plain.json() and all("matched" not in r for r in plain.json()["queries"][0]["results"])
+
+    refined = client.post("/recommend", files=files, data={"top_k": "3", "q": "blue xyzzy"})
+    assert refined.status_code == 200, refined.text
+    body = refined.json()
+    assert [t["target"] for t in body["words"]["terms"]] == ["blue"]
+    assert any("unknown word 'xyzzy'" in note for note in body["notes"])  # reported, not dropped
+    results = body["queries"][0]["results"]
+    assert results and all(r["matched"][0].startswith("blue: ") for r in results)
+    # Re-ranking the described photo by its query_id with the same words gives the same answer.
+    again = client.post("/recommend", data={"query_id": body["queries"][0]["query_id"], "top_k": "3", "q": "blue"})
+    assert [r["key"] for r in again.json()["queries"][0]["results"]] == [r["key"] for r in results]
+
+    unknown = client.post("/recommend", files=files, data={"q": "xyzzy"})
+    assert unknown.status_code == 400 and "unknown word 'xyzzy'" in unknown.json()["error"]

@@ -142,7 +142,10 @@ def run_recommend(request: Request) -> int:
             refined, query_weights, adjustments = feedback.adapt_session(query, weights if explicit_weights else None)
             query, exclude, rerank = refined.query, exclude + refined.exclude, refined.rerank
         if words is not None:  # "like this, but in blue": see fashion.recommend.words.refine_photo_query
-            query, exclude, adjustments = _apply_words(engine, query, words, request.top_k, exclude, adjustments)
+            from fashion.recommend.words import apply_words_to_photo
+
+            query, exclude, adjustments = apply_words_to_photo(engine.recommender, query, words, request.top_k,
+                                                               exclude, adjustments)
         results = engine.recommend(query, top_k=request.top_k, weights=query_weights, filters=filters,
                                    exclude=exclude, adjustments=adjustments, rerank=rerank)
         answers.append((query, results))
@@ -221,20 +224,6 @@ def _read_words(engine: Any, text: str | None) -> Any:
     if words.unknown:
         print(f"note: {words.unknown_message()} — not used", file=sys.stderr)
     return words
-
-
-def _apply_words(engine: Any, query: Any, words: Any, top_k: int | None, exclude: list[str],
-                 adjustments: dict[str, float] | None) -> tuple[Any, list[str], dict[str, float]]:
-    """A photo query refined by words: the refined query, exclusions (rows the words rule out), bonuses."""
-    from fashion.recommend.words import refine_photo_query
-
-    recommender = engine.recommender
-    refined, allowed, bonus = refine_photo_query(recommender, query, words, top_k or recommender.config.top_k)
-    ruled_out = [key for key, ok in zip(recommender.keys, allowed) if not ok]
-    merged = dict(bonus)
-    for key, value in (adjustments or {}).items():
-        merged[key] = merged.get(key, 0.0) + value
-    return refined, list(exclude) + ruled_out, merged
 
 
 def _words_matched(engine: Any, words: Any, results: list[Any]) -> list[list[str]]:

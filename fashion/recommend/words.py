@@ -513,6 +513,20 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
     return query, allowed, adjustments
 
 
+def apply_words_to_photo(recommender: Any, query: Query, words: WordQuery, top_k: int | None,
+                         exclude: Sequence[str] = (), adjustments: dict[str, float] | None = None
+                         ) -> tuple[Query, list[str], dict[str, float]]:
+    """A photo query refined by words ("like this, but in blue"), as ``recommender.recommend``
+    takes it: ``(query', exclude + the keys the words rule out, adjustments + the word bonuses)``.
+    The one way the CLI (``--query`` with a photo) and the web (``q`` with a photo) apply words."""
+    refined, allowed, bonus = refine_photo_query(recommender, query, words, top_k or recommender.config.top_k)
+    ruled_out = [key for key, ok in zip(recommender.keys, allowed) if not ok]
+    merged = dict(bonus)
+    for key, value in (adjustments or {}).items():
+        merged[key] = merged.get(key, 0.0) + value
+    return refined, list(exclude) + ruled_out, merged
+
+
 def explain_rows(recommender: Any, words: WordQuery, rows: Sequence[int]) -> list[list[str]]:
     """What the words matched in each of the given catalog rows (for results of a photo query)."""
     rows = np.asarray(list(rows), dtype=np.int64)

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from fashion.recommend.engine import Engine
     from fashion.feedback.store import FeedbackStore
     from fashion.recommend.recommender import Query
+    from fashion.recommend.words import WordQuery
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 JSON_BODY_LIMIT = 64 * 1024  # POST /feedback and any other JSON body
@@ -261,13 +262,11 @@ def create_app(engine: "Engine", config: Config | None = None,
              responses={400: {"description": "Empty query, only unknown words, bad filter or top_k"}})
     async def search_words(q: str = "", top_k: int | None = None, category: str | None = None,
                            colour: str | None = None) -> Response:
-        from fashion.recommend.words import Vocabulary, search
+        from fashion.recommend.words import search
 
         if top_k is not None and not 1 <= top_k <= web.max_top_k:
             raise ApiError(400, f"top_k must be 1 to {web.max_top_k} (web.max_top_k)")
-        if not word_vocabulary:
-            word_vocabulary.append(Vocabulary(engine.loaded.labels))
-        words = word_vocabulary[0].parse(q[:500]).require_terms()
+        words = _read_words(q)
         filters = Filters(category=(category or "").strip() or None, colour=(colour or "").strip() or None)
         results = await run_in_threadpool(search, engine.recommender, words, top_k, filters)
         return JSON({"catalog": _without_paths(engine.describe_catalog()), "words": words.to_dict(),
@@ -309,6 +308,10 @@ def create_app(engine: "Engine", config: Config | None = None,
                                                  "(with its part, box and share)."),
         garment: str | None = Form(None, description="Only this garment of each photo: upper, lower, full or "
                                                      "other (implies garments)."),
+        q: str | None = Form(None, description="Words that refine the photo ('like this, but in blue'): colour "
+                                               "and category words replace the photo's, results must match "
+                                               "the words and each says what it matched (GET /search: words "
+                                               "alone)."),
     ) -> Response:
         uploads = [u for u in (image or []) if u is not None]
         if top_k is not None and top_k > web.max_top_k:
@@ -319,6 +322,7 @@ def create_app(engine: "Engine", config: Config | None = None,
         weights_used = weights_used.with_overrides(**_component_fields(await request.form()))
         filters = Filters(category=(category or "").strip() or None, colour=(colour or "").strip() or None,
                           same_category=same_category)
+        words = _read_words(q) if q is not None else None
         if uploads and query_id:
             raise ApiError(400, "send either image or query_id, not both")
         garment = (garment or "").strip().lower() or None
@@ -358,8 +362,17 @@ def create_app(engine: "Engine", config: Config | None = None,
         # In the event loop's own thread: a few milliseconds of Python that holds the GIL anyway (a
         # hand-off to the thread pool cost more than a re-rank itself under 4 clients; issue 17).
         payload = _answer(described, top_k, weights_used, filters, session, None if explicit else learned,
-                          prior_items, garment_info)
+                          prior_items, garment_info, words)
         return _with_session(JSON(payload), session)
+
+    def _read_words(text: str) -> "WordQuery":
+        """Words read against the model's vocabularies (built once, on first use); a 400 when none is
+        searchable, the unknown ones reported in the answer's notes."""
+        from fashion.recommend.words import Vocabulary
+
+        if not word_vocabulary:
+            word_vocabulary.append(Vocabulary(engine.loaded.labels))
+        return word_vocabulary[0].parse(text[:500]).require_terms()
 
     def _with_session(response: Response, session: Any) -> Response:
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="lax", path="/")
@@ -423,10 +436,13 @@ def create_app(engine: "Engine", config: Config | None = None,
     def _answer(described: list[tuple[str, "Query"]], top_k: int | None, weights: Weights,
                 filters: Filters, session: Any = None, learned: Weights | None = None,
                 prior_items: dict[str, float] | None = None,
-                garment_info: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                garment_info: dict[str, dict[str, Any]] | None = None,
+                words: "WordQuery | None" = None) -> dict[str, Any]:
         """Rankings for described photos; with a session, its feedback refines each photo's query
         (Rocchio, as the CLI), ``learned`` weights (when the shopper did not set any) and the item
-        prior apply to everyone, and each result says what the session's feedback changed."""
+        prior apply to everyone, and each result says what the session's feedback changed.
+        ``words`` refine every photo as ``--query`` does in the CLI (after the session's refinement)."""
+        from fashion.recommend.words import apply_words_to_photo, explain_rows
         from fashion.web.sessions import feedback_notes
 
         used = learned or weights
@@ -434,11 +450,18 @@ def create_app(engine: "Engine", config: Config | None = None,
         for query_id, query in described:
             judged = session.judged(query_id) if session is not None else {}
             refined = _refined(query, judged, used)
-            results = engine.recommend(refined.query, top_k=top_k, weights=used, filters=filters,
-                                       exclude=refined.exclude, adjustments=prior_items or None,
-                                       rerank=refined.rerank)
+            ranked_query, exclude, adjustments = refined.query, refined.exclude, prior_items or None
+            if words is not None:
+                ranked_query, exclude, adjustments = apply_words_to_photo(engine.recommender, ranked_query, words,
+                                                                          top_k, exclude, adjustments)
+            results = engine.recommend(ranked_query, top_k=top_k, weights=used, filters=filters,
+                                       exclude=exclude, adjustments=adjustments, rerank=refined.rerank)
             answer = {"query_id": query_id, "query": queries.as_dict(query_id, query),
                       "results": [{**r.to_dict(), "id": r.row} for r in results]}
+            if words is not None:
+                for result, matched in zip(answer["results"], explain_rows(engine.recommender, words,
+                                                                           [r.row for r in results])):
+                    result["matched"] = matched
             if garment_info and query_id in garment_info:
                 answer["garment"] = garment_info[query_id]
             if session is not None:
@@ -446,8 +469,12 @@ def create_app(engine: "Engine", config: Config | None = None,
                 answer["session"] = {**session.summary(), "this_photo": {
                     "likes": sum(v > 0 for v in judged.values()), "dislikes": sum(v < 0 for v in judged.values())}}
             if judged:
-                before = engine.recommend(query, top_k=top_k, weights=used, filters=filters,
-                                          adjustments=prior_items or None)
+                unjudged_query, unjudged_exclude, unjudged_adjustments = query, [], prior_items or None
+                if words is not None:  # "up from #4" compares with the same words, without the likes
+                    unjudged_query, unjudged_exclude, unjudged_adjustments = apply_words_to_photo(
+                        engine.recommender, query, words, top_k, [], prior_items or None)
+                before = engine.recommend(unjudged_query, top_k=top_k, weights=used, filters=filters,
+                                          exclude=unjudged_exclude, adjustments=unjudged_adjustments)
                 # With the consistency gate shut (feedback.session_consistency_z), the likes pulled
                 # nothing: no result is said to have moved toward them.
                 liked = [engine.recommender.row_of(k) for k, v in judged.items()
@@ -458,8 +485,12 @@ def create_app(engine: "Engine", config: Config | None = None,
                 for result, note in zip(answer["results"], notes):
                     result["feedback"] = note
             answers.append(answer)
-        return {"catalog": engine.describe_catalog(), "weights": used.normalised().as_dict(),
-                "weights_learned": learned is not None, "filters": filters.as_dict(), "queries": answers}
+        payload = {"catalog": engine.describe_catalog(), "weights": used.normalised().as_dict(),
+                   "weights_learned": learned is not None, "filters": filters.as_dict(), "queries": answers}
+        if words is not None:
+            payload["words"] = words.to_dict()
+            payload["notes"] = words.notes()
+        return payload
 
     def _refined(query: "Query", judged: dict[str, int], weights: Weights) -> Any:
         """This session's refinement of the query (fashion.feedback.refinement: Rocchio toward its liked

@@ -18,6 +18,7 @@
     previewUrl: null,
     judged: {},          // query id -> {item key: "like" | "dislike"} (this browser's session)
     garments: [],        // shop the look: [{query_id, garment: {part, box, share}}] of the last upload
+    words: "",           // words refining the photo (the q field), when "Refine my photo" is ticked
   };
 
   // ------------------------------------------------------------------ helpers
@@ -165,6 +166,7 @@
     if (topK > 0) form.append("top_k", topK);
     if ($("f-category").value) form.append("category", $("f-category").value);
     if ($("f-colour").value) form.append("colour", $("f-colour").value);
+    if (state.words) form.append("q", state.words);
     return form;
   }
 
@@ -187,6 +189,9 @@
       }
       if (sequence !== state.sequence) return;
       if (!response.ok) {
+        // Words that cannot refine the photo (only unknown ones, say) are dropped with the message,
+        // so that the next slider move re-ranks the photo instead of repeating the error.
+        if (response.status === 400 && state.words) state.words = "";
         showError(await errorText(response));
         setStatus("");
         return;
@@ -274,6 +279,7 @@
     card.querySelector(".shared").textContent = shared.length ? `Also ${shared.join(", ")}` : "";
     // What this shopper's likes and dislikes changed (their session only).
     card.querySelector(".feedback-note").textContent = result.feedback ? result.feedback.note : "";
+    for (const line of result.matched || []) list.append(el("dd", "matched", line));  // the words' part
     const judged = (state.judged[state.queryId] || {})[result.key];
     for (const button of card.querySelectorAll(".vote button")) {
       button.setAttribute("aria-pressed", String(judged === (button.classList.contains("like") ? "like" : "dislike")));
@@ -322,6 +328,7 @@
     }
     state.queryId = answer.query_id;
     renderQuery(answer.query);
+    $("search-notes").replaceChildren(...(payload.notes || []).map((note) => el("li", null, note)));
     const cards = answer.results.map((result) => renderCard(result, payload.weights));
     $("results").replaceChildren(...cards);
     const session = answer.session;
@@ -425,6 +432,7 @@
     preview.src = state.previewUrl;
     preview.hidden = false;
     $("drop-text").textContent = "Choose another photo or drop it here";
+    $("refine-label").hidden = false;
     recommend({ upload: true });
   }
 
@@ -448,7 +456,16 @@
     $("garments").addEventListener("change", () => recommend({ upload: true }));
     $("search-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      searchWords($("search").value);
+      if (state.file && $("refine-photo").checked) {
+        state.words = $("search").value;  // the photo's ranking, refined by the words
+        recommend();
+      } else {
+        state.words = "";
+        searchWords($("search").value);
+      }
+    });
+    $("refine-photo").addEventListener("change", () => {
+      if (!$("refine-photo").checked && state.words) { state.words = ""; scheduleRerank(); }
     });
     $("reset").addEventListener("click", () => { resetControls(); scheduleRerank(); });
     $("reset-feedback").addEventListener("click", async () => {
