@@ -14,6 +14,7 @@ import itertools
 import warnings
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,17 +111,30 @@ def test_literals_round_trip_as_typed(key, value):
 @given(text=st.text(max_size=40).filter(lambda t: not (len(t.strip()) >= 2 and t.strip()[0] == t.strip()[-1]
                                                       and t.strip()[0] in "'\"")))
 def test_text_settings_take_the_text_as_typed(text):
-    config = load_config(overrides=[f"train.run_name={text}", f"data.root={text}"])
-    assert config.train.run_name == text and config.data.root == text
+    assert load_config(overrides=[f"data.root={text}"]).data.root == text
+    _assert_run_name_taken_or_refused(lambda: load_config(overrides=[f"train.run_name={text}"]), text)
+
+
+def _assert_run_name_taken_or_refused(load, name: str) -> None:
+    """A run name is taken as typed when it is one folder's name, else a ConfigError naming the key."""
+    from fashion.config import ConfigError
+
+    is_folder_name = bool(name.strip()) and name not in {".", ".."} and not any(
+        char in "/\\" or ord(char) < 32 or ord(char) == 127 for char in name)
+    if is_folder_name:
+        assert load().train.run_name == name
+    else:
+        with pytest.raises(ConfigError, match="^train.run_name "):
+            load()
 
 
 @PROPERTY
 @given(sets=st.lists(st.sampled_from(["train.epochs=3", "train.run_name=a", "data.root=x"]), max_size=3),
        name=st.text(max_size=20), root=st.text(max_size=20))
 def test_literal_command_line_values_win_and_are_never_parsed(sets, name, root):
-    nested = command_line_overrides(sets, {"train.run_name": name, "data.root": root})
-    config = load_config(overrides=nested)
-    assert config.train.run_name == name and config.data.root == root
+    assert load_config(overrides=command_line_overrides(sets, {"data.root": root})).data.root == root
+    _assert_run_name_taken_or_refused(
+        lambda: load_config(overrides=command_line_overrides(sets, {"train.run_name": name, "data.root": root})), name)
 
 
 # --------------------------------------------------------------------------- DeepFashion list files

@@ -307,7 +307,7 @@ def test_unknown_parameters_are_refused_not_ignored(client, photo):
     """A misspelt parameter used to be dropped: the answer was to a question nobody asked."""
     assert_json_error(client.get("/search", params={"q": "red", "topk": "3"}), 400,
                       "unknown query parameter(s) 'topk'", "/search takes: category, colour, q, top_k")
-    assert_json_error(upload(client, photo, q="blue"), 400, "unknown form field(s) 'q'", "w_<component>")
+    assert_json_error(upload(client, photo, words="blue"), 400, "unknown form field(s) 'words'", "w_<component>")
     assert_json_error(client.post("/recommend?top_k=3", files={"image": ("p.jpg", photo.read_bytes(), "image/jpeg")}),
                       400, "unknown query parameter(s) 'top_k'")
     assert_json_error(client.get("/health", params={"verbose": "1"}), 400, "'verbose'")
