@@ -73,8 +73,11 @@ def main() -> None:
     parser.add_argument("--splits", default="val,test", help="held-out splits to query and search (comma-separated)")
     args = parser.parse_args()
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
-    for checkpoint in args.checkpoints:
-        print(json.dumps(measure(checkpoint, splits), default=lambda v: round(float(v), 4)))
+    from fashion.cli.errors import exit_on_known_errors
+
+    with exit_on_known_errors():  # a missing or damaged checkpoint is one line, not a traceback
+        for checkpoint in args.checkpoints:
+            print(json.dumps(measure(checkpoint, splits), default=lambda v: round(float(v), 4)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ dataset is copied anywhere. When the data is absent the command says so and exit
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -115,6 +116,10 @@ def main(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Train on real photos within the time budget, build the catalog, evaluate; print the figures."""
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise typer.BadParameter(f"{minutes} must be a finite number of minutes above 0", param_hint="--minutes")
+    if epochs is not None and epochs < 1:
+        raise typer.BadParameter(f"{epochs} must be at least 1", param_hint="--epochs")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     root = (data or DEFAULT_DATA).expanduser()
     if not root.is_dir():

@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from fashion.io_utils import atomic_write_text, file_checksum  # noqa: E402
+from scripts.arguments import positive_float  # noqa: E402
 from fashion.segment.ccp import ccp_available, ccp_items, default_ccp_root, split_of  # noqa: E402
 from fashion.segment.person import PersonTest  # noqa: E402
 from fashion.segment.weights import DEFAULT_WEIGHTS, PERSON_TEST_FILE  # noqa: E402
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE,
                         help="the generated sample (made with the default settings when absent)")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="segmenter weights to read")
-    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    parser.add_argument("--c", type=positive_float, default=1.0, help="inverse L2 strength of the logistic regression")
     return parser.parse_args(argv)
 
 

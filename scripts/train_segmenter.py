@@ -18,8 +18,11 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from scripts.arguments import finite_float, positive_float, positive_int
+
+from fashion.cli.errors import exit_on_known_errors
+from fashion.io_utils import atomic_write_text, check_output_file
 from fashion.segment.ccp import ccp_available, default_ccp_root, load_split
 from fashion.segment.labels import CLASSES
 from fashion.segment.network import ARCHITECTURE, SegNet
@@ -43,13 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ccp", type=Path, default=default_ccp_root(), help="CCP folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="weights file to write")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--epochs", type=positive_int, default=40)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--lr", type=positive_float, default=4e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--class-weight-power", type=float, default=0.5,
+    parser.add_argument("--class-weight-power", type=finite_float, default=0.5,
                         help="loss weight per class = (median frequency / frequency) ** power (0: plain cross-entropy)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (1 keeps the result reproducible)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="CPU threads (1 keeps the result reproducible)")
     return parser.parse_args(argv)
 
 
@@ -99,8 +106,26 @@ def to_tensors(images: np.ndarray, maps: np.ndarray) -> tuple[torch.Tensor, torc
     return (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0, torch.from_numpy(maps).long())
 
 
+def save_weights(payload: dict, path: Path) -> None:
+    """``torch.save`` atomically: into a file of the same name in a temporary folder beside ``path``,
+    then one rename. Not through a handle (``fashion.io_utils.atomic_write``): torch names the
+    archive's inner folder after the file it is given ("archive" for a handle), and the same
+    training must give the same bytes as the shipped weights."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        written = folder / path.name
+        torch.save(payload, written)
+        with open(written, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(written, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with exit_on_known_errors():  # before minutes of training: a folder or read-only place is one line now
+        check_output_file(args.out, "--out")
     if not ccp_available(args.ccp):
         print(f"Clothing Co-Parsing not found at {args.ccp}: nothing to train (the shipped weights stay).")
         return 0
@@ -140,13 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     miou, ious = mean_iou(model, val_x, val_y)
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({
+    payload = {
         "architecture": ARCHITECTURE,
         "classes": list(CLASSES),
         "widths": list(model.widths),
         "input_longest": INPUT_LONGEST,
         "state_dict": state,
-    }, args.out)
+    }
+    save_weights(payload, args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     provenance = {
         "file": args.out.name,
@@ -166,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "train_seconds": round(time.time() - start, 1),
     }
-    args.out.with_suffix(".json").write_text(json.dumps(provenance, indent=2) + "\n")
+    atomic_write_text(args.out.with_suffix(".json"), json.dumps(provenance, indent=2) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest[:12]}) and "
           f"{args.out.with_suffix('.json').name}; val mIoU {miou:.3f}")
     return 0
