@@ -82,3 +82,17 @@ def test_segmenter_weights_are_saved_atomically_with_the_archive_named_after_the
     assert zipfile.ZipFile(path).namelist()[0].startswith("segmenter/")
     assert torch.load(path, weights_only=True)["state_dict"]["w"].sum() == 3
     assert [p.name for p in tmp_path.iterdir()] == ["segmenter.pt"]  # no temporary folder left
+
+
+@pytest.mark.parametrize(("argv", "code", "fragment"), [
+    (["--quik"], 2, "unknown option(s): --quik"),
+    (["nosuch"], 2, "unknown benchmark(s): nosuch"),
+    (["--help"], 0, "usage: python -m bench"),
+])
+def test_bench_runner_refuses_what_it_does_not_know(argv, code, fragment, capsys):
+    """A misspelt option used to be ignored, and every benchmark started at full size."""
+    from bench.__main__ import main
+
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert fragment in captured.out + captured.err
