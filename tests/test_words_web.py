@@ -47,6 +47,7 @@ def test_search_ranks_by_words_and_explains(client):
     ({"q": "dress", "top_k": 0}, "top_k must be 1 to 20"),
     ({"q": "dress", "top_k": 21}, "top_k must be 1 to 20"),
     ({"q": "dress", "colour": "notacolour"}, "unknown colour name"),
+    ({"q": "red " * 125 + "dress"}, "search text too long: 505 characters (at most 500)"),
 ])
 def test_bad_searches_are_clear_400s(client, params, fragment):
     response = client.get("/search", params=params)

@@ -86,6 +86,7 @@ PREPARE_EXPLANATIONS_MAX = 50_000  # catalogs up to this size have every row's e
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 QUERY_ID = re.compile(r"^[0-9a-f]{64}$")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
+MAX_WORDS_CHARS = 500  # a search's words (the page's search box has the same maxlength)
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
 
@@ -370,9 +371,11 @@ def create_app(engine: "Engine", config: Config | None = None,
         searchable, the unknown ones reported in the answer's notes."""
         from fashion.recommend.words import Vocabulary
 
+        if len(text) > MAX_WORDS_CHARS:  # cut short, the words past the cut would be dropped unsaid
+            raise ApiError(400, f"search text too long: {len(text)} characters (at most {MAX_WORDS_CHARS})")
         if not word_vocabulary:
             word_vocabulary.append(Vocabulary(engine.loaded.labels))
-        return word_vocabulary[0].parse(text[:500]).require_terms()
+        return word_vocabulary[0].parse(text).require_terms()
 
     def _with_session(response: Response, session: Any) -> Response:
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="lax", path="/")
