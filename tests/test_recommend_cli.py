@@ -229,15 +229,11 @@ def test_unknown_liked_item_is_a_clear_error(tiny_run, tiny_sample, tmp_path):
 ])
 def test_an_unusable_device_is_one_line(device, fragment, tiny_run, tiny_sample):
     """--device tpu was torch's RuntimeError with a traceback."""
-    if device == "mps" and _mps_available():
+    from fashion.model.checkpoint import mps_available
+
+    if device == "mps" and mps_available():
         pytest.skip("this machine has MPS")
     result = invoke([test_images(tiny_sample)[0], "--checkpoint", tiny_run / "best.pt", "--device", device])
     assert result.exit_code == 1, result.output
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1 and fragment in message and "Traceback" not in result.output
-
-
-def _mps_available() -> bool:
-    import torch
-
-    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()

@@ -46,12 +46,17 @@ class LoadedModel:
 DEVICE_KINDS = ("cpu", "cuda", "mps")
 
 
+def mps_available() -> bool:
+    """Whether this torch build has Apple's GPU backend (MPS) and the machine has the GPU."""
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def pick_device(preference: str = "auto") -> torch.device:
     """cuda > mps > cpu for ``auto``; otherwise the named device (checked to exist)."""
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     kind, _, number = preference.partition(":")
@@ -61,7 +66,7 @@ def pick_device(preference: str = "auto") -> torch.device:
         raise CheckpointError(f"device {preference} asked for, but no CUDA device is available")
     if kind == "cuda" and number and int(number) >= torch.cuda.device_count():
         raise CheckpointError(f"device {preference} asked for, but there are {torch.cuda.device_count()} CUDA devices")
-    if kind == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+    if kind == "mps" and not mps_available():
         raise CheckpointError("device mps asked for, but no Apple GPU (MPS) is available")
     return torch.device(preference)
 
