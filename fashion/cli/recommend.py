@@ -130,6 +130,11 @@ def run_recommend(request: Request) -> int:
         queries = [engine.combine(queries)]
         pictures = [pictures[0]]
     answers = []
+    word_totals = None  # the words' score of every catalog row: once, it does not depend on the photo
+    if words is not None:
+        from fashion.recommend.words import apply_words_to_photo, score_rows
+
+        word_totals = score_rows(words, engine.recommender.catalog)[0]
     for query in queries:
         exclude = [] if not request.exclude_query else ([query.key] if query.key else own_keys)
         query_weights, adjustments, rerank = weights, None, None
@@ -142,10 +147,8 @@ def run_recommend(request: Request) -> int:
             refined, query_weights, adjustments = feedback.adapt_session(query, weights if explicit_weights else None)
             query, exclude, rerank = refined.query, exclude + refined.exclude, refined.rerank
         if words is not None:  # "like this, but in blue": see fashion.recommend.words.refine_photo_query
-            from fashion.recommend.words import apply_words_to_photo
-
             query, exclude, adjustments = apply_words_to_photo(engine.recommender, query, words, request.top_k,
-                                                               exclude, adjustments)
+                                                               exclude, adjustments, word_totals)
         results = engine.recommend(query, top_k=request.top_k, weights=query_weights, filters=filters,
                                    exclude=exclude, adjustments=adjustments, rerank=rerank)
         answers.append((query, results))

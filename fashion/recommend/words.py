@@ -477,8 +477,12 @@ PHOTO_WORDS_WEIGHT = 0.5
 
 
 def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: int,
-                       weight: float = PHOTO_WORDS_WEIGHT) -> tuple[Query, np.ndarray, dict[str, float]]:
+                       weight: float = PHOTO_WORDS_WEIGHT, totals: np.ndarray | None = None
+                       ) -> tuple[Query, np.ndarray, dict[str, float]]:
     """Words applied to a photo query: ``(query', allowed rows (N,) bool, adjustments {key: bonus})``.
+    ``totals``: the words' score of every catalog row (``score_rows(words, catalog)[0]``), when the
+    caller applies the same words to several queries (it does not depend on the photo; 27 ms for
+    5,000 items).
 
     * colour words replace the query's palette (the colour component then measures closeness to
       blue, not to the photo's colour) and category words its category distribution (uniform
@@ -494,7 +498,8 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
     from fashion.colour.spaces import lab_to_rgb
 
     words.require_terms()
-    totals, _ = score_rows(words, recommender.catalog)
+    if totals is None:
+        totals, _ = score_rows(words, recommender.catalog)
     colours = words.of_kind("colour")
     if colours:
         lab = np.array([lab_for_name(t.target) for t in colours])
@@ -514,12 +519,14 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
 
 
 def apply_words_to_photo(recommender: Any, query: Query, words: WordQuery, top_k: int | None,
-                         exclude: Sequence[str] = (), adjustments: dict[str, float] | None = None
-                         ) -> tuple[Query, list[str], dict[str, float]]:
+                         exclude: Sequence[str] = (), adjustments: dict[str, float] | None = None,
+                         totals: np.ndarray | None = None) -> tuple[Query, list[str], dict[str, float]]:
     """A photo query refined by words ("like this, but in blue"), as ``recommender.recommend``
     takes it: ``(query', exclude + the keys the words rule out, adjustments + the word bonuses)``.
-    The one way the CLI (``--query`` with a photo) and the web (``q`` with a photo) apply words."""
-    refined, allowed, bonus = refine_photo_query(recommender, query, words, top_k or recommender.config.top_k)
+    The one way the CLI (``--query`` with a photo) and the web (``q`` with a photo) apply words;
+    ``totals``: see :func:`refine_photo_query`."""
+    refined, allowed, bonus = refine_photo_query(recommender, query, words, top_k or recommender.config.top_k,
+                                                 totals=totals)
     ruled_out = [key for key, ok in zip(recommender.keys, allowed) if not ok]
     merged = dict(bonus)
     for key, value in (adjustments or {}).items():

@@ -445,10 +445,12 @@ def create_app(engine: "Engine", config: Config | None = None,
         (Rocchio, as the CLI), ``learned`` weights (when the shopper did not set any) and the item
         prior apply to everyone, and each result says what the session's feedback changed.
         ``words`` refine every photo as ``--query`` does in the CLI (after the session's refinement)."""
-        from fashion.recommend.words import apply_words_to_photo, explain_rows
+        from fashion.recommend.words import apply_words_to_photo, explain_rows, score_rows
         from fashion.web.sessions import feedback_notes
 
         used = learned or weights
+        # The words' score of every catalog row, once: it does not depend on the photo or the likes.
+        word_totals = score_rows(words, engine.recommender.catalog)[0] if words is not None else None
         answers = []
         for query_id, query in described:
             judged = session.judged(query_id) if session is not None else {}
@@ -456,7 +458,7 @@ def create_app(engine: "Engine", config: Config | None = None,
             ranked_query, exclude, adjustments = refined.query, refined.exclude, prior_items or None
             if words is not None:
                 ranked_query, exclude, adjustments = apply_words_to_photo(engine.recommender, ranked_query, words,
-                                                                          top_k, exclude, adjustments)
+                                                                          top_k, exclude, adjustments, word_totals)
             results = engine.recommend(ranked_query, top_k=top_k, weights=used, filters=filters,
                                        exclude=exclude, adjustments=adjustments, rerank=refined.rerank)
             answer = {"query_id": query_id, "query": queries.as_dict(query_id, query),
@@ -475,7 +477,7 @@ def create_app(engine: "Engine", config: Config | None = None,
                 unjudged_query, unjudged_exclude, unjudged_adjustments = query, [], prior_items or None
                 if words is not None:  # "up from #4" compares with the same words, without the likes
                     unjudged_query, unjudged_exclude, unjudged_adjustments = apply_words_to_photo(
-                        engine.recommender, query, words, top_k, [], prior_items or None)
+                        engine.recommender, query, words, top_k, [], prior_items or None, word_totals)
                 before = engine.recommend(unjudged_query, top_k=top_k, weights=used, filters=filters,
                                           exclude=unjudged_exclude, adjustments=unjudged_adjustments)
                 # With the consistency gate shut (feedback.session_consistency_z), the likes pulled
