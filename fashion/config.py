@@ -108,6 +108,10 @@ class TrainConfig:
     metric_weight: float = field(default=1.0, metadata=_range(0.0))
     triplet_margin: float = field(default=0.2, metadata={"above": 0.0, "high": 2.0})
     triplet_views: int = field(default=2, metadata=_range(2, 64))
+    # CutMix (fashion/train/cutmix.py): share of training batches mixed, and the Beta(alpha, alpha)
+    # the label share is drawn from. Not with model.embedding=metric (a mixed photo has no one item).
+    cutmix: float = field(default=0.0, metadata=_range(0.0, 1.0))
+    cutmix_alpha: float = field(default=1.0, metadata={"above": 0.0})
     best_metric: str = field(default="category_attribute_mean", metadata=_choice(
         "category_top1", "category_top3", "category_top5", "attribute_top3_recall", "attribute_top5_recall",
         "category_attribute_mean"))

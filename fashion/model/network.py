@@ -103,6 +103,9 @@ def _load_backbone_weights(trunk: nn.Module, arch: str, weights: str) -> None:
             raise WeightsError(f"model.weights: {path} is not a readable torch weights file ({error})") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
+        elif isinstance(state, dict) and isinstance(state.get("model"), dict) and "format" in state:
+            # A fashion checkpoint (runs/<name>/best.pt): start from that run's trunk, new heads.
+            state = {key[len("trunk."):]: value for key, value in state["model"].items() if key.startswith("trunk.")}
     if not isinstance(state, dict):
         raise WeightsError(f"model.weights: expected a state dict of {arch} weights")
     # The ImageNet classifier (fc) is replaced by our heads, so it is dropped on purpose.

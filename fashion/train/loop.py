@@ -45,6 +45,7 @@ from fashion.data.loaders import (
 )
 from fashion.data.workers import default_workers
 from fashion.train.budget import LOOP_OVERHEAD, Plan, plan_epochs
+from fashion.train.cutmix import cutmix
 from fashion.train.metrics import classification_report
 from fashion.model.network import FashionNet, resolve_weights
 from fashion.train.run_files import append_history, plot_curves, write_json
@@ -253,12 +254,16 @@ def train_one_epoch(
     *,
     amp: bool,
     augment: Callable[[torch.Tensor], torch.Tensor],
+    cutmix_probability: float = 0.0,
+    cutmix_alpha: float = 1.0,
     max_batches: int = 0,
     show_progress: bool = True,
 ) -> dict[str, float]:
     """Train for (the rest of) one epoch; updates ``state`` after every step.
 
-    ``augment`` turns each uint8 batch, already on ``device``, into the network's input.
+    ``augment`` turns each uint8 batch, already on ``device``, into the network's input; then
+    a share ``cutmix_probability`` of the batches is cut-mixed (:mod:`fashion.train.cutmix`).
+    The running accuracy of a mixed batch counts against each image's larger label share.
     Returns mean loss, running category accuracy, images and seconds of this call.
     """
     model.train()
@@ -275,6 +280,9 @@ def train_one_epoch(
         images, categories, attributes = batch[:3]
         items = batch[3].to(device, non_blocking=True) if len(batch) > 3 else None
         images = augment(images.to(device, non_blocking=True))
+        mix = None if with_embedding else cutmix(images, cutmix_probability, cutmix_alpha)
+        if mix is not None:
+            images = mix.images
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         categories = categories.to(device, non_blocking=True)
@@ -287,6 +295,12 @@ def train_one_epoch(
             else:
                 category_logits, attribute_logits = model(images)
                 loss = loss_fn(category_logits, attribute_logits, categories, attributes)
+                if mix is not None:
+                    partner_loss = loss_fn(category_logits, attribute_logits, categories[mix.partner],
+                                           attributes[mix.partner])
+                    loss = mix.share * loss + (1.0 - mix.share) * partner_loss
+                    if mix.share < 0.5:
+                        categories = categories[mix.partner]
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {state.global_step}; lower train.lr")
         optimizer.zero_grad(set_to_none=True)
@@ -595,6 +609,9 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         if note and main:
             print(note, flush=True)
     metric = plan_metric_loss(config, data.frame[data.frame["split"] == "train"], len(labels.category_names))
+    if metric.loss is not None and config.train.cutmix > 0:
+        raise TrainingError(f"train.cutmix={config.train.cutmix:g} needs model.embedding=penultimate: the metric "
+                            "head's loss compares whole photos of one item, and a cut-mixed photo shows two")
     if metric.message and main:
         print(metric.message, flush=True)
     model = FashionNet(config.model.arch, len(labels.category_names), len(labels.attribute_names),
@@ -691,7 +708,8 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                 train_loader = _loader(splits.train, batch_size, workers, device, sampler)
                 epoch_stats = train_one_epoch(
                     train_model, train_loader, loss_fn, optimizer, scheduler, scaler, device, state, amp=amp,
-                    augment=augment, max_batches=config.train.max_train_batches, show_progress=show_progress and main,
+                    augment=augment, cutmix_probability=config.train.cutmix, cutmix_alpha=config.train.cutmix_alpha,
+                    max_batches=config.train.max_train_batches, show_progress=show_progress and main,
                 )
                 row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.global_step,
                                        "lr": scheduler.get_last_lr()[0], **epoch_stats}
