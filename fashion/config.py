@@ -138,6 +138,9 @@ class ColourConfig:
     # person, so that a flat-lay the segmenter paints a silhouette on keeps the border-colour model.
     # False: the segmenter's skin-and-hair rule (e.g. for drawings, or people unlike street photos).
     person_test: bool = True
+    # Product shots: divide out the light's colour, taking the brightest pixels for white
+    # (fashion/colour/constancy.py), so a white garment under warm indoor light is white, not beige.
+    white_balance: bool = True
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
+from fashion.colour.constancy import white_balanced
 from fashion.colour.names import colour_families, colour_names
 from fashion.colour.spaces import ciede2000, rgb_to_lab
 
@@ -149,10 +150,12 @@ _MIN_KEPT_PIXELS = 16
 
 
 def garment_pixels(image: Image.Image, bbox: Sequence[float] | None = None, max_pixels: int = 4096,
-                   background_delta_e: float = 12.0) -> np.ndarray:
+                   background_delta_e: float = 12.0, white_balance: bool = False) -> np.ndarray:
     """The garment's pixels as ``(n, 3) uint8`` sRGB, ``1 <= n <= max_pixels``.
 
     * Large images are first shrunk with PIL (integer box reduction) to about 300x300 pixels.
+    * ``white_balance``: the light's colour is divided out first
+      (:func:`fashion.colour.constancy.white_balanced`: the brightest pixels are taken for white).
     * Region: ``bbox = (x1, y1, x2, y2)`` in pixels (clipped to the image; an empty box means
       the whole image).
     * Background colours: up to three modes of a border strip of the *whole* image (tight boxes
@@ -181,6 +184,8 @@ def garment_pixels(image: Image.Image, bbox: Sequence[float] | None = None, max_
         rgb_image = rgb_image.reduce(factor)
         region = _scale_box(region, factor, rgb_image.width, rgb_image.height)
     pixels = np.asarray(rgb_image)
+    if white_balance:
+        pixels = white_balanced(pixels)
     known = region if bbox is not None else None
     background, radii = _background_modes(pixels, known, background_delta_e)
     return _subsample(_foreground(pixels, known, background, radii), max_pixels)
@@ -470,7 +475,8 @@ def _subsample(pixels: np.ndarray, max_pixels: int) -> np.ndarray:
 
 
 def extract_palette(image: Image.Image, bbox: Sequence[float] | None = None, k: int = 5, max_pixels: int = 4096,
-                    background_delta_e: float = 12.0, merge_delta_e: float = MERGE_DELTA_E) -> Palette:
+                    background_delta_e: float = 12.0, merge_delta_e: float = MERGE_DELTA_E,
+                    white_balance: bool = False) -> Palette:
     """The garment's palette: at most ``k`` colours with their shares of the garment's pixels.
 
     :func:`garment_pixels` selects the pixels; the rarest colours holding together
@@ -484,7 +490,8 @@ def extract_palette(image: Image.Image, bbox: Sequence[float] | None = None, k: 
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    pixels = garment_pixels(image, bbox, max_pixels=max_pixels, background_delta_e=background_delta_e)
+    pixels = garment_pixels(image, bbox, max_pixels=max_pixels, background_delta_e=background_delta_e,
+                            white_balance=white_balance)
     return palette_from_pixels(pixels, k=k, merge_delta_e=merge_delta_e)
 
 

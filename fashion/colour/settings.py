@@ -22,8 +22,10 @@ class ColourSettings:
     segment: bool = True  # segment photos of people (fashion.segment) for their garment pixels
     quantiser: str = DEFAULT_QUANTISER  # the palette quantiser (recorded in catalog fingerprints)
     person_test: bool = True  # with segment: the segmenter's person test decides who is a person
+    white_balance: bool = True  # product shots: divide out the light's colour (fashion.colour.constancy)
 
     @classmethod
     def from_config(cls, config: Config) -> "ColourSettings":
         c = config.colour
-        return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment, person_test=c.person_test)
+        return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment, person_test=c.person_test,
+                   white_balance=c.white_balance)

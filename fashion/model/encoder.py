@@ -87,7 +87,8 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
     with ``colour.segment``, the segmenter looks for a person: when it finds one, the garment
     pixels it found, led by the main garment (:func:`fashion.segment.segmentation_palette`; skin,
     hair and background never count); a product shot (no person) keeps the
-    border-colour model's pixels, as before segmentation existed. The colours: the quantiser
+    border-colour model's pixels, as before segmentation existed, with the light's colour divided
+    out first (``colour.white_balance``: :mod:`fashion.colour.constancy`). The colours: the quantiser
     the settings record (:data:`fashion.colour.settings.DEFAULT_QUANTISER`, chosen by
     measurement: see :mod:`fashion.colour.garment` and ``python -m bench segment``).
     """
@@ -100,7 +101,8 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
         found = shared_segmenter(colour.person_test).segment_person(image)
         if found is not None:  # the outfit, led by its main garment
             return segmentation_palette(image, found, k=colour.palette_size, method=colour.quantiser)
-    pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e)
+    pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e,
+                            white_balance=colour.white_balance)
     return quantise(pixels, k=colour.palette_size, method=colour.quantiser)
 
 
