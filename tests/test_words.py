@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
+from fashion.colour.names import colour_families
 from fashion.colour.palette import Palette
 from fashion.colour.spaces import rgb_to_lab
 from fashion.config import load_config
@@ -191,6 +192,20 @@ def test_colour_family_score_is_the_share_of_that_family():
     catalog = _catalog(ROWS)
     scores = colour_term_scores(words.terms[0], catalog.palette_lab, catalog.palette_shares)
     assert scores == pytest.approx([0, 0, 0, 0.4, 1.0, 0, 0.5], abs=1e-6)
+
+
+def test_among_wholly_grey_garments_the_more_neutral_ranks_first():
+    """Ties at 100% grey were broken by catalog order; the neutral grey now leads the greyish lilac,
+    while the share stays the main order (a half-grey garment stays below both)."""
+    grey, lilac_grey, half = (128, 128, 128), (135, 128, 142), (125, 125, 125)
+    lab = rgb_to_lab(np.array([[lilac_grey, lilac_grey], [grey, grey], [half, (200, 30, 30)]], np.uint8))
+    shares = np.array([[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
+    term = Vocabulary(LABELS).parse("grey").terms[0]
+    assert list(colour_families(lab[:, 0])) == ["grey", "grey", "grey"]  # all three grey by the family rules
+    scores = colour_term_scores(term, lab, shares)
+    assert scores[1] == pytest.approx(1.0, abs=1e-3)
+    assert scores[1] > scores[0] > 0.9 > scores[2]
+    assert list(np.argsort(-scores)) == [1, 0, 2]
 
 
 def test_words_refine_a_photo_query(recommender, vocabulary):

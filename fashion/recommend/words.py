@@ -340,6 +340,12 @@ class Vocabulary:
 # ------------------------------------------------------------------------------ scoring
 
 
+#: The families without hue, and how their colour words break ties (see colour_term_scores).
+ACHROMATIC_FAMILIES = frozenset({"black", "grey", "white"})
+ACHROMATIC_TIE_BREAK = 0.1
+ACHROMATIC_CHROMA_SCALE = 10.0
+
+
 def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.ndarray) -> np.ndarray:
     """(N,) in [0, 1]: how much of each packed palette is the term's colour (see the module docstring)."""
     from fashion.colour.names import colour_families, lab_for_name
@@ -351,7 +357,14 @@ def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.n
     shares = shares / np.where(totals > 0, totals, 1.0)
     if term.family:
         hit = colour_families(lab) == term.target
-        return np.where(hit, shares, 0.0).sum(axis=1)
+        weight = np.ones(lab.shape[:-1])
+        if term.target in ACHROMATIC_FAMILIES:
+            # Many garments are wholly "grey" (or black, or white) by the family rules, from neutral
+            # grey to greyish lilac or olive: among them, the more neutral a colour the higher it
+            # ranks, by at most ACHROMATIC_TIE_BREAK of its share (the share stays the main order).
+            chroma = np.hypot(lab[..., 1], lab[..., 2])
+            weight = 1.0 - ACHROMATIC_TIE_BREAK * (1.0 - np.exp(-chroma / ACHROMATIC_CHROMA_SCALE))
+        return np.where(hit, shares * weight, 0.0).sum(axis=1)
     closeness = np.exp(-ciede2000(lab, lab_for_name(term.target)) / COLOUR_SIGMA)
     return np.clip((closeness * shares).sum(axis=1), 0.0, 1.0)
 
