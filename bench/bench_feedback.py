@@ -267,7 +267,7 @@ TASTE_KINDS = ("category", "colour", "category+colour", "noise", "noise likes")
 #: The noise shoppers: random likes and a dislike for the rest; random likes only (the rest unjudged).
 NOISE_KINDS = ("noise", "noise likes")
 #: Clothing-dataset-small runs, first found wins (see bench/RESULTS.md for how they were trained).
-CLOTHING_RUNS = ("real-clothing-e30", "clothing-small64-e6", "clothing-small64")
+CLOTHING_RUNS = ("real-clothing-cutmix40", "real-clothing-e30", "clothing-small64-e6", "clothing-small64")
 SAMPLE_RUNS = ("sample112-e12", "sample64", "sample")
 
 
@@ -533,6 +533,16 @@ def shopper_table(results: dict[str, dict[str, np.ndarray]], k: int = 5) -> str:
     return "\n".join(lines)
 
 
+def ratio_standard_error(values: np.ndarray, resamples: int = 1000) -> float:
+    """Bootstrap standard error (shoppers resampled, fixed seed) of mean round 3 / mean round 0."""
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(resamples):
+        mean = values[rng.integers(0, len(values), len(values))].mean(axis=0)
+        ratios.append(mean[3] / mean[0] if mean[0] > 0 else np.nan)
+    return float(np.nanstd(ratios))
+
+
 def target_lines(results: dict[str, dict[str, np.ndarray]], gain: float = 1.5, noise_points: float = 0.02) -> str:
     """Issue 15's targets for the simulation: with everything on (``all``), round 3 >= ``gain`` x round 0
     for the category and colour tastes; the noise shopper's round 3 not below round 0 by more than
@@ -547,7 +557,7 @@ def target_lines(results: dict[str, dict[str, np.ndarray]], gain: float = 1.5, n
         ratio = mean[3] / mean[0] if mean[0] > 0 else float("inf")
         verdict = "met" if ratio >= gain else "missed"
         lines.append(f"- {kind} taste, `all`: round 3 / round 0 = {mean[3]:.3f} / {mean[0]:.3f} = {ratio:.2f}x "
-                     f"over {len(values)} shoppers (target >= {gain:g}x: {verdict})")
+                     f"+- {ratio_standard_error(values):.2f} over {len(values)} shoppers (target >= {gain:g}x: {verdict})")
     for kind, who in (("noise", "noise shopper (random likes, dislikes the rest)"),
                       ("noise likes", "noise shopper (random likes only)")):
         for mode in ("all", "session"):
@@ -758,7 +768,10 @@ def main(quick: bool = False) -> str:
     """The synthetic simulation, then shoppers and word search on the sample and clothing-dataset-small."""
     from bench.common import SHARED_DATA
 
-    shoppers = 20 if quick else 200  # the issue's figure: 200 shoppers per taste
+    # The issue asks for >= 200 shoppers per taste. At 200 the round 3 / round 0 ratio's bootstrap
+    # standard error is 0.12-0.28 (clothing-dataset-small, category tastes: seeds 0, 1, 2 gave 1.43x,
+    # 1.72x, 1.91x), too coarse for a 1.5x bound, so the bench draws 600.
+    shoppers = 20 if quick else 600
     parts = [synthetic_section(quick), "## Feedback and word search on real catalogs", "",
              f"`python -m bench feedback{' --quick' if quick else ''}`; the models (runs/ is not committed; the "
              "first run found of each list is used, the section below names it) were trained on 2 shared CPU "
@@ -767,9 +780,17 @@ def main(quick: bool = False) -> str:
              "sample112-e12 --set train.workers=0 --set catalog.workers=0` (18 min at 8-25 training images/s "
              "on busy cores); else `sample64`: `python train.py --run-name sample64 --set model.image_size=64 "
              "--set train.epochs=4 --set train.workers=0 --set catalog.workers=0` (about 4 min)",
-             "- clothing-dataset-small, `real-clothing-e30` (112 px, 30 epochs): `python scripts/real_run.py "
-             "--epochs 30 --run-name real-clothing-e30` (77 min at 14-48 training images/s on busy cores; test top-1 79.3%); "
-             "else `clothing-small64-e6`: `python train.py --data ../shared/data/clothing-dataset-small --run-name "
+             "- clothing-dataset-small, `real-clothing-cutmix40`: `real-clothing-e30` (112 px, 30 epochs from "
+             "scratch: `python scripts/real_run.py --epochs 30 --run-name real-clothing-e30`, 77 min at 14-48 "
+             "training images/s on busy cores; test top-1 79.3%), continued 8 epochs (`python train.py --data "
+             "../shared/data/clothing-dataset-small --run-name real-clothing-ft8 --set "
+             "model.weights=runs/real-clothing-e30/best.pt --set train.epochs=8 --set train.lr=0.001 --set "
+             "train.warmup_epochs=0.5 --set train.batch_size=64 --set train.workers=0`; 81.7%), then 40 with "
+             "CutMix (`python train.py --data ../shared/data/clothing-dataset-small --run-name "
+             "real-clothing-cutmix40 --set model.weights=runs/real-clothing-ft8/best.pt --set train.cutmix=0.5 "
+             "--set train.epochs=40 --set train.lr=0.002 --set train.batch_size=64 --set train.workers=0`: 67 min "
+             "at 25-41 training images/s; validation top-1 85.9%, test 83.6%); else `real-clothing-e30`; else "
+             "`clothing-small64-e6`: `python train.py --data ../shared/data/clothing-dataset-small --run-name "
              "clothing-small64-e6 --set model.image_size=64 --set train.batch_size=64 --set train.lr=0.003 "
              "--set train.epochs=6 --set train.workers=0 --set catalog.workers=0` (7-22 min; a weak model: test "
              "top-1 69.6%, hat 8%, shirt 15%).",
@@ -830,7 +851,9 @@ def main(quick: bool = False) -> str:
              "reaches 0.9 for every category, so none was adopted (the averaged probability would double the "
              "network's cost of a catalog build). The model itself misses: 6 of 12 test hats and 13 of 38 test "
              "outwear photos are predicted as their category; the category target needs a better model "
-             "(issue 16), not a re-ranking.",
+             "(issue 16), not a re-ranking. `real-clothing-cutmix40` (the e30 model continued, the last 40 epochs "
+             "with CutMix) is that better model as far as 2 CPU cores go: validation 0.95 / 0.80 (outwear and "
+             "skirt 0.80; averaged with the mirrored photo 0.96 / 0.80, so still not adopted).",
              ""]
     for name, runs, needs in (("Built-in sample", SAMPLE_RUNS, None),
                               ("clothing-dataset-small (test split)", CLOTHING_RUNS, SHARED_DATA)):
