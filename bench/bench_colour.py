@@ -249,8 +249,9 @@ def run(root: Path, quick: bool = False) -> str:
         "(`colour.white_balance`, on in catalogs and queries; `fashion/colour/constancy.py`) takes the brightest "
         "pixels for white: right for real photos under warm light (clothing-dataset-small's validation split, "
         "colour words judged by eye: mean precision@10 0.62 -> 0.75 with the neutral-first order of black, grey and "
-        "white words, white 0.10 -> 0.80), wrong where a pastel "
-        "background is brighter than the garment, as in this sample, whose truth is the pixels as drawn.",
+        "white words, white 0.10 -> 0.80). It leaves pink, green and cyan backdrops alone (real light tints "
+        "along the blue-yellow axis) but still takes a yellow or blue pastel backdrop brighter than the garment "
+        "for a lit white, as in this sample, whose truth is the pixels as drawn.",
         "",
         results_table(results),
         "",

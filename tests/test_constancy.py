@@ -55,6 +55,24 @@ def test_a_strongly_coloured_bright_patch_is_no_white_patch(colour):
     assert white_balanced(image) is image
 
 
+@pytest.mark.parametrize("backdrop", [(236, 216, 217), (216, 236, 222), (214, 232, 236)])
+def test_a_pastel_backdrop_off_the_light_axis_is_no_white_patch(backdrop):
+    """Pink, green and cyan tints are surfaces, not white under real light (which tints along the
+    blue-yellow axis): a light grey garment in front of them keeps its colour."""
+    image = np.full((80, 80, 3), backdrop, dtype=np.uint8)
+    image[20:60, 20:60] = (208, 206, 208)
+    assert white_patch_gains(image) is None
+
+
+def test_a_cool_daylight_cast_is_corrected_too():
+    """Shade and overcast light tint whites blue: on the light axis, so corrected."""
+    image = np.full((80, 80, 3), (120, 130, 150), dtype=np.uint8)
+    image[20:60, 20:60] = (200, 215, 240)
+    gains = white_patch_gains(image)
+    assert gains is not None and gains[0] > gains[2]  # red boosted, blue held back
+    assert colour_families(rgb_to_lab(balance(image[30:31, 30:31], gains)[0, 0])) == "white"
+
+
 def test_a_dark_photo_is_left_alone():
     image = np.full((60, 60, 3), (40, 35, 30), dtype=np.uint8)
     assert white_patch_gains(image) is None
