@@ -606,7 +606,7 @@ JUDGED_COLOURS = {"clothing-dataset-small": "clothing_small_colours.csv"}
 
 
 def judged_colours(case: CatalogCase) -> dict[str, str] | None:
-    """``{catalog key: family judged by eye}`` for the catalog's dataset, or None when none is on file."""
+    """``{split/category/file: family judged by eye}`` for the catalog's dataset, or None when none is on file."""
     import csv
     from pathlib import Path
 

@@ -7,7 +7,8 @@ light's colour from the brightest pixels (a percentile, not the maximum: specula
 noise) and divides it out in linear light, which also sets the lightness scale (Gilchrist's
 anchoring: the brightest surface looks white). It is skipped when the brightest pixels are
 themselves strongly coloured (a yellow shirt filling the frame is not a white patch lit yellow),
-tinted off the blue-yellow axis along which real light varies (a pink backdrop), or too dark to say anything (a night shot), and the lift in lightness is capped.
+tinted off the blue-yellow axis along which real light varies (a pink backdrop), or too dark to
+say anything (a night shot), and the lift in lightness is capped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from fashion.colour.spaces import _linear_lut, rgb_to_lab
+from fashion.colour.spaces import linear_lut, linear_to_srgb, rgb_to_lab
 
 #: Share of the brightest pixels taken as the white patch.
 WHITE_PATCH_SHARE = 0.01
@@ -48,8 +49,8 @@ def white_patch_gains(pixels: np.ndarray) -> np.ndarray | None:
     brightness = rgb.sum(axis=1, dtype=np.uint16)
     count = max(1, int(round(len(rgb) * WHITE_PATCH_SHARE)))
     threshold = np.partition(brightness, len(brightness) - count)[len(brightness) - count]
-    patch = _linear_lut()[rgb[brightness >= threshold]].mean(axis=0)
-    patch_srgb = np.clip(np.rint(_linear_to_srgb(patch) * 255.0), 0, 255)
+    patch = linear_lut()[rgb[brightness >= threshold]].mean(axis=0)
+    patch_srgb = np.clip(np.rint(linear_to_srgb(patch) * 255.0), 0, 255)
     lab = rgb_to_lab(patch_srgb)
     chroma = float(np.hypot(lab[1], lab[2]))
     if lab[0] < MIN_PATCH_LIGHTNESS or chroma > MAX_PATCH_CHROMA:
@@ -65,7 +66,7 @@ def white_patch_gains(pixels: np.ndarray) -> np.ndarray | None:
 
 def balance(pixels: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """``pixels`` (``(..., 3) uint8`` sRGB) with each channel's linear light times its gain, clipped."""
-    luts = np.stack([np.clip(np.rint(_linear_to_srgb(np.minimum(_linear_lut() * gain, 1.0)) * 255.0), 0, 255)
+    luts = np.stack([np.clip(np.rint(linear_to_srgb(np.minimum(linear_lut() * gain, 1.0)) * 255.0), 0, 255)
                      for gain in gains]).astype(np.uint8)
     rgb = np.asarray(pixels, dtype=np.uint8)
     if rgb.ndim == 3:  # an image: PIL applies a per-channel table in C, several times faster than numpy
@@ -77,8 +78,3 @@ def white_balanced(pixels: np.ndarray) -> np.ndarray:
     """``pixels`` corrected by :func:`white_patch_gains`, or unchanged when it finds no white patch."""
     gains = white_patch_gains(pixels)
     return pixels if gains is None else balance(pixels, gains)
-
-
-def _linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    linear = np.clip(linear, 0.0, 1.0)
-    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1.0 / 2.4) - 0.055)

@@ -30,8 +30,14 @@ def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
 
 
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """sRGB companding: linear light (clipped to [0, 1]) -> sRGB values in [0, 1]."""
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1.0 / 2.4) - 0.055)
+
+
 @functools.cache
-def _linear_lut() -> np.ndarray:
+def linear_lut() -> np.ndarray:
     """Linear light of each 8-bit sRGB value (a lookup beats the power function on pixels)."""
     return _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
 
@@ -46,9 +52,9 @@ def rgb_to_lab(rgb: np.ndarray | Sequence[float]) -> np.ndarray:
     if arr.shape[-1:] != (3,):
         raise ValueError(f"rgb must have shape (..., 3), got {arr.shape}")
     if arr.dtype == np.uint8:
-        linear = _linear_lut()[arr]
+        linear = linear_lut()[arr]
     elif np.issubdtype(arr.dtype, np.integer):
-        linear = _linear_lut()[np.clip(arr, 0, 255)]
+        linear = linear_lut()[np.clip(arr, 0, 255)]
     else:
         linear = _srgb_to_linear(np.clip(arr.astype(np.float64), 0.0, 255.0) / 255.0)
     xyz = linear @ (_RGB_TO_XYZ.T / _WHITE_D65)  # divide by the white point inside the matrix
@@ -68,8 +74,7 @@ def lab_to_rgb(lab: np.ndarray | Sequence[float]) -> np.ndarray:
     fy = (lab[..., 0] + 16.0) / 116.0
     f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
     xyz = np.where(f > 6.0 / 29.0, f ** 3, (f - 4.0 / 29.0) / _KAPPA) * _WHITE_D65
-    linear = np.clip(xyz @ np.linalg.inv(_RGB_TO_XYZ).T, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1.0 / 2.4) - 0.055)
+    srgb = linear_to_srgb(xyz @ np.linalg.inv(_RGB_TO_XYZ).T)
     return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
 
 
