@@ -599,53 +599,55 @@ def word_precision(case: CatalogCase, text: str, relevant: np.ndarray, k: int = 
     return hits / n, n, len(items)
 
 
-#: Colour families judged by eye for real photos that have no colour labels (bench/judged/), by
-#: the dataset folder's name. The extracted palette cannot be the truth for a colour search that
-#: ranks by that same palette: it measures the search's arithmetic, never whether the colour is right.
-JUDGED_COLOURS = {"clothing-dataset-small": "clothing_small_colours.csv"}
-
-
 def judged_colours(case: CatalogCase) -> dict[str, str] | None:
-    """``{split/category/file: family judged by eye}`` for the catalog's dataset, or None when none is on file."""
-    import csv
-    from pathlib import Path
+    """``{split/category/file: family judged by eye}`` for the catalog's dataset, or None when none is on
+    file. The extracted palette cannot be the truth for a colour search that ranks by that same
+    palette: it measures the search's arithmetic, never whether the colour is right."""
+    from bench.judged_colours import load_judged_colours
 
-    root = Path(case.recommender.catalog.manifest.get("source", {}).get("root", ""))
-    name = next((file for folder, file in JUDGED_COLOURS.items() if folder in root.parts), None)
-    if name is None:
-        return None
-    path = Path(__file__).resolve().parent / "judged" / name
-    with path.open(newline="") as handle:
-        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
-        return {row["key"]: row["family"] for row in rows}
+    return load_judged_colours(case.recommender.catalog.manifest.get("source", {}).get("root", ""))
 
 
-def judged_colour_precision(case: CatalogCase, family: str, judged: dict[str, str], k: int = 10
-                            ) -> tuple[int, int, list[str]]:
-    """``(hits, judged, unjudged keys)`` among the top ``k`` of the word search ``family``."""
-    from pathlib import Path
-
+def judged_colour_precision(case: CatalogCase, family: str, judged: dict[str, str], n: int
+                            ) -> tuple[int, list[str]]:
+    """``(hits, unjudged keys)`` among the top ``n`` of the word search ``family``."""
+    from bench.judged_colours import judged_key
     from fashion.recommend.words import Vocabulary, search
 
     recommender = case.recommender
-    results = search(recommender, Vocabulary(recommender.labels).parse(family), top_k=k)
-    # split/category/file: the judged keys, whether the catalog is the dataset or one split's folder
-    keys = ["/".join(Path(r.result.path).parts[-3:]) for r in results]
-    known = [key for key in keys if key in judged]
-    return sum(judged[key] == family for key in known), len(known), [key for key in keys if key not in judged]
+    results = search(recommender, Vocabulary(recommender.labels).parse(family), top_k=n)
+    keys = [judged_key(r.result.path) for r in results]
+    return sum(judged.get(key) == family for key in keys), [key for key in keys if key not in judged]
 
 
-def judged_colour_lines(case: CatalogCase, judged: dict[str, str], families: list[str], k: int = 10
+def judged_colour_lines(case: CatalogCase, judged: dict[str, str], k: int = 10
                         ) -> tuple[list[str], dict[str, float]]:
-    """Markdown lines and ``{family: precision@k}`` of the colour words ``families`` judged by eye."""
+    """Markdown lines and ``{family: precision@k}`` (families with at least ``k`` judged items: the
+    target's) of the colour words, against the families judged by eye."""
+    from collections import Counter
+
+    from bench.judged_colours import judged_key
+
+    identities = item_identities(case.recommender)
+    first_view = {}
+    for row, identity in enumerate(identities):
+        first_view.setdefault(identity, row)
+    paths = case.recommender.catalog.items["path"]
+    item_family = {identity: judged.get(judged_key(paths.iloc[row]), "") for identity, row in first_view.items()}
+    counts = Counter(family for family in item_family.values() if family not in ("", "multi"))
+    unjudged_items = sum(family == "" for family in item_family.values())
     lines = ["", f"Colour words (`--query \"<family>\"`), precision@{k} against the family a person names, "
-             f"judged by eye (`bench/judged/`; a photo not judged yet is listed and counts as a miss):", "",
-             "| words | precision | judged | not judged |", "| --- | ---: | ---: | --- |"]
+             f"judged by eye (`bench/judged/`: {len(item_family) - unjudged_items} of {len(item_family)} items judged, "
+             f"{counts.total()} of them one family, the rest `multi`; precision@n with n = the items there are "
+             f"when fewer than {k}; a result not judged counts as a miss):", "",
+             "| words | precision | n | items | not judged |", "| --- | ---: | ---: | ---: | --- |"]
     values = {}
-    for family in families:
-        hits, known, unjudged = judged_colour_precision(case, family, judged, k)
-        values[family] = hits / k
-        lines.append(f"| {family} | {hits / k:.2f} | {known} | {', '.join(unjudged) or '-'} |")
+    for family, items in sorted(counts.items()):
+        n = min(k, items)
+        hits, unjudged = judged_colour_precision(case, family, judged, n)
+        if items >= k:
+            values[family] = hits / n
+        lines.append(f"| {family} | {hits / n:.2f} | {n} | {items} | {', '.join(unjudged) or '-'} |")
     return lines, values
 
 
@@ -681,8 +683,8 @@ def word_search_tables(case: CatalogCase, k: int = 10) -> str:
             big_colours[name] = precision
     judged = judged_colours(case) if case.true_family is None else None
     if judged is not None:
-        # The families the palette finds on at least k items (a person's count is unknown here).
-        judged_lines, judged_values = judged_colour_lines(case, judged, sorted(big_colours), k)
+        # The target's families: those a person finds on at least k items.
+        judged_lines, judged_values = judged_colour_lines(case, judged, k)
         lines += judged_lines
         big_colours = judged_values  # the target is judged against what a person sees, not the palette
         col_values = list(judged_values.values())

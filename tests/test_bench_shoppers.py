@@ -92,3 +92,50 @@ def test_word_precision_against_labels(case):
     precision, n, items = word_precision(case, "dress", case.category == "Dress", k=4)
     assert (precision, n, items) == (1.0, 4, 6)
     assert len(set(item_identities(case.recommender))) == 12
+
+
+def test_colour_words_are_scored_against_judged_families(case):
+    """The judged truth, not the palette: families with fewer than k judged items are listed but not
+    targets, a result nobody judged counts as a miss, and a wrong truth lowers the precision."""
+    from bench.bench_feedback import judged_colour_lines
+    from bench.judged_colours import judged_key
+
+    paths = case.recommender.catalog.items["path"]
+    truth = {judged_key(path): family for path, family in zip(paths, case.family)}
+    lines, values = judged_colour_lines(case, truth, k=4)
+    assert values == {"blue": 1.0, "red": 1.0, "white": 1.0}  # 4 items each
+    _, values = judged_colour_lines(case, truth, k=5)
+    assert values == {}  # no family has 5 judged items: no target
+    assert any(line.startswith("| red | 1.00 | 4 | 4 |") for line in lines)
+    blue_rows = [judged_key(path) for path, family in zip(paths, case.family) if family == "blue"]
+    mixed = {**truth, blue_rows[0]: "multi"}
+    del mixed[blue_rows[1]]  # one blue item not judged: a miss, and named
+    lines, values = judged_colour_lines(case, mixed, k=2)
+    # Two blue items judged blue are left, but the search's top 2 (equal palettes: catalog order) are
+    # the one judged multi and the one not judged.
+    assert values["red"] == 1.0 and values["blue"] == 0.0
+    assert any(blue_rows[1] in line for line in lines if line.startswith("| blue"))
+
+
+def test_judged_colour_file_loads_and_matches_the_dataset(tmp_path):
+    from bench.common import SHARED_DATA
+    from bench.judged_colours import load_judged_colours
+    from fashion.colour.names import COLOUR_FAMILIES
+
+    assert load_judged_colours(tmp_path) is None  # no judged file for an unknown dataset
+    judged = load_judged_colours(SHARED_DATA)
+    assert len(judged) == 713 and set(judged.values()) <= set(COLOUR_FAMILIES) | {"multi"}
+    assert {key.split("/")[0] for key in judged} == {"validation", "test"}
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    on_disk = {f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for split in ("validation", "test")
+               for p in (SHARED_DATA / split).glob("*/*") if p.is_file()}
+    assert set(judged) == on_disk  # every photo of both splits judged, once
+
+
+def test_judged_photo_section_skips_without_the_data(monkeypatch, tmp_path):
+    import bench.common
+    from bench.bench_colour import judged_photo_section
+
+    monkeypatch.setattr(bench.common, "SHARED_DATA", tmp_path / "clothing-dataset-small")
+    assert "skipped" in judged_photo_section(quick=True)

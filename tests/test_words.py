@@ -197,7 +197,7 @@ def test_colour_family_score_is_the_share_of_that_family():
 def test_among_wholly_grey_garments_the_more_neutral_ranks_first():
     """Ties at 100% grey were broken by catalog order; the neutral grey now leads the greyish lilac,
     while the share stays the main order (a half-grey garment stays below both)."""
-    grey, lilac_grey, half = (128, 128, 128), (135, 128, 142), (125, 125, 125)
+    grey, lilac_grey, half = (128, 128, 128), (132, 128, 137), (125, 125, 125)
     lab = rgb_to_lab(np.array([[lilac_grey, lilac_grey], [grey, grey], [half, (200, 30, 30)]], np.uint8))
     shares = np.array([[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
     term = Vocabulary(LABELS).parse("grey").terms[0]

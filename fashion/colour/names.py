@@ -263,6 +263,19 @@ _OKLAB_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
                       [0.0259040371, 0.7827717662, -0.8086757660]])
 
 
+#: Below this CIELAB chroma a colour is achromatic: black, grey or white by its lightness.
+#: Lightness (CIELAB L) below which an achromatic colour is black, and from which it is white.
+#: Fitted to photos judged by eye (bench/judged/: clothing-dataset-small's validation split, 292
+#: photos of one main colour): real photos are dimmer and greyer than the colours themselves
+#: (judged whites: median L 87, a tenth below 77; judged blues: median chroma 12). The dominant
+#: colour's family was right for 52.7% of them with the textbook thresholds (chroma 13, white from
+#: L 88) and 61.3% with these (a plateau of 60-62% for chroma 6-10 and white from L 76-82); on the
+#: test split 53.5% -> 60.4%. Light greys (L 80-88) are now white.
+ACHROMATIC_CHROMA = 8.0
+BLACK_LIGHTNESS = 22.0
+WHITE_LIGHTNESS = 80.0
+
+
 def _oklab_hue(lab: np.ndarray) -> np.ndarray:
     """Oklab hue angle (degrees) of CIELAB colours ``(..., 3)`` (no gamut clipping)."""
     fy = (lab[..., 0] + 16.0) / 116.0
@@ -273,12 +286,13 @@ def _oklab_hue(lab: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(ok[..., 2], ok[..., 1])) % 360.0
 
 
-def colour_families(labs: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+def colour_families(labs: np.ndarray | Sequence[Sequence[float]], achromatic_chroma: float = ACHROMATIC_CHROMA,
+                    black_lightness: float = BLACK_LIGHTNESS, white_lightness: float = WHITE_LIGHTNESS) -> np.ndarray:
     """Basic colour family (one of :data:`COLOUR_FAMILIES`) of each Lab colour: ``(...)`` str array.
 
     Rules on CIELAB lightness L and chroma C and the Oklab hue h:
 
-    * achromatic (C < 13): black (L < 22), grey, white (L >= 88); near-white tints (L > 93,
+    * achromatic (C < 8): black (L < 22), grey, white (L >= 80); near-white tints (L > 93,
       C < 16: ivory, beige, lavender) are white and near-black ones (L < 12, C < 20) black;
     * otherwise the hue sector (red 15-38, orange 38-76, yellow 76-118, green 118-192,
       blue 192-292, purple 292-340, pink 340-15), then
@@ -286,6 +300,9 @@ def colour_families(labs: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
         hues >= 100 which are green) and muted warm colours (hue 38-118, C < 35, L < 82: tan,
         camel);
       * pink: light reds (L > 65: salmon, light coral); red: dark pinks (L < 40: burgundy).
+
+    ``achromatic_chroma``, ``black_lightness``, ``white_lightness``: the achromatic thresholds (the
+    defaults are fitted to judged photos, see :data:`ACHROMATIC_CHROMA`; benchmarks compare others).
     """
     labs = np.asarray(labs, dtype=np.float64)
     if labs.shape[-1:] != (3,):
@@ -304,8 +321,8 @@ def colour_families(labs: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     family = np.where((family == "yellow") & (lightness < 55.0), "green", family)  # olive
     family = np.where((family == "red") & (lightness > 65.0), "pink", family)
     family = np.where((family == "pink") & (lightness < 40.0), "red", family)
-    shade = np.where(lightness < 22.0, "black", np.where(lightness >= 88.0, "white", "grey"))
-    family = np.where(chroma < 13.0, shade, family)
+    shade = np.where(lightness < black_lightness, "black", np.where(lightness >= white_lightness, "white", "grey"))
+    family = np.where(chroma < achromatic_chroma, shade, family)
     family = np.where((lightness > 93.0) & (chroma < 16.0), "white", family)
     family = np.where((lightness < 12.0) & (chroma < 20.0), "black", family)
     return family.astype(str)
