@@ -271,7 +271,7 @@ def judged_photo_section(quick: bool = False) -> str:
         "the border model) and the family of its dominant colour against the family four judges named "
         "(`bench/judged/`; two judges agree on 77% of the 208 photos both saw). The fitted thresholds were "
         "chosen on the validation split (`fashion/colour/names.py`).", "", *lines, "",
-        "Commonest misses (white balance on, fitted): " + ", ".join(f"{k} {v}" for k, v in misses.most_common(8)) + ".",
+        "Commonest misses (white balance on, fitted; both splits): " + ", ".join(f"{k} {v}" for k, v in misses.most_common(8)) + ".",
     ])
 
 
