@@ -235,25 +235,31 @@ def judged_photo_section(quick: bool = False) -> str:
 
     from bench.common import SHARED_DATA
     from bench.judged_colours import load_judged_colours
+    from fashion.colour.family_model import configured_family_model
     from fashion.colour.names import colour_families
 
     judged = load_judged_colours(SHARED_DATA)
     if not SHARED_DATA.is_dir() or judged is None:
         return f"Real photos judged by eye: skipped ({SHARED_DATA} is absent)."
-    keys = sorted(key for key, family in judged.items() if family != "multi")
+    keys = sorted(key for key, family in judged.items()
+                  if family != "multi" and key.split("/")[0] in ("validation", "test"))
     if quick:
         keys = keys[::10]
     labs = {False: [], True: []}
     seconds = {False: 0.0, True: 0.0}
-    for key in keys:
+    packed_lab, packed_shares = np.zeros((len(keys), 5, 3)), np.zeros((len(keys), 5))
+    for row, key in enumerate(keys):
         image = _load(SHARED_DATA / key)
         for balance in (False, True):  # interleaved, as the sample's methods
             start = time.process_time()
-            labs[balance].append(extract_palette(image, white_balance=balance).dominant_lab)
+            palette = extract_palette(image, white_balance=balance)
             seconds[balance] += time.process_time() - start
+            labs[balance].append(palette.dominant_lab)
+        used = min(5, len(palette.shares))  # the white-balanced palette, packed as a catalog stores it
+        packed_lab[row, :used], packed_shares[row, :used] = palette.lab[:used], palette.shares[:used]
     truth = np.array([judged[key] for key in keys])
     split = np.array([key.split("/")[0] for key in keys])
-    lines = ["| white balance | family thresholds | validation | test | CPU ms per photo |", "| --- | --- | ---: | ---: | ---: |"]
+    lines = ["| white balance | families named by | validation | test | CPU ms per photo |", "| --- | --- | ---: | ---: | ---: |"]
     misses = Counter()
     for balance in (False, True):
         for name, thresholds in THRESHOLDS.items():
@@ -265,6 +271,15 @@ def judged_photo_section(quick: bool = False) -> str:
                          f"{1000 * seconds[balance] / len(keys):.1f} |")
             if balance and not thresholds:
                 misses = Counter(f"{t} as {f}" for t, f in zip(truth, family) if t != f)
+    # The learned model (what colour words rank by): its most probable of the eleven families.
+    model = configured_family_model("builtin")
+    families = [name for name in model.classes if name != "multi"]
+    probabilities = model.probabilities(packed_lab, packed_shares)[:, [model.classes.index(f) for f in families]]
+    right = np.array(families)[probabilities.argmax(axis=1)] == truth
+    cells = [f"{right[split == s].mean():.1%} ({int(right[split == s].sum())}/{int((split == s).sum())})"
+             for s in ("validation", "test")]
+    lines.append(f"| on | learned family model (`colour.family_model`, fitted on the training photos) | "
+                 f"{cells[0]} | {cells[1]} | {1000 * seconds[True] / len(keys):.1f} |")
     return "\n".join([
         f"Real photos judged by eye: clothing-dataset-small's validation and test photos of one main colour "
         f"({len(keys)}{' , every 10th' if quick else ''}; the rest are `multi`), `extract_palette` (no bbox: "

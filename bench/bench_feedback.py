@@ -689,14 +689,21 @@ def word_search_tables(case: CatalogCase, k: int = 10) -> str:
         big_colours = judged_values  # the target is judged against what a person sees, not the palette
         col_values = list(judged_values.values())
     pairs = []
+    if judged is not None:  # pairs by the families a person names too
+        from bench.judged_colours import judged_key
+
+        family = np.array([judged.get(judged_key(path), "") for path in case.recommender.catalog.items["path"]],
+                          dtype=object)
+        family[family == "multi"] = ""
     for c in sorted(set(category) - {""}):
         for f in sorted(set(family) - {""}):
             relevant = (category == c) & (family == f)
             if len(set(item_identities(case.recommender)[relevant])) >= k:
                 precision, n, items = word_precision(case, f"{f} {c}", relevant, k)
                 pairs.append((f"{f} {c}", precision, items))
+    truth = "judged by eye" if judged is not None else "as above"
     lines += ["", f"Colour + category (`--query \"<family> <category>\"`), pairs with at least {k} items, "
-              f"precision@{k} (both labels must hold):", ""]
+              f"precision@{k} (both labels must hold; colours {truth}):", ""]
     if pairs:
         lines += ["| words | precision | items |", "| --- | ---: | ---: |"]
         lines += [f"| {w} | {p:.2f} | {i} |" for w, p, i in pairs]

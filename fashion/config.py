@@ -141,6 +141,10 @@ class ColourConfig:
     # Product shots: divide out the light's colour, taking the brightest pixels for white
     # (fashion/colour/constancy.py), so a white garment under warm indoor light is white, not beige.
     white_balance: bool = True
+    # How colour words rank a family: "builtin" (fashion/colour/family_model.json, learned from
+    # photos judged by eye: scripts/train_colour_families.py), "rules" (the share of the palette the
+    # rules of fashion/colour/names.py name that family), or the path of a model file.
+    family_model: str = "builtin"
 
 
 @dataclass(frozen=True)

@@ -124,13 +124,13 @@ def test_judged_colour_file_loads_and_matches_the_dataset(tmp_path):
 
     assert load_judged_colours(tmp_path) is None  # no judged file for an unknown dataset
     judged = load_judged_colours(SHARED_DATA)
-    assert len(judged) == 713 and set(judged.values()) <= set(COLOUR_FAMILIES) | {"multi"}
-    assert {key.split("/")[0] for key in judged} == {"validation", "test"}
+    assert len(judged) == 3781 and set(judged.values()) <= set(COLOUR_FAMILIES) | {"multi"}
+    assert {key.split("/")[0] for key in judged} == {"train", "validation", "test"}
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
-    on_disk = {f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for split in ("validation", "test")
+    on_disk = {f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for split in ("train", "validation", "test")
                for p in (SHARED_DATA / split).glob("*/*") if p.is_file()}
-    assert set(judged) == on_disk  # every photo of both splits judged, once
+    assert set(judged) == on_disk  # every photo judged, once
 
 
 def test_judged_photo_section_skips_without_the_data(monkeypatch, tmp_path):

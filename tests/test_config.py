@@ -87,4 +87,6 @@ def test_hyper_parameters_ship_inside_the_package(tmp_path):
     [wheel] = tmp_path.glob("fashion-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("fashion/hyper_parameters.yaml")
+        family_model = archive.read("fashion/colour/family_model.json")  # colour words' default model
     assert shipped == (root / "hyper_parameters.yaml").read_bytes()
+    assert family_model == (root / "fashion" / "colour" / "family_model.json").read_bytes()

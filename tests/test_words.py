@@ -148,7 +148,9 @@ ROWS = [
 
 @pytest.fixture()
 def recommender() -> Recommender:
-    config = load_config()
+    """Colour families by the rules (the share of the palette), whose arithmetic these tests check;
+    the learned model (the default) has its own test below."""
+    config = load_config(overrides=["colour.family_model=rules"])
     return Recommender(_catalog(ROWS), LABELS, config.recommend, config.colour)
 
 
@@ -164,6 +166,20 @@ def test_red_dress_returns_red_dresses_first(recommender, vocabulary):
     assert first.result.scores["red"] == pytest.approx(1.0)
     assert first.result.scores["total"] == pytest.approx(0.9, abs=1e-6)
     assert first.matched == ["Dress 80%", "red: 100% of the garment"]
+
+
+def test_the_learned_family_model_ranks_colour_words_by_probability(vocabulary):
+    """The default: the probability that a person names the garment red (the shipped model)."""
+    config = load_config()
+    assert config.colour.family_model == "builtin"
+    learned = Recommender(_catalog(ROWS), LABELS, config.recommend, config.colour)
+    results = search(learned, vocabulary.parse("red dress"), top_k=3)
+    assert rows_of(results)[:2] == [1, 3]  # all-red dress, then the 60%-red dress
+    red = [r.result.scores["red"] for r in results[:2]]
+    assert 1.0 >= red[0] > red[1] > 0.0
+    assert results[0].matched == ["Dress 80%", f"red: {red[0]:.0%} likely"]
+    white = search(learned, vocabulary.parse("white"), top_k=1)
+    assert rows_of(white) == [4]  # the all-white tee
 
 
 def test_every_word_counts(recommender, vocabulary):

@@ -276,7 +276,7 @@ BLACK_LIGHTNESS = 22.0
 WHITE_LIGHTNESS = 80.0
 
 
-def _oklab_hue(lab: np.ndarray) -> np.ndarray:
+def oklab_hue(lab: np.ndarray) -> np.ndarray:
     """Oklab hue angle (degrees) of CIELAB colours ``(..., 3)`` (no gamut clipping)."""
     fy = (lab[..., 0] + 16.0) / 116.0
     f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
@@ -309,7 +309,7 @@ def colour_families(labs: np.ndarray | Sequence[Sequence[float]], achromatic_chr
         raise ValueError(f"labs must have shape (..., 3), got {labs.shape}")
     lightness = labs[..., 0]
     chroma = np.hypot(labs[..., 1], labs[..., 2])
-    hue = _oklab_hue(labs)
+    hue = oklab_hue(labs)
     family = np.full(lightness.shape, "pink", dtype=object)  # hues below the first sector
     for start, name in _HUE_SECTORS:
         family = np.where(hue >= start, name, family)

@@ -20,6 +20,7 @@ several views of one item (same ``item_id``) only the best is kept.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import math
 import re
@@ -404,6 +405,14 @@ class Recommender:
         self._labels_norm = np.array([normalise_name(n) for n in catalog.items["label"]], dtype=object)
         self._row_facts: dict[tuple[int, float, int], tuple[Any, ...]] = {}  # see _facts
         self._memo = _Memo(MEMO_SIZE)  # see _search and components
+
+    @functools.cached_property
+    def family_model(self) -> Any:
+        """The colour family model ``colour.family_model`` names (loaded on first use), or None for
+        the rules (:func:`fashion.colour.family_model.configured_family_model`)."""
+        from fashion.colour.family_model import configured_family_model
+
+        return configured_family_model(self.colour.family_model)
 
     def __len__(self) -> int:
         return len(self.catalog)

@@ -28,9 +28,11 @@ Ranking (:func:`score_catalog`), from what the catalog index stores per item (no
   probability of those categories, summed;
 * each attribute word: the item's stored probability of that attribute (0 when it is not among
   the item's ``catalog.top_attributes`` most likely ones);
-* each colour word: for a family, the share of the garment's palette whose colours are of that
-  family (:func:`fashion.colour.names.colour_families`); for a named colour, the palette's
-  share-weighted closeness ``exp(-CIEDE2000 / 12)`` to it.
+* each colour word: for a family, the probability that a person names the garment's main colour
+  so, from its palette (:mod:`fashion.colour.family_model`, learned from photos judged by eye;
+  ``colour.family_model``), or with ``colour.family_model=rules`` the share of the palette whose
+  colours the rules name that family (:func:`fashion.colour.names.colour_families`); for a named
+  colour, the palette's share-weighted closeness ``exp(-CIEDE2000 / 12)`` to it.
 
 The item's score is the mean of those parts (each in [0, 1]); ties go to the lower catalog row.
 :func:`search` ranks the whole catalog by it (filters and one-item-per-product as in the
@@ -346,10 +348,16 @@ ACHROMATIC_TIE_BREAK = 0.1
 ACHROMATIC_CHROMA_SCALE = 10.0
 
 
-def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.ndarray) -> np.ndarray:
-    """(N,) in [0, 1]: how much of each packed palette is the term's colour (see the module docstring)."""
+def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.ndarray,
+                       family_model: Any = None) -> np.ndarray:
+    """(N,) in [0, 1]: how much of each packed palette is the term's colour (see the module
+    docstring); a family with ``family_model`` (:class:`fashion.colour.family_model.FamilyModel`):
+    the probability that a person names the garment's main colour so."""
     from fashion.colour.names import colour_families, lab_for_name
     from fashion.colour.spaces import ciede2000
+
+    if term.family and family_model is not None:
+        return family_model.family_probability(term.target, palette_lab, palette_shares)
 
     lab = np.asarray(palette_lab, dtype=np.float64)
     shares = np.asarray(palette_shares, dtype=np.float64)
@@ -379,9 +387,10 @@ def attribute_term_scores(attribute: int, attribute_index: np.ndarray, attribute
 
 
 def score_catalog(query: WordQuery, category_probs: np.ndarray, attribute_index: np.ndarray,
-                  attribute_probs: np.ndarray, palette_lab: np.ndarray,
-                  palette_shares: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """``(total (N,), parts {label: (N,)})``: each part in [0, 1], total their mean.
+                  attribute_probs: np.ndarray, palette_lab: np.ndarray, palette_shares: np.ndarray,
+                  family_model: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(total (N,), parts {label: (N,)})``: each part in [0, 1], total their mean (colour
+    families by ``family_model`` when given, see :func:`colour_term_scores`).
 
     Part labels: ``"category"`` (all category words), then each attribute and colour by name.
     """
@@ -392,21 +401,25 @@ def score_catalog(query: WordQuery, category_probs: np.ndarray, attribute_index:
     for term in query.of_kind("attribute"):
         parts[term.target] = attribute_term_scores(term.ids[0], attribute_index, attribute_probs)
     for term in query.of_kind("colour"):
-        parts[term.target] = colour_term_scores(term, palette_lab, palette_shares)
+        parts[term.target] = colour_term_scores(term, palette_lab, palette_shares, family_model)
     if not parts:
         return np.zeros(len(category_probs)), parts
     return np.mean(np.stack(list(parts.values())), axis=0), parts
 
 
-def score_rows(query: WordQuery, catalog: Any, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """:func:`score_catalog` on a :class:`~fashion.index.catalog.Catalog` (all rows, or ``rows``)."""
+def score_rows(query: WordQuery, catalog: Any, rows: np.ndarray | None = None,
+               family_model: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`score_catalog` on a :class:`~fashion.index.catalog.Catalog` (all rows, or ``rows``);
+    ``family_model``: the recommender's (``recommender.family_model``), None for the rules."""
     take = (lambda a: np.asarray(a)) if rows is None else (lambda a: np.asarray(a)[rows])
     return score_catalog(query, take(catalog.category_probs), take(catalog.attribute_index),
-                         take(catalog.attribute_probs), take(catalog.palette_lab), take(catalog.palette_shares))
+                         take(catalog.attribute_probs), take(catalog.palette_lab), take(catalog.palette_shares),
+                         family_model)
 
 
-def explain_parts(query: WordQuery, parts: dict[str, float]) -> list[str]:
-    """Why an item matched, one phrase per part: ``dress 82%``, ``striped 64% (texture)``, ``red: 71% of the garment``."""
+def explain_parts(query: WordQuery, parts: dict[str, float], learned_families: bool = False) -> list[str]:
+    """Why an item matched, one phrase per part: ``dress 82%``, ``striped 64% (texture)``, ``red: 71% of the
+    garment`` (``red: 71% likely`` with ``learned_families``: a family model's probability)."""
     names = " / ".join(t.target for t in query.of_kind("category"))
     lines = []
     for label, value in parts.items():
@@ -417,7 +430,7 @@ def explain_parts(query: WordQuery, parts: dict[str, float]) -> list[str]:
         if term.kind == "attribute":
             lines.append(f"{label} {value:.0%} ({term.detail.replace(' attribute', '')})")
         elif term.family:
-            lines.append(f"{label}: {value:.0%} of the garment")
+            lines.append(f"{label}: {value:.0%} likely" if learned_families else f"{label}: {value:.0%} of the garment")
         else:
             lines.append(f"{label}: closeness {value:.0%}")
     return lines
@@ -444,7 +457,8 @@ def search(recommender: Any, query: WordQuery, top_k: int | None = None, filters
     query.require_terms()
     top_k = top_k or recommender.config.top_k
     catalog = recommender.catalog
-    totals, parts = score_rows(query, catalog)
+    family_model = recommender.family_model
+    totals, parts = score_rows(query, catalog, family_model=family_model)
     allowed = recommender.allowed(None, filters, exclude)
     rows = np.arange(len(catalog)) if allowed is None else np.flatnonzero(allowed)
     order = rows[np.lexsort((rows, -totals[rows]))]
@@ -452,7 +466,7 @@ def search(recommender: Any, query: WordQuery, top_k: int | None = None, filters
         order = np.asarray(dedupe_by_item(order.tolist(), recommender.item_ids), dtype=np.int64)
     return [WordResult(describe_row(recommender, query, int(row), float(totals[row]),
                                     {k: float(v[row]) for k, v in parts.items()}, rank),
-                       explain_parts(query, {k: float(v[row]) for k, v in parts.items()}))
+                       explain_parts(query, {k: float(v[row]) for k, v in parts.items()}, family_model is not None))
             for rank, row in enumerate(order[:top_k], start=1)]
 
 
@@ -512,7 +526,7 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
 
     words.require_terms()
     if totals is None:
-        totals, _ = score_rows(words, recommender.catalog)
+        totals, _ = score_rows(words, recommender.catalog, family_model=recommender.family_model)
     colours = words.of_kind("colour")
     if colours:
         lab = np.array([lab_for_name(t.target) for t in colours])
@@ -552,8 +566,10 @@ def explain_rows(recommender: Any, words: WordQuery, rows: Sequence[int]) -> lis
     rows = np.asarray(list(rows), dtype=np.int64)
     if len(rows) == 0:
         return []
-    _, parts = score_rows(words, recommender.catalog, rows)
-    return [explain_parts(words, {k: float(v[i]) for k, v in parts.items()}) for i in range(len(rows))]
+    family_model = recommender.family_model
+    _, parts = score_rows(words, recommender.catalog, rows, family_model)
+    return [explain_parts(words, {k: float(v[i]) for k, v in parts.items()}, family_model is not None)
+            for i in range(len(rows))]
 
 
 def format_word_results(words: WordQuery, results: Sequence[WordResult], catalog: dict[str, Any],
