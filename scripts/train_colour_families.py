@@ -17,7 +17,6 @@ Without the dataset it says so and exits with status 0.
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import sys
 import time
@@ -29,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.judged_colours import judged_key, read_judged_file  # noqa: E402
 from fashion.colour.family_model import BUILTIN_MODEL, MODEL_CLASSES, FamilyModel, fit_family_model, palette_features  # noqa: E402
 from fashion.io_utils import atomic_write_text, check_output_file  # noqa: E402
 from scripts.arguments import positive_float  # noqa: E402
@@ -53,18 +53,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_labels(path: Path) -> dict[str, str]:
-    """``{split/category/file: family}``; ``ValueError`` naming the line of an unknown family."""
-    labels = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(line for line in handle if not line.startswith("#")):
-            family = (row.get("family") or "").strip()
-            if family not in MODEL_CLASSES:
-                raise ValueError(f"{path}: {row.get('key')!r} has family {family!r}; one of {', '.join(MODEL_CLASSES)}")
-            labels[row["key"]] = family
-    return labels
-
-
 def split_palettes(data: Path, split: str, labels: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """``(lab (N, k, 3), shares (N, k), labels (N,), unreadable paths)`` of a split's judged photos,
     the palettes as a catalog computes them."""
@@ -76,7 +64,7 @@ def split_palettes(data: Path, split: str, labels: dict[str, str]) -> tuple[np.n
     from fashion.model.encoder import image_palette, padded_palette
 
     colour = ColourSettings.from_config(load_config())
-    photos = sorted(p for p in (data / split).glob("*/*") if f"{split}/{p.parent.name}/{p.name}" in labels)
+    photos = sorted(p for p in (data / split).glob("*/*") if judged_key(p) in labels)
     labs, shares, kept, bad = [], [], [], []
     for photo in tqdm(photos, desc=f"palettes of {split}", unit="photo", leave=False):
         try:
@@ -87,7 +75,7 @@ def split_palettes(data: Path, split: str, labels: dict[str, str]) -> tuple[np.n
         lab, _, share = padded_palette(palette, colour.palette_size)
         labs.append(lab)
         shares.append(share)
-        kept.append(labels[f"{split}/{photo.parent.name}/{photo.name}"])
+        kept.append(labels[judged_key(photo)])
     k = colour.palette_size
     return (np.array(labs, np.float64).reshape(-1, k, 3), np.array(shares, np.float64).reshape(-1, k),
             np.array(kept, dtype=str), bad)
@@ -120,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"needs clothing-dataset-small (train/ and validation/) at {args.data}; nothing to do")
         return 0
     try:
-        labels = read_labels(args.labels)
+        labels = read_judged_file(args.labels)
         check_output_file(args.out, "model file")
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -134,7 +134,7 @@ def run_recommend(request: Request) -> int:
     if words is not None:
         from fashion.recommend.words import apply_words_to_photo, score_rows
 
-        word_totals = score_rows(words, engine.recommender.catalog, family_model=engine.recommender.family_model)[0]
+        word_totals = score_rows(words, engine.recommender)[0]
     for query in queries:
         exclude = [] if not request.exclude_query else ([query.key] if query.key else own_keys)
         query_weights, adjustments, rerank = weights, None, None

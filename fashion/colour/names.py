@@ -263,15 +263,17 @@ _OKLAB_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
                       [0.0259040371, 0.7827717662, -0.8086757660]])
 
 
+# The achromatic thresholds, fitted to photos judged by eye (bench/judged/: clothing-dataset-small's
+# validation split, 292 photos of one main colour): real photos are dimmer and greyer than the
+# colours themselves (judged whites: median L 87, a tenth below 77; judged blues: median chroma 12).
+# The dominant colour's family of the catalog's palettes was right for 52.7% of them with the
+# textbook thresholds (chroma 13, white from L 88) and 61.3% with these (a plateau of 60-62% for
+# chroma 6-10 and white from L 76-82); `python -m bench colour`, whose palettes skip the segmenter's
+# person test, reads 52.4% -> 60.6% there and 53.5% -> 60.4% on the test split. Light greys
+# (L 80-88) are now white.
 #: Below this CIELAB chroma a colour is achromatic: black, grey or white by its lightness.
-#: Lightness (CIELAB L) below which an achromatic colour is black, and from which it is white.
-#: Fitted to photos judged by eye (bench/judged/: clothing-dataset-small's validation split, 292
-#: photos of one main colour): real photos are dimmer and greyer than the colours themselves
-#: (judged whites: median L 87, a tenth below 77; judged blues: median chroma 12). The dominant
-#: colour's family was right for 52.7% of them with the textbook thresholds (chroma 13, white from
-#: L 88) and 61.3% with these (a plateau of 60-62% for chroma 6-10 and white from L 76-82); on the
-#: test split 53.5% -> 60.4%. Light greys (L 80-88) are now white.
 ACHROMATIC_CHROMA = 8.0
+#: Lightness (CIELAB L) below which an achromatic colour is black, and from which it is white.
 BLACK_LIGHTNESS = 22.0
 WHITE_LIGHTNESS = 80.0
 

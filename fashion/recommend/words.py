@@ -407,14 +407,14 @@ def score_catalog(query: WordQuery, category_probs: np.ndarray, attribute_index:
     return np.mean(np.stack(list(parts.values())), axis=0), parts
 
 
-def score_rows(query: WordQuery, catalog: Any, rows: np.ndarray | None = None,
-               family_model: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """:func:`score_catalog` on a :class:`~fashion.index.catalog.Catalog` (all rows, or ``rows``);
-    ``family_model``: the recommender's (``recommender.family_model``), None for the rules."""
+def score_rows(query: WordQuery, recommender: Any, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`score_catalog` on the recommender's catalog (all rows, or ``rows``), colour families by
+    its ``family_model``."""
+    catalog = recommender.catalog
     take = (lambda a: np.asarray(a)) if rows is None else (lambda a: np.asarray(a)[rows])
     return score_catalog(query, take(catalog.category_probs), take(catalog.attribute_index),
                          take(catalog.attribute_probs), take(catalog.palette_lab), take(catalog.palette_shares),
-                         family_model)
+                         recommender.family_model)
 
 
 def explain_parts(query: WordQuery, parts: dict[str, float], learned_families: bool = False) -> list[str]:
@@ -457,8 +457,8 @@ def search(recommender: Any, query: WordQuery, top_k: int | None = None, filters
     query.require_terms()
     top_k = top_k or recommender.config.top_k
     catalog = recommender.catalog
-    family_model = recommender.family_model
-    totals, parts = score_rows(query, catalog, family_model=family_model)
+    totals, parts = score_rows(query, recommender)
+    learned = recommender.family_model is not None
     allowed = recommender.allowed(None, filters, exclude)
     rows = np.arange(len(catalog)) if allowed is None else np.flatnonzero(allowed)
     order = rows[np.lexsort((rows, -totals[rows]))]
@@ -466,7 +466,7 @@ def search(recommender: Any, query: WordQuery, top_k: int | None = None, filters
         order = np.asarray(dedupe_by_item(order.tolist(), recommender.item_ids), dtype=np.int64)
     return [WordResult(describe_row(recommender, query, int(row), float(totals[row]),
                                     {k: float(v[row]) for k, v in parts.items()}, rank),
-                       explain_parts(query, {k: float(v[row]) for k, v in parts.items()}, family_model is not None))
+                       explain_parts(query, {k: float(v[row]) for k, v in parts.items()}, learned))
             for rank, row in enumerate(order[:top_k], start=1)]
 
 
@@ -507,7 +507,7 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
                        weight: float = PHOTO_WORDS_WEIGHT, totals: np.ndarray | None = None
                        ) -> tuple[Query, np.ndarray, dict[str, float]]:
     """Words applied to a photo query: ``(query', allowed rows (N,) bool, adjustments {key: bonus})``.
-    ``totals``: the words' score of every catalog row (``score_rows(words, catalog)[0]``), when the
+    ``totals``: the words' score of every catalog row (``score_rows(words, recommender)[0]``), when the
     caller applies the same words to several queries (it does not depend on the photo; 27 ms for
     5,000 items).
 
@@ -526,7 +526,7 @@ def refine_photo_query(recommender: Any, query: Query, words: WordQuery, top_k: 
 
     words.require_terms()
     if totals is None:
-        totals, _ = score_rows(words, recommender.catalog, family_model=recommender.family_model)
+        totals, _ = score_rows(words, recommender)
     colours = words.of_kind("colour")
     if colours:
         lab = np.array([lab_for_name(t.target) for t in colours])
@@ -566,10 +566,9 @@ def explain_rows(recommender: Any, words: WordQuery, rows: Sequence[int]) -> lis
     rows = np.asarray(list(rows), dtype=np.int64)
     if len(rows) == 0:
         return []
-    family_model = recommender.family_model
-    _, parts = score_rows(words, recommender.catalog, rows, family_model)
-    return [explain_parts(words, {k: float(v[i]) for k, v in parts.items()}, family_model is not None)
-            for i in range(len(rows))]
+    _, parts = score_rows(words, recommender, rows)
+    learned = recommender.family_model is not None
+    return [explain_parts(words, {k: float(v[i]) for k, v in parts.items()}, learned) for i in range(len(rows))]
 
 
 def format_word_results(words: WordQuery, results: Sequence[WordResult], catalog: dict[str, Any],

@@ -450,8 +450,7 @@ def create_app(engine: "Engine", config: Config | None = None,
 
         used = learned or weights
         # The words' score of every catalog row, once: it does not depend on the photo or the likes.
-        word_totals = (score_rows(words, engine.recommender.catalog, family_model=engine.recommender.family_model)[0]
-                       if words is not None else None)
+        word_totals = score_rows(words, engine.recommender)[0] if words is not None else None
         answers = []
         for query_id, query in described:
             judged = session.judged(query_id) if session is not None else {}
