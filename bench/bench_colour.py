@@ -235,7 +235,8 @@ def judged_photo_section(quick: bool = False) -> str:
 
     from bench.common import SHARED_DATA
     from bench.judged_colours import load_judged_colours
-    from fashion.colour.family_model import configured_family_model
+    from fashion.colour.family_model import MODEL_CLASSES, configured_family_model
+    from fashion.colour.family_net import blend, configured_family_net, network_input
     from fashion.colour.names import colour_families
 
     judged = load_judged_colours(SHARED_DATA)
@@ -248,8 +249,13 @@ def judged_photo_section(quick: bool = False) -> str:
     labs = {False: [], True: []}
     seconds = {False: 0.0, True: 0.0}
     packed_lab, packed_shares = np.zeros((len(keys), 5, 3)), np.zeros((len(keys), 5))
+    network = configured_family_net("builtin")
+    net_inputs, net_seconds = [], 0.0
     for row, key in enumerate(keys):
         image = _load(SHARED_DATA / key)
+        start = time.process_time()
+        net_inputs.append(network_input(image))  # the network itself runs in one batch below
+        net_seconds += time.process_time() - start
         for balance in (False, True):  # interleaved, as the sample's methods
             start = time.process_time()
             palette = extract_palette(image, white_balance=balance)
@@ -280,6 +286,18 @@ def judged_photo_section(quick: bool = False) -> str:
              for s in ("validation", "test")]
     lines.append(f"| on | learned family model (`colour.family_model`, fitted on the training photos) | "
                  f"{cells[0]} | {cells[1]} | {1000 * seconds[True] / len(keys):.1f} |")
+    # The same averaged with the colour family network's (what a catalog stores for product shots).
+    start = time.process_time()
+    net = np.concatenate([network.probabilities(np.stack(net_inputs[i:i + 64])) for i in range(0, len(keys), 64)])
+    net_seconds += time.process_time() - start
+    palette = model.probabilities(packed_lab, packed_shares)[:, [model.classes.index(c) for c in MODEL_CLASSES]]
+    mixed = blend(net, palette, network.palette_weight)[:, [MODEL_CLASSES.index(f) for f in families]]
+    right = np.array(families)[mixed.argmax(axis=1)] == truth
+    cells = [f"{right[split == s].mean():.1%} ({int(right[split == s].sum())}/{int((split == s).sum())})"
+             for s in ("validation", "test")]
+    lines.append(f"| on | the same averaged with the colour family network (`colour.family_net`, palette weight "
+                 f"{network.palette_weight:g}; the network's own cost) | {cells[0]} | {cells[1]} | "
+                 f"{1000 * net_seconds / len(keys):.1f} |")
     return "\n".join([
         f"Real photos judged by eye: clothing-dataset-small's validation and test photos of one main colour "
         f"({len(keys)}{' , every 10th' if quick else ''}; the rest are `multi`), `extract_palette` (no bbox: "

@@ -145,6 +145,10 @@ class ColourConfig:
     # photos judged by eye: scripts/train_colour_families.py), "rules" (the share of the palette the
     # rules of fashion/colour/names.py name that family), or the path of a model file.
     family_model: str = "builtin"
+    # Product shots' colour family also from the photo itself: "builtin" (fashion/colour/family_net.pt,
+    # a small network trained on photos judged by eye: scripts/train_colour_net.py), "none" (the
+    # palette model alone), or the path of a weights file. Run at catalog build: part of its fingerprint.
+    family_net: str = "builtin"
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,25 @@ def test_build_writes_a_complete_index(shop, loaded, config, tmp_path):
     assert not (index / "partial").exists()
 
 
+def test_colour_family_network_rows_and_its_setting(shop, loaded, config, tmp_path):
+    """Product shots get the colour family network's probabilities, stored per row with the palette
+    weight its file records; ``colour.family_net=none`` stores zeros and rebuilds (the fingerprint)."""
+    from fashion.colour.family_model import MODEL_CLASSES
+    from fashion.colour.family_net import configured_family_net
+
+    index = tmp_path / "index"
+    build(shop, loaded, index, config)
+    catalog = load_catalog(index)
+    assert catalog.family_net_probs.shape == (len(COLOURS), len(MODEL_CLASSES))
+    np.testing.assert_allclose(catalog.family_net_probs.sum(axis=1), 1.0, atol=1e-4)  # every row a product shot
+    assert read_manifest(index)["family_net_palette_weight"] == configured_family_net("builtin").palette_weight
+    messages = Messages()
+    report = build(shop, loaded, index, load_config(overrides=SETTINGS + ["colour.family_net=none"]), log=messages)
+    assert report.processed == len(COLOURS) and "family_net" in report.rebuilt_because
+    catalog = load_catalog(index)
+    assert not catalog.family_net_probs.any() and read_manifest(index)["family_net_palette_weight"] is None
+
+
 def test_second_build_processes_only_new_changed_and_drops_removed(shop, loaded, config, tmp_path, monkeypatch):
     index = tmp_path / "index"
     build(shop, loaded, index, config)

@@ -23,9 +23,10 @@ class ColourSettings:
     quantiser: str = DEFAULT_QUANTISER  # the palette quantiser (recorded in catalog fingerprints)
     person_test: bool = True  # with segment: the segmenter's person test decides who is a person
     white_balance: bool = True  # product shots: divide out the light's colour (fashion.colour.constancy)
+    family_net: str = "none"  # product shots' colour family from the photo (fashion.colour.family_net): builtin | none | path
 
     @classmethod
     def from_config(cls, config: Config) -> "ColourSettings":
         c = config.colour
         return cls(c.palette_size, c.max_pixels, c.background_delta_e, c.segment, person_test=c.person_test,
-                   white_balance=c.white_balance)
+                   white_balance=c.white_balance, family_net=c.family_net)

@@ -40,6 +40,7 @@ from fashion.index.catalog import (
     write_version,
 )
 from fashion.index.sources import CatalogSource, dataset_signature, dataset_source, folder_source, tree_signature
+from fashion.colour.family_model import MODEL_CLASSES
 from fashion.colour.settings import ColourSettings
 from fashion.config import Config
 
@@ -178,8 +179,31 @@ def _config_settings(config: Config) -> dict[str, Any]:
         "segmenter": _segmenter_checksum() if config.colour.segment else None,
         # How a photo of a person's garments make its palette (the main garment leads).
         "outfit_other_weight": _outfit_other_weight() if config.colour.segment else None,
+        # The colour family network's weights: new weights, new stored probabilities.
+        "family_net": _family_net_checksum(config.colour.family_net),
         "max_image_pixels": config.data.max_image_pixels,
     }
+
+
+def _family_net_checksum(setting: str) -> str | None:
+    """The checksum of the weights ``colour.family_net`` names (None: no network)."""
+    from fashion.colour.family_net import BUILTIN_WEIGHTS
+    from fashion.io_utils import file_checksum
+
+    if setting == "none":
+        return None
+    try:
+        return file_checksum(BUILTIN_WEIGHTS if setting == "builtin" else Path(setting))[:16]
+    except OSError:
+        return "missing"  # the build itself then fails with the network's own clear message
+
+
+def _family_net_palette_weight(setting: str) -> float | None:
+    """The palette weight the network ``colour.family_net`` names records (None: no network)."""
+    from fashion.colour.family_net import configured_family_net
+
+    network = configured_family_net(setting)
+    return None if network is None else network.palette_weight
 
 
 def _outfit_other_weight() -> float:
@@ -270,6 +294,7 @@ def _empty_arrays(loaded: LoadedModel, config: Config) -> dict[str, np.ndarray]:
         "palette_lab": np.zeros((0, k, 3), np.float32),
         "palette_rgb": np.zeros((0, k, 3), np.uint8),
         "palette_shares": np.zeros((0, k), np.float32),
+        "family_net_probs": np.zeros((0, len(MODEL_CLASSES)), np.float32),
     }
 
 
@@ -387,6 +412,8 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
             "count": len(items),
             "embedding": settings["embedding"],
             "embedding_dim": int(arrays["embeddings"].shape[1]),
+            # The palette model's share beside family_net_probs when colour words rank (None: no network).
+            "family_net_palette_weight": _family_net_palette_weight(config.colour.family_net),
             "files": {key: signatures[p] for key, p in zip(items["key"], keep)},
             "skipped": {key: [signatures[p], report.skipped[key]] for p, key in enumerate(entries["key"])
                         if key in report.skipped and signatures[p] is not None},
@@ -414,7 +441,7 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
     workers = default_workers(config.catalog.workers) if len(todo) > 2 * batch_size else 0
     from fashion.model.encoder import Encoder
 
-    batches = Encoder.from_config(loaded, config).encode_files(
+    batches = Encoder.from_config(loaded, config, family_net=True).encode_files(
         [entries["path"].iat[p] for p in todo], [bboxes[p] for p in todo], batch_size=batch_size, workers=workers)
     rows, skipped = Rows(), {}
     chunk_number = first_chunk
@@ -453,7 +480,7 @@ def _process(todo: list[int], entries: pd.DataFrame, bboxes: list, signatures: l
                          {"embeddings": f.embeddings, "category_probs": f.category_probs,
                           "attribute_index": attribute_index, "attribute_probs": attribute_probs,
                           "palette_lab": f.palette_lab, "palette_rgb": f.palette_rgb,
-                          "palette_shares": f.palette_shares})
+                          "palette_shares": f.palette_shares, "family_net_probs": f.family_net_probs})
             bar.update(len(batch.index) + len(batch.bad))
             # Saved by count, and by time: a kill -9 loses at most FLUSH_SECONDS of work.
             if len(rows) >= config.catalog.chunk_images or time.monotonic() - last_flush >= FLUSH_SECONDS:

@@ -7,7 +7,8 @@ A catalog index is a folder (``runs/<run>/catalog/`` for the training data's gal
     v-<stamp>/manifest.json format, model checksum, config used, source, each image's size+mtime
     v-<stamp>/items.csv     key, path, label, item_id, name (one row per indexed image)
     v-<stamp>/*.npy         embeddings, category_probs, attribute_index, attribute_probs,
-                            palette_lab, palette_rgb, palette_shares (rows aligned with items.csv)
+                            palette_lab, palette_rgb, palette_shares, family_net_probs
+                            (rows aligned with items.csv)
     partial/                finished chunks of a build in progress (an interrupted build resumes)
     .lock                   held while a build runs
 
@@ -34,9 +35,9 @@ import pandas as pd
 from fashion.errors import FashionError
 from fashion.io_utils import atomic_write_text
 
-FORMAT = "fashion-catalog/1"
+FORMAT = "fashion-catalog/2"  # 2: family_net_probs
 ARRAYS = ("embeddings", "category_probs", "attribute_index", "attribute_probs",
-          "palette_lab", "palette_rgb", "palette_shares")
+          "palette_lab", "palette_rgb", "palette_shares", "family_net_probs")
 ITEM_COLUMNS = ("key", "path", "label", "item_id", "name")
 METADATA_FILE = "metadata.csv"
 
@@ -77,6 +78,9 @@ class Catalog:
     palette_lab: np.ndarray  # (N, k, 3) float32 (unused slots: share 0)
     palette_rgb: np.ndarray  # (N, k, 3) uint8
     palette_shares: np.ndarray  # (N, k) float32, each row sorted descending
+    # (N, 12) float32: the colour family network's probabilities (fashion.colour.family_net) of
+    # MODEL_CLASSES; a row of zeros where it did not run (a photo of a person, colour.family_net=none).
+    family_net_probs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -124,7 +128,7 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
 
 # The number of dimensions of each array (rows first); anything else is a damaged index.
 ARRAY_DIMS = {"embeddings": 2, "category_probs": 2, "attribute_index": 2, "attribute_probs": 2,
-              "palette_lab": 3, "palette_rgb": 3, "palette_shares": 2}
+              "palette_lab": 3, "palette_rgb": 3, "palette_shares": 2, "family_net_probs": 2}
 
 
 def load_catalog(directory: Path, mmap: bool = True) -> Catalog:

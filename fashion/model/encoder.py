@@ -42,6 +42,9 @@ class Features:
     palette_lab: np.ndarray  # (N, k, 3) float32, colours by share
     palette_rgb: np.ndarray  # (N, k, 3) uint8
     palette_shares: np.ndarray  # (N, k) float32
+    # (N, 12) float32: the colour family network's probabilities (fashion.colour.family_net) where
+    # it ran (product shots, colour.family_net on), else zeros.
+    family_net_probs: np.ndarray
     seconds: dict[str, float] = field(default_factory=dict)  # decode, colour, model_cpu: CPU s; model: wall s
 
     def __len__(self) -> int:
@@ -81,7 +84,13 @@ def shared_segmenter(person_test: bool = True) -> Any:
 
 
 def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings) -> Any:
-    """The palette of the garment's pixels in one image.
+    """The palette of the garment's pixels in one image (see :func:`image_colour`)."""
+    return image_colour(image, bbox, colour)[0]
+
+
+def image_colour(image: Image.Image, bbox: BBox | None, colour: ColourSettings) -> tuple[Any, bool]:
+    """``(palette, person)``: the palette of the garment's pixels in one image, and whether it came
+    from a photo of a person (the segmenter found one).
 
     Which pixels: a box from the annotations wins (the border-colour model inside it). Otherwise,
     with ``colour.segment``, the segmenter looks for a person: when it finds one, the garment
@@ -100,26 +109,38 @@ def image_palette(image: Image.Image, bbox: BBox | None, colour: ColourSettings)
 
         found = shared_segmenter(colour.person_test).segment_person(image)
         if found is not None:  # the outfit, led by its main garment
-            return segmentation_palette(image, found, k=colour.palette_size, method=colour.quantiser)
+            return segmentation_palette(image, found, k=colour.palette_size, method=colour.quantiser), True
     pixels = garment_pixels(image, bbox, max_pixels=colour.max_pixels, background_delta_e=colour.background_delta_e,
                             white_balance=colour.white_balance)
-    return quantise(pixels, k=colour.palette_size, method=colour.quantiser)
+    return quantise(pixels, k=colour.palette_size, method=colour.quantiser), False
 
 
 def prepare_image(image: Image.Image, bbox: BBox | None, transform: Any, colour: ColourSettings) -> dict[str, Any]:
-    """The network input (cropped to the garment) and the palette (garment pixels) of one image.
+    """The network input (cropped to the garment), the palette (garment pixels) and, for a product
+    shot with ``colour.family_net`` on, the colour family network's input of one image.
 
     A module-level function of picklable arguments: it runs in DataLoader worker processes.
     """
     from fashion.data.images import crop_to_bbox
 
     start = time.process_time()
-    tensor = transform(crop_to_bbox(image, bbox))
+    cropped = crop_to_bbox(image, bbox)
+    tensor = transform(cropped)
     transformed = time.process_time()
-    palette = image_palette(image, bbox, colour)
+    palette, person = image_colour(image, bbox, colour)
     lab, rgb, shares = padded_palette(palette, colour.palette_size)
     return {"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares, "decode_s": transformed - start,
-            "colour_s": time.process_time() - transformed}
+            "family_input": _family_input(cropped, person, colour), "colour_s": time.process_time() - transformed}
+
+
+def _family_input(cropped: Image.Image, person: bool, colour: ColourSettings) -> np.ndarray | None:
+    """The colour family network's input, or None where it does not run: no network, or a photo
+    of a person (it would see the whole outfit, skin and street; the palette model reads those)."""
+    if colour.family_net == "none" or person:
+        return None
+    from fashion.colour.family_net import network_input
+
+    return network_input(cropped)
 
 
 class Encoder:
@@ -133,9 +154,12 @@ class Encoder:
         self.onnx: Any = None
 
     @classmethod
-    def from_config(cls, loaded: LoadedModel, config: Config) -> "Encoder":
-        """The encoder with the colour and image-size settings of ``config``."""
-        return cls(loaded, ColourSettings.from_config(config), config.data.max_image_pixels)
+    def from_config(cls, loaded: LoadedModel, config: Config, family_net: bool = False) -> "Encoder":
+        """The encoder with the colour and image-size settings of ``config``; ``family_net``: run the
+        colour family network ``colour.family_net`` names too (a catalog build: only the catalog's
+        rows are ranked by colour words, so queries and evaluations skip its cost)."""
+        colour = ColourSettings.from_config(config)
+        return cls(loaded, colour if family_net else replace(colour, family_net="none"), config.data.max_image_pixels)
 
     def prepare(self, image: Image.Image, bbox: BBox | None) -> dict[str, Any]:
         """The per-image CPU work: see :func:`prepare_image`."""
@@ -167,13 +191,29 @@ class Encoder:
                 "category_probs": category_probs.cpu().numpy().astype(np.float32),
                 "attribute_probs": attribute_probs.cpu().numpy().astype(np.float32)}
 
+    def family_probs(self, prepared: Sequence[dict[str, Any]]) -> np.ndarray:
+        """``(N, 12)`` the colour family network's probabilities for the prepared images that have
+        its input (zeros for the others; all zeros with ``colour.family_net=none``)."""
+        from fashion.colour.family_model import MODEL_CLASSES
+
+        probs = np.zeros((len(prepared), len(MODEL_CLASSES)), np.float32)
+        rows = [i for i, p in enumerate(prepared) if p.get("family_input") is not None]
+        if rows:
+            from fashion.colour.family_net import configured_family_net
+
+            network = configured_family_net(self.colour.family_net)
+            if network is not None:
+                probs[rows] = network.probabilities(np.stack([prepared[i]["family_input"] for i in rows]))
+        return probs
+
     def _features(self, prepared: Sequence[dict[str, Any]]) -> Features:
         tensor = torch.stack([p["tensor"] for p in prepared])
         start, wall = time.process_time(), time.perf_counter()
         outputs = self.infer(tensor)
+        family_probs = self.family_probs(prepared)
         return Features(outputs["embeddings"], outputs["category_probs"], outputs["attribute_probs"],
                         np.stack([p["lab"] for p in prepared]), np.stack([p["rgb"] for p in prepared]),
-                        np.stack([p["shares"] for p in prepared]),
+                        np.stack([p["shares"] for p in prepared]), family_probs,
                         seconds={"decode": sum(p["decode_s"] for p in prepared),
                                  "colour": sum(p["colour_s"] for p in prepared),
                                  "model_cpu": time.process_time() - start,
@@ -217,6 +257,8 @@ class Encoder:
                 palette = image_palette(image, None, replace(self.colour, segment=False))
             lab, rgb, shares = padded_palette(palette, self.colour.palette_size)
             prepared.append({"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares,
+                             "family_input": _family_input(crop_to_bbox(image, garment.box, margin=GARMENT_MARGIN),
+                                                           found.person, self.colour),
                              "decode_s": transformed - start, "colour_s": time.process_time() - transformed})
         return garments, self._features(prepared)
 

@@ -414,6 +414,16 @@ class Recommender:
 
         return configured_family_model(self.colour.family_model)
 
+    @functools.cached_property
+    def family_net_weight(self) -> float | None:
+        """The palette model's share beside the colour family network's stored probabilities (the
+        weight the network's file records, copied into the catalog's manifest at build), or None
+        when the catalog holds no network output (``colour.family_net=none``)."""
+        weight = self.catalog.manifest.get("family_net_palette_weight")
+        if self.catalog.family_net_probs is None or isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            return None
+        return float(weight) if 0.0 <= weight <= 1.0 else None
+
     def __len__(self) -> int:
         return len(self.catalog)
 

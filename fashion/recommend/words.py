@@ -349,15 +349,26 @@ ACHROMATIC_CHROMA_SCALE = 10.0
 
 
 def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.ndarray,
-                       family_model: Any = None) -> np.ndarray:
+                       family_model: Any = None, family_net_probs: np.ndarray | None = None,
+                       palette_weight: float | None = None) -> np.ndarray:
     """(N,) in [0, 1]: how much of each packed palette is the term's colour (see the module
     docstring); a family with ``family_model`` (:class:`fashion.colour.family_model.FamilyModel`):
-    the probability that a person names the garment's main colour so."""
+    the probability that a person names the garment's main colour so, averaged where the colour
+    family network ran (``family_net_probs``' non-zero rows) with its probability, the palette
+    model weighing ``palette_weight`` (:func:`fashion.colour.family_net.blend`)."""
     from fashion.colour.names import colour_families, lab_for_name
     from fashion.colour.spaces import ciede2000
 
     if term.family and family_model is not None:
-        return family_model.family_probability(term.target, palette_lab, palette_shares)
+        probability = family_model.family_probability(term.target, palette_lab, palette_shares)
+        if family_net_probs is None or palette_weight is None:
+            return probability
+        from fashion.colour.family_model import MODEL_CLASSES
+
+        net = np.asarray(family_net_probs, dtype=np.float64)
+        ran = net.sum(axis=1) > 0  # a row of zeros: a photo of a person, the palette model alone
+        mixed = palette_weight * probability + (1.0 - palette_weight) * net[:, MODEL_CLASSES.index(term.target)]
+        return np.where(ran, mixed, probability)
 
     lab = np.asarray(palette_lab, dtype=np.float64)
     shares = np.asarray(palette_shares, dtype=np.float64)
@@ -388,9 +399,11 @@ def attribute_term_scores(attribute: int, attribute_index: np.ndarray, attribute
 
 def score_catalog(query: WordQuery, category_probs: np.ndarray, attribute_index: np.ndarray,
                   attribute_probs: np.ndarray, palette_lab: np.ndarray, palette_shares: np.ndarray,
-                  family_model: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                  family_model: Any = None, family_net_probs: np.ndarray | None = None,
+                  palette_weight: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``(total (N,), parts {label: (N,)})``: each part in [0, 1], total their mean (colour
-    families by ``family_model`` when given, see :func:`colour_term_scores`).
+    families by ``family_model`` and the network's ``family_net_probs`` when given, see
+    :func:`colour_term_scores`).
 
     Part labels: ``"category"`` (all category words), then each attribute and colour by name.
     """
@@ -401,7 +414,8 @@ def score_catalog(query: WordQuery, category_probs: np.ndarray, attribute_index:
     for term in query.of_kind("attribute"):
         parts[term.target] = attribute_term_scores(term.ids[0], attribute_index, attribute_probs)
     for term in query.of_kind("colour"):
-        parts[term.target] = colour_term_scores(term, palette_lab, palette_shares, family_model)
+        parts[term.target] = colour_term_scores(term, palette_lab, palette_shares, family_model, family_net_probs,
+                                                palette_weight)
     if not parts:
         return np.zeros(len(category_probs)), parts
     return np.mean(np.stack(list(parts.values())), axis=0), parts
@@ -409,12 +423,14 @@ def score_catalog(query: WordQuery, category_probs: np.ndarray, attribute_index:
 
 def score_rows(query: WordQuery, recommender: Any, rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """:func:`score_catalog` on the recommender's catalog (all rows, or ``rows``), colour families by
-    its ``family_model``."""
+    its ``family_model`` and the catalog's stored colour family network probabilities."""
     catalog = recommender.catalog
     take = (lambda a: np.asarray(a)) if rows is None else (lambda a: np.asarray(a)[rows])
+    weight = recommender.family_net_weight
     return score_catalog(query, take(catalog.category_probs), take(catalog.attribute_index),
                          take(catalog.attribute_probs), take(catalog.palette_lab), take(catalog.palette_shares),
-                         recommender.family_model)
+                         recommender.family_model, take(catalog.family_net_probs) if weight is not None else None,
+                         weight)
 
 
 def explain_parts(query: WordQuery, parts: dict[str, float], learned_families: bool = False) -> list[str]:
