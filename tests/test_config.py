@@ -88,5 +88,7 @@ def test_hyper_parameters_ship_inside_the_package(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("fashion/hyper_parameters.yaml")
         family_model = archive.read("fashion/colour/family_model.json")  # colour words' default model
+        family_net = archive.read("fashion/colour/family_net.pt")  # ... and network (catalog builds)
     assert shipped == (root / "hyper_parameters.yaml").read_bytes()
     assert family_model == (root / "fashion" / "colour" / "family_model.json").read_bytes()
+    assert family_net == (root / "fashion" / "colour" / "family_net.pt").read_bytes()
