@@ -182,6 +182,34 @@ def test_the_learned_family_model_ranks_colour_words_by_probability(vocabulary):
     assert rows_of(white) == [4]  # the all-white tee
 
 
+def test_the_catalog_s_family_network_output_joins_the_ranking(vocabulary):
+    """Where the catalog stores the colour family network's probabilities (product shots), colour
+    words average them with the palette model's, by the weight the manifest records."""
+    from dataclasses import replace
+
+    from fashion.colour.family_model import MODEL_CLASSES
+
+    config = load_config()
+    catalog = _catalog(ROWS)
+    net = np.zeros((len(ROWS), len(MODEL_CLASSES)), np.float32)
+    net[5, MODEL_CLASSES.index("blue")] = 1.0  # the navy dress: the network saw blue
+    net[0, MODEL_CLASSES.index("black")] = 1.0  # the blue dress: the network saw black
+    with_net = replace(catalog, family_net_probs=net, manifest={**catalog.manifest, "family_net_palette_weight": 0.25})
+    plain = Recommender(catalog, LABELS, config.recommend, config.colour)
+    blended = Recommender(with_net, LABELS, config.recommend, config.colour)
+    assert plain.family_net_weight is None and blended.family_net_weight == 0.25
+    before = {r.result.row: r.result.scores["blue"] for r in search(plain, vocabulary.parse("blue"), top_k=7)}
+    after = {r.result.row: r.result.scores["blue"] for r in search(blended, vocabulary.parse("blue"), top_k=7)}
+    assert after[5] == pytest.approx(0.25 * before[5] + 0.75, abs=1e-6)
+    assert after[0] == pytest.approx(0.25 * before[0], abs=1e-6)
+    assert after[6] == pytest.approx(before[6])  # a row of zeros: the palette model alone
+    assert rows_of(search(blended, vocabulary.parse("blue"), top_k=1)) == [5]
+    # A manifest without a usable weight (none recorded, or out of range): the palette model alone.
+    for weight in (None, 1.5, True):
+        odd = replace(with_net, manifest={**catalog.manifest, "family_net_palette_weight": weight})
+        assert Recommender(odd, LABELS, config.recommend, config.colour).family_net_weight is None
+
+
 def test_every_word_counts(recommender, vocabulary):
     results = search(recommender, vocabulary.parse("red striped midi dress"), top_k=2)
     assert rows_of(results)[0] == 3
