@@ -14,7 +14,7 @@ from a product shot to the colour family a person names for its garment.
   measures it; photos of people keep the palette model alone, as in a catalog). ``test/`` is only
   reported, after the choice.
 
-About 12 minutes on 2 CPU cores (palettes 4, training 8). Without the dataset it says so and
+About 12 minutes on 2 CPU cores (photos 2, training 10). Without the dataset it says so and
 exits with status 0.
 """
 

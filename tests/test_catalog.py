@@ -135,6 +135,18 @@ def test_colour_family_network_rows_and_its_setting(shop, loaded, config, tmp_pa
     assert not catalog.family_net_probs.any() and read_manifest(index)["family_net_palette_weight"] is None
 
 
+def test_a_missing_or_damaged_family_network_stops_the_build_before_any_work(shop, loaded, tmp_path):
+    from fashion.colour.family_net import FamilyNetError
+
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"\x80\x02 not weights")
+    for path, message in ((tmp_path / "absent.pt", "does not exist"), (damaged, "damaged")):
+        index = tmp_path / f"index-{path.stem}"
+        with pytest.raises(FamilyNetError, match=message):
+            build(shop, loaded, index, load_config(overrides=SETTINGS + [f"colour.family_net={path}"]))
+        assert not list(index.glob("partial/chunk-*")) and read_manifest(index) is None
+
+
 def test_second_build_processes_only_new_changed_and_drops_removed(shop, loaded, config, tmp_path, monkeypatch):
     index = tmp_path / "index"
     build(shop, loaded, index, config)

@@ -116,8 +116,9 @@ class FamilyNet:
         try:
             payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - pickle, zip and unpickler errors all mean "damaged"
-            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise FamilyNetError(f"colour family network {path} is damaged ({detail}; {hint})") from None
+            # The kind of error only: torch's own text advises weights_only=False, which is no fix here.
+            raise FamilyNetError(f"colour family network {path} is damaged or not a weights file "
+                                 f"({type(error).__name__}; {hint})") from None
         if not isinstance(payload, dict) or payload.get("architecture") != ARCHITECTURE:
             raise FamilyNetError(f"colour family network {path} is not {ARCHITECTURE} weights ({hint})")
         classes = tuple(str(c) for c in payload.get("classes", ()))

@@ -340,6 +340,8 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
     settings = extraction_settings(loaded, config)
     fingerprint = fingerprint_of(settings)
     empty = _empty_arrays(loaded, config)
+    # Loads the colour family network first: a missing or damaged one stops the build before any work.
+    family_net_weight = _family_net_palette_weight(config.colour.family_net)
     with build_lock(directory):
         previous, previous_skipped = _previous_rows(directory, fingerprint, settings, log, report)
         partial = PartialBuild(directory / "partial", fingerprint)
@@ -413,7 +415,7 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
             "embedding": settings["embedding"],
             "embedding_dim": int(arrays["embeddings"].shape[1]),
             # The palette model's share beside family_net_probs when colour words rank (None: no network).
-            "family_net_palette_weight": _family_net_palette_weight(config.colour.family_net),
+            "family_net_palette_weight": family_net_weight,
             "files": {key: signatures[p] for key, p in zip(items["key"], keep)},
             "skipped": {key: [signatures[p], report.skipped[key]] for p, key in enumerate(entries["key"])
                         if key in report.skipped and signatures[p] is not None},
