@@ -252,6 +252,15 @@ def test_filters(recommender):
     navy = recommender.recommend(query, top_k=6, filters=Filters(colour="mediumblue"))
     assert {r.key for r in navy} <= {"img/1.jpg", "img/2.jpg"}
     white = recommender.recommend(query, top_k=6, filters=Filters(colour="white"))
+    assert {r.key for r in white} == {"img/5.jpg"}  # a person names the 70% blue, 30% white garment blue
+    probability = recommender.family_probability("White")
+    assert probability[5] >= recommender.config.colour_filter_probability > probability[2]
+    # With the rules (colour.family_model=rules) a family is a share of the palette instead.
+    from dataclasses import replace
+
+    config = load_config()
+    rules = Recommender(recommender.catalog, LABELS, config.recommend, replace(config.colour, family_model="rules"))
+    white = rules.recommend(query, top_k=6, filters=Filters(colour="white"))
     assert {r.key for r in white} == {"img/2.jpg", "img/5.jpg"}  # 30% white passes the 20% share
     none = recommender.recommend(query, top_k=6, filters=Filters(category="dress", colour="red"))
     assert none == []

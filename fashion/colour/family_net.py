@@ -189,6 +189,20 @@ def configured_family_net(setting: str) -> FamilyNet | None:
     return load_family_net(str(BUILTIN_WEIGHTS if setting == "builtin" else Path(setting)))
 
 
+def family_probability(family: str, palette_lab: np.ndarray, palette_shares: np.ndarray, family_model: Any,
+                       net_probs: np.ndarray | None = None, palette_weight: float | None = None) -> np.ndarray:
+    """``(N,)`` the probability that a person names each garment's main colour ``family``: the palette
+    model's (:class:`fashion.colour.family_model.FamilyModel`), averaged where the network ran
+    (``net_probs``' non-zero rows) with the network's, the palette model weighing ``palette_weight``."""
+    probability = family_model.family_probability(family, palette_lab, palette_shares)
+    if net_probs is None or palette_weight is None:
+        return probability
+    net = np.asarray(net_probs, dtype=np.float64)
+    ran = net.sum(axis=1) > 0  # a row of zeros: a photo of a person, the palette model alone
+    mixed = palette_weight * probability + (1.0 - palette_weight) * net[:, MODEL_CLASSES.index(family)]
+    return np.where(ran, mixed, probability)
+
+
 def blend(net_probs: np.ndarray, palette_probs: np.ndarray, palette_weight: float) -> np.ndarray:
     """Per row: the palette model's probabilities where the network gave none (an all-zero row:
     a photo of a person, or no network), else ``palette_weight`` of them plus the rest of the

@@ -224,10 +224,11 @@ def colour_name(lab: np.ndarray | Sequence[float]) -> str:
 
 def is_colour_family(name: str) -> bool:
     """Whether ``name`` is one of :data:`COLOUR_FAMILIES` (``gray`` counts as ``grey``)."""
-    return _family_key(name) in COLOUR_FAMILIES
+    return family_key(name) in COLOUR_FAMILIES
 
 
-def _family_key(name: str) -> str:
+def family_key(name: str) -> str:
+    """A family name as :data:`COLOUR_FAMILIES` spells it (case and spaces ignored, ``gray`` is ``grey``)."""
     key = _normalise_name(name)
     return "grey" if key == "gray" else key
 

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from fashion.colour.names import _family_key, colour_families, is_colour_family, lab_for_name
+from fashion.colour.names import family_key, colour_families, is_colour_family, lab_for_name
 from fashion.colour.palette import Palette
 from fashion.colour.spaces import ciede2000, lab_to_rgb
 
@@ -35,7 +35,7 @@ def palette_colour_mask(labs: np.ndarray, shares: np.ndarray, name: str, min_sha
     if labs.ndim != 3 or labs.shape[-1] != 3 or shares.shape != labs.shape[:2]:
         raise ValueError(f"labs must be (N, k, 3) and shares (N, k), got {labs.shape} and {shares.shape}")
     if is_colour_family(name):
-        hit = colour_families(labs) == _family_key(name)
+        hit = colour_families(labs) == family_key(name)
     else:
         hit = ciede2000(labs, lab_for_name(name)) <= max_delta_e
     return (np.where(hit, shares, 0.0).sum(axis=1) >= min_share) & (shares.sum(axis=1) > 0)

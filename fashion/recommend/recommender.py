@@ -414,6 +414,18 @@ class Recommender:
 
         return configured_family_model(self.colour.family_model)
 
+    def family_probability(self, family: str) -> np.ndarray:
+        """``(N,)`` for every catalog row, the probability that a person names its main colour
+        ``family`` (``gray`` counts as ``grey``): the learned family model on the stored palette,
+        averaged with the stored colour family network's where it ran. Needs the learned model."""
+        from fashion.colour.family_net import family_probability
+        from fashion.colour.names import family_key
+
+        weight = self.family_net_weight
+        return family_probability(family_key(family), np.asarray(self.catalog.palette_lab),
+                                  np.asarray(self.catalog.palette_shares), self.family_model,
+                                  np.asarray(self.catalog.family_net_probs) if weight is not None else None, weight)
+
     @functools.cached_property
     def family_net_weight(self) -> float | None:
         """The palette model's share beside the colour family network's stored probabilities (the
@@ -447,9 +459,11 @@ class Recommender:
 
         * ``category``: the item's catalog label or its predicted top-1 category is that name;
         * ``same_category``: the same, with the query's predicted top-1 category;
-        * ``colour``: a colour family (red, blue, ...) or any CSS4 name; an item matches when its
-          palette colours of that family, or within ``colour.match_delta_e`` (CIEDE2000) of that
-          colour, hold at least ``recommend.colour_filter_share`` of the garment;
+        * ``colour``: a colour family (red, blue, ...) or any CSS4 name. A family, with the learned
+          family model (``colour.family_model``): an item matches when a person names its main colour
+          so with at least ``recommend.colour_filter_probability`` (:meth:`family_probability`);
+          otherwise when its palette colours of that family, or within ``colour.match_delta_e``
+          (CIEDE2000) of that colour, hold at least ``recommend.colour_filter_share`` of the garment;
         * ``exclude``: item keys left out (e.g. the query image itself).
         """
         mask = np.ones(len(self), dtype=bool)
@@ -460,7 +474,12 @@ class Recommender:
             wanted = self._category_name(name)
             mask &= (self._labels_norm == wanted) | (self._predicted_names == wanted)
             filtered = True
-        if filters.colour:
+        from fashion.colour.names import is_colour_family
+
+        if filters.colour and self.family_model is not None and is_colour_family(filters.colour):
+            mask &= self.family_probability(filters.colour) >= self.config.colour_filter_probability
+            filtered = True
+        elif filters.colour:
             from fashion.colour.similarity import palette_colour_mask
 
             try:

@@ -360,15 +360,10 @@ def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.n
     from fashion.colour.spaces import ciede2000
 
     if term.family and family_model is not None:
-        probability = family_model.family_probability(term.target, palette_lab, palette_shares)
-        if family_net_probs is None or palette_weight is None:
-            return probability
-        from fashion.colour.family_model import MODEL_CLASSES
+        from fashion.colour.family_net import family_probability
 
-        net = np.asarray(family_net_probs, dtype=np.float64)
-        ran = net.sum(axis=1) > 0  # a row of zeros: a photo of a person, the palette model alone
-        mixed = palette_weight * probability + (1.0 - palette_weight) * net[:, MODEL_CLASSES.index(term.target)]
-        return np.where(ran, mixed, probability)
+        return family_probability(term.target, palette_lab, palette_shares, family_model, family_net_probs,
+                                  palette_weight)
 
     lab = np.asarray(palette_lab, dtype=np.float64)
     shares = np.asarray(palette_shares, dtype=np.float64)
