@@ -92,27 +92,41 @@ def word_precisions(probabilities: np.ndarray, classes: tuple[str, ...], truth: 
     return precisions
 
 
-def evaluate(model: FamilyModel, lab: np.ndarray, shares: np.ndarray, truth: np.ndarray) -> dict[str, object]:
-    """Word precisions, their mean, and the accuracy of the most probable class."""
-    probabilities = model.probabilities(lab, shares)
-    words = word_precisions(probabilities, model.classes, truth)
-    predicted = np.array(model.classes)[probabilities.argmax(axis=1)]
+def probability_scores(probabilities: np.ndarray, classes: tuple[str, ...], truth: np.ndarray) -> dict[str, object]:
+    """Word precisions of ``(N, C)`` probabilities of ``classes``, their mean, and the accuracy of
+    the most probable class."""
+    words = word_precisions(probabilities, classes, truth)
+    predicted = np.array(classes)[probabilities.argmax(axis=1)]
     return {"words_mean": round(float(np.mean(list(words.values()))), 4) if words else None,
             "words": {k: round(v, 2) for k, v in words.items()},
             "accuracy": round(float((predicted == truth).mean()), 4), "photos": int(len(truth))}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def evaluate(model: FamilyModel, lab: np.ndarray, shares: np.ndarray, truth: np.ndarray) -> dict[str, object]:
+    """:func:`probability_scores` of the model on packed palettes."""
+    return probability_scores(model.probabilities(lab, shares), model.classes, truth)
+
+
+def judged_labels(args: argparse.Namespace, what: str) -> dict[str, str] | int:
+    """The judged labels, or the exit status instead: 0 when the dataset is absent (nothing to do,
+    said), 2 when the labels or the output file ``what`` cannot be used (said on stderr)."""
     if not (args.data / "train").is_dir() or not (args.data / "validation").is_dir():
         print(f"needs clothing-dataset-small (train/ and validation/) at {args.data}; nothing to do")
         return 0
     try:
         labels = read_judged_file(args.labels)
-        check_output_file(args.out, "model file")
+        check_output_file(args.out, what)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    labels = judged_labels(args, "model file")
+    if isinstance(labels, int):
+        return labels
     started = time.perf_counter()
     splits = [s for s in ("train", "validation", "test") if (args.data / s).is_dir()]
     data = {split: split_palettes(args.data, split, labels) for split in splits}

@@ -32,12 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.judged_colours import judged_key, read_judged_file  # noqa: E402
+from bench.judged_colours import judged_key  # noqa: E402
 from fashion.colour.family_model import MODEL_CLASSES, configured_family_model  # noqa: E402
 from fashion.colour.family_net import BUILTIN_WEIGHTS, blend, build_network, save_family_net  # noqa: E402
-from fashion.io_utils import check_output_file  # noqa: E402
 from scripts.arguments import positive_int  # noqa: E402
-from scripts.train_colour_families import DEFAULT_DATA, DEFAULT_LABELS, word_precisions  # noqa: E402
+from scripts.train_colour_families import DEFAULT_DATA, DEFAULT_LABELS, judged_labels, probability_scores  # noqa: E402
 
 COMMAND = "python scripts/train_colour_net.py"
 PALETTE_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
@@ -132,24 +131,14 @@ def net_probabilities(network: object, inputs: np.ndarray) -> np.ndarray:
 
 def scores(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, object]:
     """Colour words (precision@10 per family with >= 10 photos), their mean, top-1 accuracy."""
-    words = word_precisions(probabilities, MODEL_CLASSES, truth)
-    predicted = np.array(MODEL_CLASSES)[probabilities.argmax(axis=1)]
-    return {"words_mean": round(float(np.mean(list(words.values()))), 4) if words else None,
-            "words": {k: round(v, 2) for k, v in words.items()},
-            "accuracy": round(float((predicted == truth).mean()), 4), "photos": int(len(truth))}
+    return probability_scores(probabilities, MODEL_CLASSES, truth)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (args.data / "train").is_dir() or not (args.data / "validation").is_dir():
-        print(f"needs clothing-dataset-small (train/ and validation/) at {args.data}; nothing to do")
-        return 0
-    try:
-        labels = read_judged_file(args.labels)
-        check_output_file(args.out, "weights file")
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    labels = judged_labels(args, "weights file")
+    if isinstance(labels, int):
+        return labels
     started = time.perf_counter()
     splits = [s for s in ("train", "validation", "test") if (args.data / s).is_dir()]
     data = {split: split_photos(args.data, split, labels) for split in splits}

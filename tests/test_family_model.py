@@ -159,9 +159,13 @@ def test_training_script_fits_on_judged_photos_and_chooses_on_validation(tmp_pat
     assert json.loads(out.read_text())["provenance"]["photos"] == {"train": 36, "validation": 18}
 
 
-def test_training_script_without_data_or_with_bad_labels(tmp_path, capsys):
-    from scripts.train_colour_families import main
+@pytest.mark.parametrize("script, bad_option", [("train_colour_families", ["--strengths", "0,nan"]),
+                                                ("train_colour_net", ["--epochs", "0"])])
+def test_training_scripts_without_data_or_with_bad_labels(tmp_path, capsys, script, bad_option):
+    """Both colour scripts (the family model's and the network's) share these checks."""
+    import importlib
 
+    main = importlib.import_module(f"scripts.{script}").main
     assert main(["--data", str(tmp_path / "absent")]) == 0
     assert "nothing to do" in capsys.readouterr().out
     (tmp_path / "d" / "train").mkdir(parents=True)
@@ -171,4 +175,4 @@ def test_training_script_without_data_or_with_bad_labels(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "d"), "--labels", str(labels), "--out", str(tmp_path / "m.json")]) == 2
     assert "mauve" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--strengths", "0,nan"])
+        main(bad_option)

@@ -176,21 +176,6 @@ def test_training_script_trains_and_chooses_the_palette_weight_on_validation(tmp
     assert provenance["epochs"] == "2" and "validation" in json.dumps(provenance["figures"])
 
 
-def test_training_script_without_data_or_with_bad_labels(tmp_path, capsys):
-    from scripts.train_colour_net import main
-
-    assert main(["--data", str(tmp_path / "absent")]) == 0
-    assert "nothing to do" in capsys.readouterr().out
-    (tmp_path / "d" / "train").mkdir(parents=True)
-    (tmp_path / "d" / "validation").mkdir()
-    bad = tmp_path / "bad.csv"
-    bad.write_text("key,family\ntrain/shirt/a.jpg,chartreuse\n")
-    assert main(["--data", str(tmp_path / "d"), "--labels", str(bad), "--out", str(tmp_path / "n.pt")]) == 2
-    assert "chartreuse" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--epochs", "0"])
-
-
 def test_the_network_runs_on_product_shots_only():
     """A photo of a person keeps the palette model alone: the network would see the whole outfit."""
     from fashion.colour.settings import ColourSettings
