@@ -274,6 +274,21 @@ def test_open_catalog_skips_work_when_fresh(shop, loaded, config, tmp_path, monk
         open_catalog(loaded, config, tmp_path / "i2", tmp_path / "nowhere", progress=False)
 
 
+def test_an_index_of_an_older_format_is_rebuilt_and_said_so(shop, loaded, config, tmp_path):
+    from fashion.index.catalog import FORMAT, read_current
+
+    index = tmp_path / "index"
+    open_catalog(loaded, config, index, shop, progress=False, log=Messages())
+    manifest_path = read_current(index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "format": "fashion-catalog/1"}))
+    messages = Messages()
+    catalog = open_catalog(loaded, config, index, shop, progress=False, log=messages)
+    assert any("has format 'fashion-catalog/1'" in m and FORMAT in m for m in messages), messages
+    assert not any("damaged" in m for m in messages) and len(catalog) == len(COLOURS)
+    assert read_manifest(index)["format"] == FORMAT
+
+
 def test_engine_over_a_folder(shop, checkpoint, config, tmp_path):
     engine = Engine.open(checkpoint, shop, config, index_dir=tmp_path / "index", device="cpu", progress=False,
                          log=Messages())

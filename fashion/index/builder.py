@@ -37,6 +37,7 @@ from fashion.index.catalog import (
     load_catalog,
     now_iso,
     read_manifest,
+    stored_format,
     write_version,
 )
 from fashion.index.sources import CatalogSource, dataset_signature, dataset_source, folder_source, tree_signature
@@ -624,8 +625,12 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
             signature = tree_signature(Path(folder).expanduser().resolve(), max_depth=None, skip=skip)
     manifest = read_manifest(directory)
     if manifest is None and (directory / "CURRENT").exists():
-        log(f"{directory}: the catalog index is damaged (its CURRENT pointer or manifest cannot be read); "
-            "rebuilding it")
+        found = stored_format(directory)
+        if found is not None and found != FORMAT:
+            log(f"{directory}: the catalog index has format {found[:40]!r}, this version reads {FORMAT!r}; rebuilding it")
+        else:
+            log(f"{directory}: the catalog index is damaged (its CURRENT pointer or manifest cannot be read); "
+                "rebuilding it")
     # Without update, any index of this model and these settings will do; a foreign one never does.
     fresh = (manifest is not None and manifest.get("fingerprint") == fingerprint
              and (not update or is_current(directory, signature, fingerprint)))

@@ -126,6 +126,18 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def stored_format(directory: Path) -> str | None:
+    """The format a catalog folder's live manifest names (None when there is no readable one): an
+    index of another format is not damaged, only older (or newer) than this code."""
+    version = read_current(directory)
+    try:
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8")) if version else None
+    except (OSError, ValueError):
+        return None
+    found = manifest.get("format") if isinstance(manifest, dict) else None
+    return found if isinstance(found, str) else None
+
+
 # The number of dimensions of each array (rows first); anything else is a damaged index.
 ARRAY_DIMS = {"embeddings": 2, "category_probs": 2, "attribute_index": 2, "attribute_probs": 2,
               "palette_lab": 3, "palette_rgb": 3, "palette_shares": 2, "family_net_probs": 2}
