@@ -216,7 +216,7 @@ def test_bad_file_shows_the_servers_error(server, driver, tmp_path):
 
 def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_sample):
     """Two likes move this browser's cards; a second shopper (no cookie) sees the old order; reset restores it."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -239,11 +239,22 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
         d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like').click()
         return True
 
+    def page_state(d) -> str:
+        """What the page shows, for a failure message (a timeout alone says nothing)."""
+        return d.execute_script(
+            "return JSON.stringify({error: document.getElementById('error').textContent,"
+            " status: document.getElementById('status') && document.getElementById('status').textContent,"
+            " cards: [...document.querySelectorAll('#results li.card')].map(c => [c.dataset.key,"
+            " c.querySelector('.like') && c.querySelector('.like').getAttribute('aria-pressed')])})")
+
     wait.until(lambda d: card_keys(d) == original)
     for key in original[-2:]:  # the two cards ranked last
         wait.until(lambda d: like(d, key))
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like')
-                   .get_attribute("aria-pressed") == "true")
+        try:
+            wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like')
+                       .get_attribute("aria-pressed") == "true")
+        except TimeoutException:
+            raise AssertionError(f"the like of {key} never showed: {page_state(driver)}") from None
     wait.until(lambda d: card_keys(d) != original and "like" in d.find_element(By.ID, "session-info").text)
     moved = card_keys(driver)
     assert set(moved[:3]) & set(original[-2:])  # a liked card climbed
