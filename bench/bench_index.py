@@ -114,22 +114,22 @@ def main(quick: bool = False) -> str:
         start = time.perf_counter()
         build_catalog(folder_source(folder), loaded, index, config, progress=False, log=quiet)
         unchanged.append(time.perf_counter() - start)
+    def scratch_build_seconds(variant: Config) -> float:
+        """Wall seconds of a whole build with ``variant`` into a scratch folder (removed after)."""
+        scratch = WORK / "index_catalog_variant"
+        shutil.rmtree(scratch, ignore_errors=True)
+        start = time.perf_counter()
+        build_catalog(folder_source(folder), loaded, scratch, variant, progress=False, log=quiet)
+        seconds = time.perf_counter() - start
+        shutil.rmtree(scratch, ignore_errors=True)
+        return seconds
+
     # The same build with one worker per core (palettes cost more than the network here).
-    all_cores = config.replace(catalog=config.catalog.__class__(**{**config.catalog.__dict__,
-                                                                  "workers": os.cpu_count() or 1}))
-    wide_index = WORK / "index_catalog_all_cores"
-    shutil.rmtree(wide_index, ignore_errors=True)
-    start = time.perf_counter()
-    build_catalog(folder_source(folder), loaded, wide_index, all_cores, progress=False, log=quiet)
-    wide_s = time.perf_counter() - start
-    shutil.rmtree(wide_index, ignore_errors=True)
+    wide_s = scratch_build_seconds(config.replace(catalog=config.catalog.__class__(
+        **{**config.catalog.__dict__, "workers": os.cpu_count() or 1})))
     # The same build without the colour family network (colour.family_net=none): its cost, side by side.
-    shutil.rmtree(wide_index, ignore_errors=True)
-    start = time.perf_counter()
-    build_catalog(folder_source(folder), loaded, wide_index, config.replace(
-        colour=config.colour.__class__(**{**config.colour.__dict__, "family_net": "none"})), progress=False, log=quiet)
-    no_net_s = time.perf_counter() - start
-    shutil.rmtree(wide_index, ignore_errors=True)
+    no_net_s = scratch_build_seconds(config.replace(colour=config.colour.__class__(
+        **{**config.colour.__dict__, "family_net": "none"})))
     first = folder / sorted(os.listdir(folder))[0]
     os.utime(first, ns=(time.time_ns(), time.time_ns()), follow_symlinks=True)
     start = time.perf_counter()

@@ -198,9 +198,14 @@ def family_probability(family: str, palette_lab: np.ndarray, palette_shares: np.
     if net_probs is None or palette_weight is None:
         return probability
     net = np.asarray(net_probs, dtype=np.float64)
-    ran = net.sum(axis=1) > 0  # a row of zeros: a photo of a person, the palette model alone
     mixed = palette_weight * probability + (1.0 - palette_weight) * net[:, MODEL_CLASSES.index(family)]
-    return np.where(ran, mixed, probability)
+    return np.where(network_ran(net), mixed, probability)
+
+
+def network_ran(net_probs: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: the rows the network gave probabilities for (a row of zeros: a photo of a
+    person, or no network: the palette model alone)."""
+    return np.asarray(net_probs).sum(axis=1) > 0
 
 
 def blend(net_probs: np.ndarray, palette_probs: np.ndarray, palette_weight: float) -> np.ndarray:
@@ -209,6 +214,5 @@ def blend(net_probs: np.ndarray, palette_probs: np.ndarray, palette_weight: floa
     network's."""
     net_probs = np.asarray(net_probs, dtype=np.float64)
     palette_probs = np.asarray(palette_probs, dtype=np.float64)
-    has_net = (net_probs.sum(axis=1) > 0)[:, None]
     mixed = palette_weight * palette_probs + (1.0 - palette_weight) * net_probs
-    return np.where(has_net, mixed, palette_probs)
+    return np.where(network_ran(net_probs)[:, None], mixed, palette_probs)

@@ -144,18 +144,22 @@ class PartialBuild:
 # ------------------------------------------------------------------------- fingerprints
 
 
+def _short_checksum(path: Path) -> str:
+    """The first 16 hex digits of a shipped model file's sha256, or "missing" (the build itself then
+    fails with that model's own clear message)."""
+    from fashion.io_utils import file_checksum
+
+    try:
+        return file_checksum(path)[:16]
+    except OSError:
+        return "missing"
+
+
 def _segmenter_checksum() -> str:
     """The shipped segmenter weights' and person test's checksums (new ones, new palettes)."""
-    from fashion.io_utils import file_checksum
     from fashion.segment.weights import DEFAULT_WEIGHTS, PERSON_TEST_FILE
 
-    sums = []
-    for path in (DEFAULT_WEIGHTS, DEFAULT_WEIGHTS.with_name(PERSON_TEST_FILE)):
-        try:
-            sums.append(file_checksum(path)[:16])
-        except OSError:
-            sums.append("missing")  # the build itself then fails with the segmenter's own clear message
-    return "+".join(sums)
+    return "+".join(_short_checksum(path) for path in (DEFAULT_WEIGHTS, DEFAULT_WEIGHTS.with_name(PERSON_TEST_FILE)))
 
 
 def extraction_settings(loaded: LoadedModel, config: Config) -> dict[str, Any]:
@@ -189,14 +193,10 @@ def _config_settings(config: Config) -> dict[str, Any]:
 def _family_net_checksum(setting: str) -> str | None:
     """The checksum of the weights ``colour.family_net`` names (None: no network)."""
     from fashion.colour.family_net import BUILTIN_WEIGHTS
-    from fashion.io_utils import file_checksum
 
     if setting == "none":
         return None
-    try:
-        return file_checksum(BUILTIN_WEIGHTS if setting == "builtin" else Path(setting))[:16]
-    except OSError:
-        return "missing"  # the build itself then fails with the network's own clear message
+    return _short_checksum(BUILTIN_WEIGHTS if setting == "builtin" else Path(setting))
 
 
 def _family_net_palette_weight(setting: str) -> float | None:

@@ -248,7 +248,8 @@ class Encoder:
         prepared = []
         for garment in garments:
             start = time.process_time()
-            tensor = self.loaded.transform(crop_to_bbox(image, garment.box, margin=GARMENT_MARGIN))
+            cropped = crop_to_bbox(image, garment.box, margin=GARMENT_MARGIN)
+            tensor = self.loaded.transform(cropped)
             transformed = time.process_time()
             if found.person:
                 palette = garment_palette(image, garment.mask, k=self.colour.palette_size,
@@ -257,8 +258,7 @@ class Encoder:
                 palette = image_palette(image, None, replace(self.colour, segment=False))
             lab, rgb, shares = padded_palette(palette, self.colour.palette_size)
             prepared.append({"tensor": tensor, "lab": lab, "rgb": rgb, "shares": shares,
-                             "family_input": _family_input(crop_to_bbox(image, garment.box, margin=GARMENT_MARGIN),
-                                                           found.person, self.colour),
+                             "family_input": _family_input(cropped, found.person, self.colour),
                              "decode_s": transformed - start, "colour_s": time.process_time() - transformed})
         return garments, self._features(prepared)
 

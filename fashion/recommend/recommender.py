@@ -417,14 +417,25 @@ class Recommender:
     def family_probability(self, family: str) -> np.ndarray:
         """``(N,)`` for every catalog row, the probability that a person names its main colour
         ``family`` (``gray`` counts as ``grey``): the learned family model on the stored palette,
-        averaged with the stored colour family network's where it ran. Needs the learned model."""
+        averaged with the stored colour family network's where it ran. Needs the learned model.
+        Computed once per family: the catalog does not change under a recommender, and a filtered
+        request asks on every call."""
         from fashion.colour.family_net import family_probability
         from fashion.colour.names import family_key
 
-        weight = self.family_net_weight
-        return family_probability(family_key(family), np.asarray(self.catalog.palette_lab),
-                                  np.asarray(self.catalog.palette_shares), self.family_model,
-                                  np.asarray(self.catalog.family_net_probs) if weight is not None else None, weight)
+        family = family_key(family)
+        if family not in self._family_probabilities:
+            weight = self.family_net_weight
+            self._family_probabilities[family] = family_probability(
+                family, np.asarray(self.catalog.palette_lab), np.asarray(self.catalog.palette_shares),
+                self.family_model, np.asarray(self.catalog.family_net_probs) if weight is not None else None, weight)
+            self._family_probabilities[family].setflags(write=False)  # shared by every later call
+        return self._family_probabilities[family]
+
+    @functools.cached_property
+    def _family_probabilities(self) -> dict[str, np.ndarray]:
+        """:meth:`family_probability`'s answers so far, by family."""
+        return {}
 
     @functools.cached_property
     def family_net_weight(self) -> float | None:

@@ -355,7 +355,7 @@ def colour_term_scores(term: Term, palette_lab: np.ndarray, palette_shares: np.n
     docstring); a family with ``family_model`` (:class:`fashion.colour.family_model.FamilyModel`):
     the probability that a person names the garment's main colour so, averaged where the colour
     family network ran (``family_net_probs``' non-zero rows) with its probability, the palette
-    model weighing ``palette_weight`` (:func:`fashion.colour.family_net.blend`)."""
+    model weighing ``palette_weight`` (:func:`fashion.colour.family_net.family_probability`)."""
     from fashion.colour.names import colour_families, lab_for_name
     from fashion.colour.spaces import ciede2000
 
