@@ -247,12 +247,20 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
             " cards: [...document.querySelectorAll('#results li.card')].map(c => [c.dataset.key,"
             " c.querySelector('.like') && c.querySelector('.like').getAttribute('aria-pressed')])})")
 
+    def settled(d, likes: int) -> bool:
+        # The re-ranking a like asks for has been drawn: no request in flight, the session counted.
+        return (f"your {likes} like(s)" in d.find_element(By.ID, "session-info").text
+                and "busy" not in d.find_element(By.ID, "results").get_attribute("class"))
+
     wait.until(lambda d: card_keys(d) == original)
-    for key in original[-2:]:  # the two cards ranked last
+    for likes, key in enumerate(original[-2:], start=1):  # the two cards ranked last
+        # A click is aimed at where the card is; the re-ranking that the previous like asked for
+        # may redraw the cards in between, and the click would land on whichever card moved there
+        # (a shopper sees the page settle first), so each like waits for the page to settle.
         wait.until(lambda d: like(d, key))
         try:
             wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like')
-                       .get_attribute("aria-pressed") == "true")
+                       .get_attribute("aria-pressed") == "true" and settled(d, likes))
         except TimeoutException:
             raise AssertionError(f"the like of {key} never showed: {page_state(driver)}") from None
     wait.until(lambda d: card_keys(d) != original and "like" in d.find_element(By.ID, "session-info").text)
