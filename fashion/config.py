@@ -100,6 +100,9 @@ class TrainConfig:
     momentum: float = field(default=0.9, metadata=_range(0.0, 1.0))
     warmup_epochs: float = field(default=1.0, metadata=_range(0.0))
     label_smoothing: float = field(default=0.1, metadata=_range(0.0, 0.5))
+    # Category cross-entropy weight per class = (training images of the class) ** -category_balance,
+    # scaled to mean 1 over the training images: 0 = plain, 0.5 = square-root, 1 = inverse frequency.
+    category_balance: float = field(default=0.0, metadata=_range(0.0, 1.0))
     attribute_loss_weight: float = field(default=4.0, metadata=_range(0.0))
     pos_weight_cap: float = field(default=10.0, metadata=_range(1.0))
     # The metric head's loss (model.embedding=metric): batch-hard triplet over P items x K views where

@@ -13,7 +13,7 @@ import torch
 
 from fashion.model.checkpoint import CheckpointError, load_model, read_checkpoint
 from fashion.config import load_config
-from fashion.train.loop import FashionLoss, attribute_pos_weight, fit, warmup_cosine
+from fashion.train.loop import FashionLoss, attribute_pos_weight, category_class_weight, fit, warmup_cosine
 from fashion.data.load import load_training_data
 
 from conftest import TINY_MODEL, TINY_SAMPLE, overrides_args, run_cli
@@ -129,6 +129,33 @@ def test_pos_weight_from_frequencies_is_capped():
     # attr0: 3 neg / 1 pos = 3 → capped 2.5; attr1: 3/1 → 2.5; attr2: no positives → cap
     assert weights.tolist() == pytest.approx([2.5, 2.5, 2.5])
     assert attribute_pos_weight(np.array([[1, -1], [1, 1]], dtype=np.int8), cap=10).tolist() == [1.0, 1.0]
+
+
+def test_category_balance_weights_rare_classes_up_and_keeps_the_loss_size():
+    labels = np.array([0] * 8 + [1] * 2 + [-1])  # class 2 never appears; -1 is an unlabelled row
+    assert category_class_weight(labels, 3, 0.0) is None  # plain cross-entropy
+    inverse = category_class_weight(labels, 3, 1.0)
+    # Inverse frequency: each class carries the same total weight; the mean per image stays 1.
+    assert inverse[1] / inverse[0] == pytest.approx(4.0)
+    assert float((inverse[0] * 8 + inverse[1] * 2) / 10) == pytest.approx(1.0)
+    assert inverse[2] == 1.0
+    root = category_class_weight(labels, 3, 0.5)
+    assert root[1] / root[0] == pytest.approx(2.0)
+
+    # In the loss: a mistake on the rare class costs more than the same mistake on the common one.
+    loss = FashionLoss(torch.ones(0), attribute_weight=0.0, label_smoothing=0.0, category_weight=inverse)
+    wrong = torch.tensor([[0.0, 0.0, 5.0]])
+    none = torch.zeros(1, 0)
+    assert loss(wrong, none, torch.tensor([1]), none).item() == pytest.approx(
+        loss(wrong, none, torch.tensor([0]), none).item())  # one image: the weighted mean is its own loss
+    batch = loss(wrong.repeat(2, 1), torch.zeros(2, 0), torch.tensor([0, 1]), torch.zeros(2, 0))
+    plain = FashionLoss(torch.ones(0), attribute_weight=0.0, label_smoothing=0.0)
+    assert batch.item() == pytest.approx(plain(wrong.repeat(2, 1), torch.zeros(2, 0), torch.tensor([0, 1]),
+                                               torch.zeros(2, 0)).item())  # equal losses: any weights agree
+    right_rare = torch.tensor([[0.0, 5.0, 0.0], [0.0, 5.0, 0.0]])  # class 0 wrong, class 1 right
+    weighted = loss(right_rare, torch.zeros(2, 0), torch.tensor([0, 1]), torch.zeros(2, 0)).item()
+    unweighted = plain(right_rare, torch.zeros(2, 0), torch.tensor([0, 1]), torch.zeros(2, 0)).item()
+    assert weighted < unweighted  # the rare class's (right) term counts 4x: the mean moves toward it
 
 
 def test_warmup_then_cosine():
