@@ -158,6 +158,21 @@ def test_category_balance_weights_rare_classes_up_and_keeps_the_loss_size():
     assert weighted < unweighted  # the rare class's (right) term counts 4x: the mean moves toward it
 
 
+def test_training_with_category_balance_differs_from_plain(tiny_sample, tmp_path):
+    """The setting reaches the loss in a real fit (same seed, same batches: only the weights differ)."""
+    base = TINY_SAMPLE + TINY_MODEL + [f"data.root={tiny_sample}", f"train.run_dir={tmp_path}",
+                                       "train.batch_size=8", "train.max_train_batches=3"]
+    results = {}
+    for name, balance in (("plain", "0"), ("balanced", "1")):
+        config = load_config(overrides=base + [f"train.run_name={name}", f"train.category_balance={balance}"])
+        fit(config, load_training_data(config), show_progress=False)
+        results[name] = read_checkpoint(tmp_path / name / "last.pt")["model"]
+    assert any(not torch.allclose(results["plain"][key].float(), results["balanced"][key].float())
+               for key in results["plain"] if key.endswith("weight"))
+    with pytest.raises(Exception, match="category_balance"):
+        load_config(overrides=["train.category_balance=nan"])
+
+
 def test_warmup_then_cosine():
     factor = warmup_cosine(total_steps=10, warmup_steps=2)
     assert factor(0) == pytest.approx(0.5) and factor(1) == pytest.approx(1.0)
