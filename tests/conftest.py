@@ -32,6 +32,28 @@ def run_cli(args: list[str], cwd: Path = ROOT, timeout: float = 300) -> subproce
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def fitted_weights(tiny_sample: Path, run_dir: Path, name: str, overrides: list[str]) -> dict:
+    """The model weights after ``fit`` of 3 batches of 8 on the tiny sample with ``overrides`` (same seed
+    every call, so two calls differ only by what the overrides change)."""
+    from fashion.config import load_config
+    from fashion.data.load import load_training_data
+    from fashion.model.checkpoint import read_checkpoint
+    from fashion.train.loop import fit
+
+    config = load_config(overrides=TINY_SAMPLE + TINY_MODEL + [
+        f"data.root={tiny_sample}", f"train.run_dir={run_dir}", "train.batch_size=8", "train.max_train_batches=3",
+        f"train.run_name={name}", *overrides])
+    fit(config, load_training_data(config), show_progress=False)
+    return read_checkpoint(run_dir / name / "last.pt")["model"]
+
+
+def weights_differ(first: dict, second: dict) -> bool:
+    """Whether any weight tensor of two state dicts differs."""
+    import torch
+
+    return any(not torch.allclose(first[key].float(), second[key].float()) for key in first if key.endswith("weight"))
+
+
 @pytest.fixture(scope="session")
 def tiny_sample(tmp_path_factory) -> Path:
     """A tiny built-in sample (24 items x 3 views, 64 px)."""

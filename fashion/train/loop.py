@@ -160,9 +160,6 @@ def attribute_pos_weight(attributes: np.ndarray | None, cap: float) -> torch.Ten
     return torch.as_tensor(np.clip(ratio, 1.0, cap), dtype=torch.float32)
 
 
-# ------------------------------------------------------------------------------ schedule
-
-
 def category_class_weight(categories: np.ndarray, num_categories: int, balance: float) -> torch.Tensor | None:
     """Category cross-entropy weights ``count ** -balance`` from the training labels, scaled so the
     mean weight over the training images is 1 (the loss keeps its size); None when ``balance`` is 0.
@@ -180,6 +177,9 @@ def category_class_weight(categories: np.ndarray, num_categories: int, balance: 
     weight[present] = counts[present] ** -balance
     weight[present] /= (counts[present] * weight[present]).sum() / counts[present].sum()
     return torch.tensor(weight, dtype=torch.float32)
+
+
+# ------------------------------------------------------------------------------ schedule
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Any:
@@ -651,11 +651,11 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
         model = model.to(memory_format=torch.channels_last)
     train_model: nn.Module = dist.wrap(model, context)
 
-    pos_weight = attribute_pos_weight(data.attributes[data.frame.index[data.frame["split"] == "train"]]
+    training = (data.frame["split"] == "train").to_numpy()
+    pos_weight = attribute_pos_weight(data.attributes[data.frame.index[training]]
                                       if data.attributes is not None else None, config.train.pos_weight_cap)
-    train_categories = data.frame.loc[data.frame["split"] == "train", "category"].to_numpy(dtype=np.int64)
-    category_weight = category_class_weight(train_categories, len(data.category_names),
-                                            config.train.category_balance)
+    category_weight = category_class_weight(data.frame["category"].to_numpy(dtype=np.int64)[training],
+                                            len(data.category_names), config.train.category_balance)
     loss_fn = FashionLoss(pos_weight, config.train.attribute_loss_weight, config.train.label_smoothing,
                           metric=metric.loss, metric_weight=config.train.metric_weight,
                           triplet_margin=config.train.triplet_margin, category_weight=category_weight).to(device)
