@@ -181,7 +181,9 @@ def test_upload_see_cards_move_sliders_and_like(server, driver, tiny_sample):
     wait.until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#results img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
 
-    # Found and clicked in one step of the wait: a card replaced in between is simply found again.
+    # Found and clicked in one step of the wait, once the cards are still (the page refuses a vote
+    # while they move): a card replaced in between is simply found again.
+    wait.until(cards_still)
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results li.card .like").click() or True)
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results li.card .like").get_attribute("aria-pressed")
                == "true")
@@ -212,6 +214,12 @@ def test_bad_file_shows_the_servers_error(server, driver, tmp_path):
     driver.find_element(By.ID, "file").send_keys(str(text))
     wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert "notes.jpg: not an image" in driver.find_element(By.ID, "error").text
+
+
+def cards_still(d) -> bool:
+    """No re-ranking in flight and the last redraw has settled: the page takes votes."""
+    classes = d.find_element("id", "results").get_attribute("class").split()
+    return "busy" not in classes and "settling" not in classes
 
 
 def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_sample):
@@ -248,15 +256,14 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
             " c.querySelector('.like') && c.querySelector('.like').getAttribute('aria-pressed')])})")
 
     def settled(d, likes: int) -> bool:
-        # The re-ranking a like asks for has been drawn: no request in flight, the session counted.
-        return (f"your {likes} like(s)" in d.find_element(By.ID, "session-info").text
-                and "busy" not in d.find_element(By.ID, "results").get_attribute("class"))
+        # The re-ranking a like asks for has been drawn and the page takes votes again.
+        return f"your {likes} like(s)" in d.find_element(By.ID, "session-info").text and cards_still(d)
 
     wait.until(lambda d: card_keys(d) == original)
     for likes, key in enumerate(original[-2:], start=1):  # the two cards ranked last
-        # A click is aimed at where the card is; the re-ranking that the previous like asked for
-        # may redraw the cards in between, and the click would land on whichever card moved there
-        # (a shopper sees the page settle first), so each like waits for the page to settle.
+        # The page refuses votes while the cards move (the next test), so each like waits for the
+        # page to settle, as a shopper sees it settle.
+        wait.until(cards_still)
         wait.until(lambda d: like(d, key))
         try:
             wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like')
@@ -276,6 +283,44 @@ def test_likes_reorder_this_shoppers_cards_only_and_reset(server, driver, tiny_s
     assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
     problems = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert not problems, problems
+
+
+def test_a_vote_while_the_cards_move_is_refused_and_said(server, driver, tiny_sample):
+    """A click that lands while a re-ranking is in flight records nothing and says so; once the
+    cards are still, the same click is taken."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    photo = split_images(tiny_sample, "train")[2]
+    driver.delete_all_cookies()  # a new shopper
+    wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+    driver.get(url)
+    wait.until(lambda d: "catalog items" in d.find_element(By.ID, "catalog-info").text)
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results li.card")) == 5 and cards_still(d))
+    key = driver.find_elements(By.CSS_SELECTOR, "#results li.card")[-1].get_attribute("data-key")
+
+    # Ask for a re-ranking, and click the like in the same script turn that sees it in flight:
+    # the answer cannot arrive in between, so the click surely lands while the cards move.
+    status = driver.execute_async_script("""
+        const [key, done] = arguments;
+        const results = document.getElementById('results');
+        document.getElementById('top-k').dispatchEvent(new Event('change'));
+        (function poll() {
+          if (!results.classList.contains('busy')) return setTimeout(poll, 1);
+          results.querySelector(`li.card[data-key="${key}"] .like`).click();
+          done(document.getElementById('status').textContent);
+        })();""", key)
+    assert "not recorded" in status, status
+    wait.until(cards_still)
+    assert "like" not in driver.find_element(By.ID, "session-info").text  # the server holds no like
+    assert driver.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like') \
+        .get_attribute("aria-pressed") == "false"
+
+    driver.find_element(By.CSS_SELECTOR, f'#results li.card[data-key="{key}"] .like').click()
+    wait.until(lambda d: "your 1 like(s)" in d.find_element(By.ID, "session-info").text and cards_still(d))
 
 
 def test_shop_the_look_shows_each_garment_and_its_recommendations(server, driver, tmp_path):

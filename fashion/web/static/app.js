@@ -6,6 +6,10 @@
   const $ = (id) => document.getElementById(id);
   // Colours of the score components, by their place in GET /components.
   const PALETTE = ["#2f5bd3", "#d08a18", "#c2417f", "#2a9d8f", "#7a5cc4", "#5f8a2e", "#b5523b", "#44607a"];
+  // A vote is refused while a re-ranking is in flight and for this long after the cards are redrawn:
+  // a click aimed at a card before the redraw would land on whichever card moved under the pointer,
+  // and a person needs about this long to see that the cards moved.
+  const SETTLE_MS = 300;
   const state = {
     components: [],      // the score components (GET /components): name, label, describe, weight
     file: null,          // the chosen photo (kept to upload again if the server forgot the query)
@@ -17,6 +21,7 @@
     timer: null,
     previewUrl: null,
     judged: {},          // query id -> {item key: "like" | "dislike"} (this browser's session)
+    settleTimer: null,   // ends the "settling" state that follows a redraw
     garments: [],        // shop the look: [{query_id, garment: {part, box, share}}] of the last upload
     words: "",           // words refining the photo (the q field), when "Refine my photo" is ticked
   };
@@ -331,6 +336,9 @@
     $("search-notes").replaceChildren(...(payload.notes || []).map((note) => el("li", null, note)));
     const cards = answer.results.map((result) => renderCard(result, payload.weights));
     $("results").replaceChildren(...cards);
+    $("results").classList.add("settling");
+    clearTimeout(state.settleTimer);
+    state.settleTimer = setTimeout(() => $("results").classList.remove("settling"), SETTLE_MS);
     const session = answer.session;
     $("session-info").textContent = session && (session.this_photo.likes || session.this_photo.dislikes)
       ? `Re-ranked by your ${session.this_photo.likes} like(s) and ${session.this_photo.dislikes} dislike(s)`
@@ -344,6 +352,12 @@
 
   async function vote(card, button, label) {
     if (!state.queryId) return;
+    const results = $("results");
+    if (results.classList.contains("busy") || results.classList.contains("settling")) {
+      // The cards are moving: the shopper may have aimed at another one. Record nothing, and say so.
+      setStatus("The cards just moved, so that vote was not recorded: click again on the card you mean.");
+      return;
+    }
     const buttons = card.querySelectorAll(".vote button");
     buttons.forEach((b) => { b.disabled = true; });
     try {
