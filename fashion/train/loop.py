@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import shlex
 import signal
 import time
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from fashion.model.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from fashion.config import Config, config_from_dict, save_config
+from fashion.config import Config, TrainConfig, config_from_dict, save_config
 from fashion.data.datasets import LabelledData
 from fashion.data.loaders import (
     ItemViewSampler,
@@ -585,6 +586,41 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise them.
+
+    An interrupt inside ``torch.save`` surfaces as a ``RuntimeError`` from its C++ writer and the
+    checkpoint being written is lost; between the saves it would leave ``best.pt`` or the
+    history row of an epoch unwritten. The end-of-epoch writes are short, so they finish first.
+    """
+    received: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        received.append(signum)
+
+    try:
+        previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: signals are not ours to hold
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise KeyboardInterrupt() if received[0] == signal.SIGINT else Interrupted()
+
+
+def resume_command(config: Config) -> str:
+    """The command that continues this run (its folder named whenever it is not the default)."""
+    command = ["python", "train.py", "--resume", "--set", f"train.run_name={config.train.run_name}"]
+    if config.train.run_dir != TrainConfig.run_dir:
+        command += ["--set", f"train.run_dir={config.train.run_dir}"]
+    return shlex.join(command)
+
+
 def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: bool = False,
         show_progress: bool = True) -> FitResult:
     """Train a FashionNet on ``data`` as configured; returns the run folder and final metrics.
@@ -746,21 +782,23 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
                     improved = value > best_value
                     if improved:
                         best_value = value
-                    save_checkpoint(last_path, payload(val))
-                    if improved:
-                        save_checkpoint(best_path, payload(val))
-                    append_history(run_dir / "history.csv", row)
-                    print(_epoch_line(row, config.train.epochs, improved))
+                    with _interrupts_held():  # the epoch's files are written whole, or not begun
+                        save_checkpoint(last_path, payload(val))
+                        if improved:
+                            save_checkpoint(best_path, payload(val))
+                        append_history(run_dir / "history.csv", row)
+                        print(_epoch_line(row, config.train.epochs, improved))
                 dist.barrier(context)
         except (KeyboardInterrupt, Interrupted):
             interrupted = True
             if state.buffers is not None:
                 train_model.load_state_dict(state.buffers, strict=False)
             if main:
-                save_checkpoint(last_path, payload())
+                # A second Ctrl-C while this is written would lose the checkpoint: it waits instead.
+                with contextlib.suppress(KeyboardInterrupt, Interrupted), _interrupts_held():
+                    save_checkpoint(last_path, payload())
                 print(f"\ninterrupted at epoch {state.epoch + 1}, batch {state.batch}; "
-                      f"saved {last_path}. Continue with: python train.py --resume "
-                      f"--set train.run_name={config.train.run_name}")
+                      f"saved {last_path}. Continue with: {resume_command(config)}")
     if interrupted:
         dist.shutdown(context)
         return FitResult(run_dir, {}, interrupted=True)
