@@ -27,7 +27,7 @@ def main(
                                         show_default=False),
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Results per query (default: recommend.top_k)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
-    sheet: Optional[Path] = typer.Option(None, help="Write a contact sheet PNG (query, results, scores, colours)."),
+    sheet: Optional[Path] = typer.Option(None, help="Write a contact sheet PNG (query, results, scores, colours) to a name ending in .png."),
     checkpoint: Optional[Path] = typer.Option(None, help="Model checkpoint (default: runs/<train.run_name>/best.pt)."),
     catalog: Optional[Path] = typer.Option(None, help="Folder of images to recommend from (default: the test split "
                                            "of the model's training data). A metadata.csv beside them (path, name, "
@@ -67,7 +67,7 @@ def main(
                                    "repeatable. Prints the re-ranked list."),
     dislike: List[str] = typer.Option([], "--dislike", help="Record that you dislike this result; repeatable."),
     feedback: bool = typer.Option(False, "--feedback", help="Summarise the recorded feedback (and learned weights)."),
-    feedback_export: Optional[Path] = typer.Option(None, "--feedback-export", help="Write the feedback as CSV."),
+    feedback_export: Optional[Path] = typer.Option(None, "--feedback-export", help="Write the feedback as CSV (a name ending in .csv)."),
     feedback_reset: bool = typer.Option(False, "--feedback-reset", help="Delete the catalog's recorded feedback."),
     progress: bool = typer.Option(True, help="Show a progress bar while indexing the catalog."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps."),

@@ -9,7 +9,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from fashion.errors import FashionError
 
@@ -43,11 +43,25 @@ def _probe_folder(folder: Path, path: Path, what: str) -> None:
             from None
 
 
-def check_output_file(path: str | Path, what: str = "output file") -> Path:
-    """Fail early, in one line, when ``path`` cannot be written as a file (missing folders are created later)."""
+def check_output_file(path: str | Path, what: str = "output file", *, suffix: str | None = None,
+                      inputs: Iterable[str | Path] = ()) -> Path:
+    """Fail early, in one line, when ``path`` cannot be written as a file (missing folders are created later).
+
+    ``suffix`` (``".png"``): the format the file is written in, which its name must end with, so that
+    a photo, a checkpoint or a database is never replaced by a file of another kind under its old
+    name. ``inputs``: the files this command reads, which it must not write over.
+    """
     path = Path(path).expanduser()
     if path.is_dir():
         raise OutputPathError(f"{what} {path} is a folder; give a file name inside it")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise OutputPathError(f"{what} {path}: it is written as {suffix[1:].upper()}, so give a name ending "
+                              f"in {suffix}")
+    for source in inputs:
+        source = Path(source).expanduser()
+        with contextlib.suppress(OSError):
+            if path.exists() and source.exists() and os.path.samefile(path, source):
+                raise OutputPathError(f"{what} {path} is {source}, which this command reads; give another name")
     _probe_folder(_nearest_existing(path.parent), path, what)
     return path
 

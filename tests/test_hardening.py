@@ -282,6 +282,28 @@ def test_recommend_bad_output_path_is_one_line(tmp_path, option):
     assert_one_clear_line(run_cli(args), option, str(tmp_path))
 
 
+
+def test_outputs_never_replace_inputs_or_take_another_kinds_name(tmp_path):
+    """The probe's cases: `--sheet` wrote a PNG over the query photo, the checkpoint or any name, and
+    `--feedback-export` wrote CSV over feedback.sqlite; each is now one line, and nothing changes."""
+    from tests.test_catalog import garment
+
+    image, checkpoint, store = tmp_path / "q.png", tmp_path / "best.pt", tmp_path / "feedback.sqlite"
+    garment((200, 20, 30)).save(image)
+    checkpoint.write_bytes(b"weights")
+    store.write_bytes(b"SQLite format 3\0")
+    before = {path: path.read_bytes() for path in (image, checkpoint, store)}
+    cases = [
+        (["recommend.py", str(image), "--sheet", str(image)], "which this command reads"),
+        (["recommend.py", str(image), "--checkpoint", str(checkpoint), "--sheet", str(checkpoint)], "ending in .png"),
+        (["recommend.py", str(image), "--sheet", str(tmp_path / "sheet.txt")], "ending in .png"),
+        (["recommend.py", "--feedback-export", str(store)], "ending in .csv"),
+    ]
+    for args, reason in cases:
+        assert_one_clear_line(run_cli(args), args[-2], reason)
+    assert {path: path.read_bytes() for path in before} == before
+    assert not (tmp_path / "sheet.txt").exists()
+
 def test_train_and_evaluate_bad_output_folder_is_one_line(tmp_path):
     (tmp_path / "runs").write_text("a file where the run folder should be")
     result = run_cli(["train.py", "--set", f"train.run_dir={tmp_path / 'runs'}"])

@@ -84,7 +84,8 @@ def run_recommend(request: Request) -> int:
         raise RecommendError("--top-k must be at least 1")
     config = load_config(request.config_path, request.overrides)
     if request.sheet is not None:  # before any work: a folder or read-only place is one line now
-        check_output_file(request.sheet, "--sheet")
+        check_output_file(request.sheet, "--sheet", suffix=".png",
+                          inputs=[*request.images, *([request.checkpoint] if request.checkpoint else [])])
     # Check the query files before a possibly long catalog build.
     pictures = [load_image(path, max_pixels=config.data.max_image_pixels) for path in request.images]
     for path, picture in zip(request.images, pictures):
@@ -288,7 +289,7 @@ def run_feedback(request: Request, action: str, export: Path | None = None) -> i
     from fashion.recommend.recommender import RecommendError
 
     if export is not None:
-        check_output_file(export, "--feedback-export")
+        check_output_file(export, "--feedback-export", suffix=".csv")
     engine = open_engine(request)
     session = FeedbackSession.open(engine, required=True)
     if session is None:
