@@ -221,6 +221,41 @@ def test_damaged_catalog_is_rebuilt_with_a_message(built_catalog, tiny_model, tm
     assert any("rebuil" in m or "damaged" in m for m in messages), messages
 
 
+FLOAT_ARRAYS = ["embeddings.npy", "category_probs.npy", "attribute_probs.npy", "palette_lab.npy", "palette_shares.npy"]
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "fewer columns"])
+@pytest.mark.parametrize("name", FLOAT_ARRAYS)
+def test_catalog_values_that_cannot_be_right_are_damage(built_catalog, tiny_model, tmp_path, name, kind):
+    """The probe's cases: NaN in an array gave `nan` scores (CLI, exit 0) and a 500 on the web, and an
+    array with fewer columns a traceback. Both are damage: rebuilt, said once (it was said twice)."""
+    import shutil
+
+    from fashion.index.builder import open_catalog
+    from fashion.index.catalog import CatalogError, load_catalog, read_current
+
+    base, config = built_catalog
+    shutil.copytree(base / "shop", tmp_path / "shop")
+    shutil.copytree(base / "index", tmp_path / "index")
+    index = tmp_path / "index"
+    before = load_catalog(index, mmap=False)
+    path = read_current(index) / name
+    array = np.load(path)
+    if kind == "fewer columns":
+        array = array[:, :-1]
+    else:
+        array.reshape(-1)[len(array.reshape(-1)) // 2] = np.nan if kind == "nan" else np.inf
+    np.save(path, array)
+    with pytest.raises(CatalogError, match="damaged catalog index"):
+        load_catalog(index)
+    messages: list[str] = []
+    catalog = open_catalog(tiny_model, config, index, tmp_path / "shop", progress=False, log=messages.append)
+    np.testing.assert_allclose(np.asarray(catalog.embeddings), np.asarray(before.embeddings), atol=1e-6)
+    assert all(np.isfinite(np.asarray(getattr(catalog, n.removesuffix(".npy")))).all() for n in FLOAT_ARRAYS)
+    damaged = [m for m in messages if "damaged" in m]
+    assert len(damaged) == 1 and damaged[0].endswith("; rebuilding it"), messages
+    assert "delete" not in damaged[0], messages  # it is rebuilt: no advice to do it by hand
+
 @pytest.mark.parametrize("content", [b"", b"\x00" * 10, b"not json", b"[]", b'{"fingerprint": 1}'])
 def test_damaged_partial_build_state_starts_afresh(tmp_path, content):
     from fashion.index.builder import PartialBuild

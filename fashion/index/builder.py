@@ -415,6 +415,8 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
             "count": len(items),
             "embedding": settings["embedding"],
             "embedding_dim": int(arrays["embeddings"].shape[1]),
+            # Each array's shape past its rows: load_catalog refuses arrays that do not match it.
+            "shapes": {name: [int(n) for n in array.shape[1:]] for name, array in arrays.items()},
             # The palette model's share beside family_net_probs when colour words rank (None: no network).
             "family_net_palette_weight": family_net_weight,
             "files": {key: signatures[p] for key, p in zip(items["key"], keep)},
@@ -637,8 +639,7 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
     if fresh:
         try:
             catalog = load_catalog(directory)
-        except CatalogError as error:  # derived data: a damaged index is rebuilt, with a word
-            log(f"{error}; rebuilding it")
+        except CatalogError:  # derived data: a damaged index is rebuilt; build_catalog says why
             fresh = False
     if not fresh:
         source = dataset_source(data_config) if folder is None else folder_source(Path(folder), skip=skip)
