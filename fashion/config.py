@@ -31,6 +31,15 @@ def _choice(*options: str) -> dict[str, Any]:
     return {"choices": options}
 
 
+# Seeds go to numpy, whose generators take 0 .. 2**32 - 1 (a traceback otherwise). A batch of more
+# than 65,536 images never fits in memory, and a larger number overflowed islice. The sample is
+# bounded so that a typo (999999999999 items) is refused instead of filling the disk.
+MAX_SEED = 2**32 - 1
+MAX_BATCH = 65_536
+MAX_SAMPLE_ITEMS = 1_000_000
+MAX_SAMPLE_VIEWS = 100
+
+
 def _range(low: float | None = None, high: float | None = None) -> dict[str, Any]:
     return {"low": low, "high": high}
 
@@ -66,10 +75,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SampleConfig:
-    items: int = field(default=1000, metadata=_range(1))
-    views: int = field(default=2, metadata=_range(1))
+    items: int = field(default=1000, metadata=_range(1, MAX_SAMPLE_ITEMS))
+    views: int = field(default=2, metadata=_range(1, MAX_SAMPLE_VIEWS))
     image_size: int = field(default=256, metadata=_range(32, 1024))
-    seed: int = 0
+    seed: int = field(default=0, metadata=_range(0, MAX_SEED))
     # Harder views: image 1 of each item is a clean "shop" photo, the others "consumer" photos
     # (scale, crop, rotation, lighting, cluttered background, partial occlusion vary much more).
     hard: bool = False
@@ -93,7 +102,7 @@ class TrainConfig:
     run_name: str = field(default="sample", metadata=_FOLDER_NAME)
     run_dir: str = "runs"
     epochs: int = field(default=12, metadata=_range(1))
-    batch_size: int = field(default=32, metadata=_range(1))
+    batch_size: int = field(default=32, metadata=_range(1, MAX_BATCH))
     optimizer: str = field(default="adamw", metadata=_choice("adamw", "sgd"))
     lr: float = field(default=0.005, metadata=_range(0.0))
     weight_decay: float = field(default=0.05, metadata=_range(0.0))
@@ -121,7 +130,7 @@ class TrainConfig:
     workers: int = field(default=-1, metadata=_range(-1))
     device: str = field(default="auto", metadata=_choice("auto", "cpu", "cuda", "mps"))
     amp: bool = True
-    seed: int = 0
+    seed: int = field(default=0, metadata=_range(0, MAX_SEED))
     max_train_batches: int = field(default=0, metadata=_range(0))
     # Minutes of training: measure the speed on the first batches, then size train.epochs to fit
     # (null: train.epochs as given). Finite and > 0.
@@ -157,7 +166,7 @@ class ColourConfig:
 @dataclass(frozen=True)
 class CatalogConfig:
     embedding_dtype: str = field(default="float32", metadata=_choice("float32", "float16"))
-    batch_size: int = field(default=64, metadata=_range(1))
+    batch_size: int = field(default=64, metadata=_range(1, MAX_BATCH))
     top_attributes: int = field(default=10, metadata=_range(0))
     workers: int = field(default=-1, metadata=_range(-1))
     chunk_images: int = field(default=512, metadata=_range(1))
@@ -500,6 +509,8 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mappi
         raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(error)}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not a text (UTF-8) file: is it the right configuration file?") from None
+    except RecursionError:  # PyYAML builds nested values recursively
+        raise ConfigError(f"{path} is nested too deeply to be a configuration file") from None
     except OSError as error:
         raise ConfigError(f"cannot read configuration file {path}: {error.strerror or error}") from None
     if not isinstance(raw, Mapping):

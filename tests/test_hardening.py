@@ -105,6 +105,29 @@ def test_train_cli_refuses_nan():
     assert_one_clear_line(run_cli(["train.py", "--set", "train.lr=nan"]), "train.lr", "finite")
 
 
+@pytest.mark.parametrize(("setting", "value", "bound"), [
+    ("train.seed", "-1", ">= 0"), ("train.seed", str(2**32), "<="), ("sample.seed", "-1", ">= 0"),
+    ("train.batch_size", "99999999999999999999", "<= 65536"), ("catalog.batch_size", "100000", "<= 65536"),
+    ("sample.items", "999999999999", "<= 1000000"), ("sample.views", "1000", "<= 100")])
+def test_values_past_what_the_code_can_take_are_refused(setting, value, bound):
+    """The probe's cases: a seed of -1 was a numpy traceback after loading the data, a batch size of
+    1e20 an islice traceback after training began, 999999999999 sample items a silent runaway."""
+    with pytest.raises(ConfigError, match=f"{setting} must be {bound}"):
+        load_config(overrides=[f"{setting}={value}"])
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ({"grid_step": 1e-9}, "weightings to search"), ({"grid_step": 0.001}, "weightings to search"),
+    ({"ks": (1, 99999999999999999999)}, "from 1 to 10,000"), ({"seed": -1}, "from 0 to"), ({"seed": 2**64}, "from 0 to")])
+def test_evaluation_options_that_cannot_finish_are_refused(option, message):
+    """--grid-step 1e-9 divides 1 and hung the grid search; --ks 1e20 and --seed -1 were tracebacks."""
+    from fashion.evaluate.run import EvalOptions, EvaluationError, grid_size, weight_grid
+
+    with pytest.raises(EvaluationError, match=message):
+        EvalOptions(**option).check()
+    assert grid_size(0.1) == len(weight_grid(0.1)) and grid_size(0.05) == len(weight_grid(0.05))
+    EvalOptions(grid_step=0.01, ks=(1, 10_000), seed=2**32 - 1).check()  # the largest still taken
+
 # ------------------------------------------------------------------ 3. damaged config files
 
 
@@ -115,6 +138,7 @@ DAMAGE = {
     "truncated yaml": b"train:\n  lr: [0.1,\n",
     "json list": b"[1, 2, 3]\n",
     "nul bytes": b"\x00" * 64,
+    "nested 5,000 deep": b"train: " + b"[" * 5000 + b"]" * 5000 + b"\n",  # was a RecursionError traceback
 }
 
 
@@ -515,3 +539,36 @@ def test_finished_rows_are_on_disk_within_seconds_without_any_handler(built_cata
         builder.build_catalog(folder_source(tmp_path / "shop", skip=index.resolve()), tiny_model, index, config,
                               progress=False, log=lambda m: None)
     assert on_disk == [2]  # both finished batches were saved before the "kill", by time alone
+
+
+# ------------------------------------------------------------------ datasets with nothing held out
+
+
+def test_training_on_a_dataset_with_nothing_held_out_finishes_and_says_so(tmp_path):
+    """4 items x 1 view leave the validation and test splits empty: training ended in a traceback
+    ('need at least one array to concatenate') after the epochs, and wrote no metrics."""
+    from fashion.data.sample import generate_sample
+    from tests.conftest import TINY_MODEL, overrides_args
+
+    generate_sample(tmp_path / "data", items=4, views=1, image_size=64, seed=0, workers=1)
+    result = run_cli(["train.py", "--no-progress", "--data", str(tmp_path / "data"), *overrides_args(
+        TINY_MODEL + [f"train.run_dir={tmp_path / 'runs'}", "train.run_name=small"])])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no test or validation images" in result.stdout
+    assert json.loads((tmp_path / "runs" / "small" / "metrics.json").read_text())["test"] == {"images": 0}
+
+
+def test_evaluating_where_no_query_can_have_a_result_is_one_line(tiny_run, tmp_path):
+    """A folder dataset of 6 photos leaves one test image, so its query (never its own result) had none:
+    a ZeroDivisionError in the plot, after metrics.json was written with nothing in it."""
+    from tests.test_catalog import garment
+
+    for index in range(6):
+        folder = tmp_path / "data" / ("hat" if index % 2 else "shoes")
+        folder.mkdir(parents=True, exist_ok=True)
+        garment((40 * index, 20, 30)).save(folder / f"{index}.png")
+    result = run_cli(["-m", "fashion.cli.evaluate", "--no-progress", "--checkpoint", str(tiny_run / "best.pt"),
+                      "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                      "--set", "model.image_size=32"])
+    assert_one_clear_line(result, "nothing to measure")
+    assert not (tmp_path / "out" / "metrics.json").exists()

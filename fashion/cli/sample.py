@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from fashion.config import SampleConfig
+from fashion.config import MAX_SAMPLE_ITEMS, MAX_SAMPLE_VIEWS, MAX_SEED, SampleConfig
 from fashion.data.sample import SampleError, generate_sample
 
 
@@ -34,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     @app.command(help="Generate the built-in sample catalog (DeepFashion coarse layout).")
     def command(
         root: Path = typer.Option(Path("data/sample"), "--root", help="Folder to write the sample into."),
-        items: int = typer.Option(SampleConfig.items, "--items", min=1, help="Number of garments."),
-        views: int = typer.Option(SampleConfig.views, "--views", min=1, help="Photos per garment."),
-        seed: int = typer.Option(SampleConfig.seed, "--seed", help="Random seed (same seed, same sample)."),
+        items: int = typer.Option(SampleConfig.items, "--items", min=1, max=MAX_SAMPLE_ITEMS, help="Number of garments."),
+        views: int = typer.Option(SampleConfig.views, "--views", min=1, max=MAX_SAMPLE_VIEWS, help="Photos per garment."),
+        seed: int = typer.Option(SampleConfig.seed, "--seed", min=0, max=MAX_SEED, help="Random seed (same seed, same sample)."),
         image_size: int = typer.Option(SampleConfig.image_size, "--image-size", min=32, max=1024, help="Longest image side, pixels."),
         workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU core)."),
         hard: bool = typer.Option(False, "--hard", help="View 1 a clean shop photo, the others consumer photos "

@@ -27,6 +27,7 @@ Protocol choices (documented in the README):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from fashion.errors import FashionError
-from fashion.config import Config
+from fashion.config import MAX_SEED, Config
 from fashion.data.datasets import LabelledData
 from fashion.recommend.components import ItemArrays, QueryArrays, component_names, score_matrices
 from fashion.recommend.recommender import Weights
@@ -50,6 +51,8 @@ from fashion.evaluate.metrics import (
 )
 
 SPLITS = ("train", "val", "test")
+MAX_K = 10_000  # cut-offs past any gallery this tool ranks (a larger one overflowed an array size)
+MAX_WEIGHTINGS = 20_000  # the grid search's size (0.01 with 3 components: 5,151)
 # Baselines: a random order, then each registered score component alone (named after it).
 BASELINES = ("random",)
 # Metrics in [0, 1] where higher is better; their mean is the grid search's default objective.
@@ -83,10 +86,16 @@ class EvalOptions:
                 raise EvaluationError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
         if not self.queries or not self.gallery:
             raise EvaluationError("at least one query split and one gallery split are needed")
-        if not self.ks or min(self.ks) < 1:
-            raise EvaluationError(f"k values must be positive integers, got {list(self.ks)}")
+        if not self.ks or min(self.ks) < 1 or max(self.ks) > MAX_K:
+            raise EvaluationError(f"k values must be integers from 1 to {MAX_K:,}, got {list(self.ks)}")
         if not 0 < self.grid_step <= 1 or abs(round(1 / self.grid_step) * self.grid_step - 1) > 1e-6:
             raise EvaluationError(f"grid step must divide 1 (e.g. 0.1, 0.2, 0.25), got {self.grid_step}")
+        if grid_size(self.grid_step) > MAX_WEIGHTINGS:  # 1e-9 divides 1, but its grid would never be searched
+            raise EvaluationError(f"grid step {self.grid_step} gives {grid_size(self.grid_step):,} weightings to "
+                                  f"search; at most {MAX_WEIGHTINGS:,} are searched (0.01 gives "
+                                  f"{grid_size(0.01):,} with {len(component_names())} components)")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise EvaluationError(f"the seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
         if self.objective not in ("mean", *QUALITY_METRICS):
             raise EvaluationError(f"unknown objective {self.objective!r} (mean, {', '.join(QUALITY_METRICS)})")
         return self
@@ -327,6 +336,12 @@ def _nanmean(values: Sequence[float]) -> float:
 # ------------------------------------------------------------------------------ grid search
 
 
+def grid_size(step: float, names: Sequence[str] | None = None) -> int:
+    """How many weightings :func:`weight_grid` lists for ``step`` (counted, not listed)."""
+    parts = len(component_names() if names is None else names)
+    return math.comb(round(1 / step) + parts - 1, parts - 1)
+
+
 def weight_grid(step: float, names: Sequence[str] | None = None) -> list[Weights]:
     """Every weighting of the registered components (or ``names``) on the simplex in steps of
     ``step``, earlier components heavier first (so that among equally good weights the search
@@ -527,7 +542,7 @@ def run_evaluation(checkpoint: Path, *, data: Path | None = None, out: Path | No
     """
     from fashion.model.checkpoint import load_model
     from fashion.config import load_config
-    from fashion.evaluate.report import format_table, write_outputs
+    from fashion.evaluate.report import available_metrics, format_table, write_outputs
     from fashion.data.load import load_training_data
 
     options = options.check()
@@ -546,6 +561,11 @@ def run_evaluation(checkpoint: Path, *, data: Path | None = None, out: Path | No
     report = evaluate(loaded, dataset, config, options, progress=progress, log=log,
                       cache_dir=out / "features-cache")
     report["checkpoint"] = str(checkpoint)
+    if not available_metrics(report):  # e.g. a gallery of one image: a query's own image is excluded
+        images = report.get("images", {})
+        raise EvaluationError(f"nothing to measure: no query has a result in the gallery ({images.get('queries')} "
+                              f"query and {images.get('gallery')} gallery images; a query's own image is never "
+                              f"its result); give a dataset with more images per split")
     write_outputs(report, out)
     log(format_table(report))
     log(f"saved: {out}/metrics.json, metrics.csv, metrics_vs_k.png")

@@ -807,9 +807,14 @@ def fit(config: Config, data: LabelledData, *, resume: bool = False, overwrite: 
     if main:
         best = read_checkpoint(best_path)
         model.load_state_dict(best["model"])
-        test_loader = _loader(splits.test if len(splits.test) else splits.val, batch_size * 2, workers, device)
-        test = evaluate(model, test_loader, device, labels, amp=amp, show_progress=show_progress,
-                        description="test")
+        held_out = splits.test if len(splits.test) else splits.val
+        if len(held_out):
+            test_loader = _loader(held_out, batch_size * 2, workers, device)
+            test = evaluate(model, test_loader, device, labels, amp=amp, show_progress=show_progress,
+                            description="test")
+        else:  # a dataset of training images only: nothing held out to measure on, and said so
+            test = {"images": 0}
+            print("no test or validation images: the run has no test metrics")
         metrics = {"test": test, "best_val": best.get("metrics", {}), "best_metric": config.train.best_metric,
                    "layout": data.layout, "builtin_sample": config.data.sample, "epochs": config.train.epochs, "global_step": state.global_step,
                    **({"time_budget": budget_plan} if budget_plan else {}),
