@@ -34,12 +34,12 @@ def main(
     # with other processes (seen here: 8 instead of 30 images/s beside one other training job).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from fashion.cli.errors import exit_on_known_errors
-    from fashion.cli.train import run_training
+    from fashion.cli.train import run_training, shortcut_overrides
 
     shortcuts = {"train.epochs": epochs, "train.batch_size": batch_size, "model.arch": arch,
                  "train.run_name": run_name}
-    overrides = [f"{key}={value}" for key, value in shortcuts.items() if value is not None] + list(set_)
     with exit_on_known_errors():
+        overrides = shortcut_overrides(shortcuts, set_)
         code = run_training(config, overrides, data, resume=resume, overwrite=overwrite, show_progress=progress)
     raise typer.Exit(code)
 

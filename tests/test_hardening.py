@@ -101,6 +101,16 @@ def test_non_finite_in_config_file_is_refused(tmp_path):
         load_config(path)
 
 
+def test_a_setting_given_as_a_shortcut_and_by_set_is_refused():
+    """`--epochs -1 --set train.epochs=1` trained with the --set value and said nothing of the other."""
+    assert_one_clear_line(run_cli(["train.py", "--epochs", "-1", "--set", "train.epochs=1"]),
+                          "--epochs and --set train.epochs are both given")
+    from fashion.cli.train import shortcut_overrides
+
+    assert shortcut_overrides({"train.epochs": 2, "train.run_name": None}, ["train.lr=0.1"]) == \
+        ["train.epochs=2", "train.lr=0.1"]
+
+
 def test_train_cli_refuses_nan():
     assert_one_clear_line(run_cli(["train.py", "--set", "train.lr=nan"]), "train.lr", "finite")
 
@@ -362,6 +372,24 @@ def test_outputs_never_replace_inputs_or_take_another_kinds_name(tmp_path):
         assert_one_clear_line(run_cli(args), args[-2], reason)
     assert {path: path.read_bytes() for path in before} == before
     assert not (tmp_path / "sheet.txt").exists()
+
+def test_recommend_options_that_contradict_or_say_nothing_are_one_line(tmp_path):
+    """The probe's cases: an empty --category or --colour was ignored (every item shown), --like and
+    --dislike of one item recorded both, and a file given as --catalog was 'not found'."""
+    from tests.test_catalog import garment
+
+    image = tmp_path / "q.png"
+    garment((200, 20, 30)).save(image)
+    assert_one_clear_line(run_cli(["recommend.py", str(image), "--category", ""]), "--category is empty")
+    assert_one_clear_line(run_cli(["recommend.py", "--query", "red", "--colour", " "]), "--colour is empty")
+    assert_one_clear_line(run_cli(["recommend.py", str(image), "--like", "a.jpg", "--dislike", "a.jpg"]),
+                          "--like and --dislike both name a.jpg")
+    from fashion.index.catalog import CatalogError
+    from fashion.index.sources import folder_source
+
+    with pytest.raises(CatalogError, match="a file, not a folder of images"):
+        folder_source(image)
+
 
 def test_train_and_evaluate_bad_output_folder_is_one_line(tmp_path):
     (tmp_path / "runs").write_text("a file where the run folder should be")

@@ -131,7 +131,7 @@ def test_weights_parse_and_validate():
     base = Weights(0.6, 0.25, 0.15)
     assert Weights.parse("1,0,0", base) == Weights(1.0, 0.0, 0.0)
     assert Weights.parse("colour=0.5", base) == Weights(0.6, 0.25, 0.5)
-    for bad in ("1,2", "texture=1", "a,b,c", "0,0,0", "-1,1,1"):
+    for bad in ("1,2", "texture=1", "a,b,c", "0,0,0", "-1,1,1", "colour=1,colour=2"):
         with pytest.raises(RecommendError):
             Weights.parse(bad, base)
     assert base.with_overrides(colour=1.0)["colour"] == 1.0

@@ -239,6 +239,10 @@ def test_feedback_is_recorded(client, engine, photo, feedback_path):
                                                      "label": "like"}), 404, "no such catalog item")
     assert_json_error(client.post("/feedback", json={"query_id": answer["query_id"], "item": shown["key"],
                                                      "label": "love"}), 422, "label")
+    # Two items named (a key and another item's id): which one is liked cannot be told.
+    assert_json_error(client.post("/feedback", json={"query_id": answer["query_id"], "item": shown["key"],
+                                                     "id": answer["results"][2]["id"], "label": "like"}),
+                      422, "not both")
     # A JSON syntax error is a 400 that says where (line and column).
     assert_json_error(client.post("/feedback", content=b"{not json", headers={"content-type": "application/json"}),
                       400, "invalid JSON at line 1, column 2")

@@ -76,6 +76,12 @@ def run_recommend(request: Request) -> int:
     from fashion.data.images import check_query_picture, load_image
     from fashion.recommend.recommender import Filters, RecommendError, Weights
 
+    for option, value in (("--category", request.category), ("--colour", request.colour)):
+        if value is not None and not value.strip():  # an empty filter was ignored: all items shown
+            raise RecommendError(f"{option} is empty: give a name, or leave the option out")
+    judged_both = sorted(set(request.likes) & set(request.dislikes))
+    if judged_both:
+        raise RecommendError(f"--like and --dislike both name {', '.join(judged_both)}: give each item one of them")
     if request.query is not None and not request.images:
         return run_words(request)
     if not request.images:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from fashion.config import Config, command_line_overrides, load_config
+from fashion.config import Config, ConfigError, command_line_overrides, load_config
 from fashion.data.datasets.common import DatasetError
 from fashion.data.datasets.layout import single_category_text, used_categories
 from fashion.data.load import load_training_data
@@ -15,6 +15,18 @@ from fashion.io_utils import check_output_folder
 def resolve_config(config_path: Path | None, overrides: Sequence[str], data: Path | None) -> Config:
     """hyper_parameters.yaml + ``--set`` overrides; ``--data`` points at user data (no sample generation)."""
     return load_config(config_path, command_line_overrides(overrides, data_overrides(data)))
+
+
+def shortcut_overrides(shortcuts: dict[str, object], sets: Sequence[str]) -> list[str]:
+    """``--epochs N`` and the other shortcuts as ``--set`` strings, before the ``--set`` ones; a
+    setting given both ways is refused (one of the two values was silently dropped)."""
+    named = {text.split("=", 1)[0].strip() for text in sets}
+    given = {key: value for key, value in shortcuts.items() if value is not None}
+    both = [key for key in given if key in named]
+    if both:
+        flags = ", ".join(f"--{key.split('.', 1)[1].replace('_', '-')} and --set {key}" for key in both)
+        raise ConfigError(f"{flags} are both given: keep one")
+    return [f"{key}={value}" for key, value in given.items()] + list(sets)
 
 
 def data_overrides(data: Path | None) -> dict[str, object]:

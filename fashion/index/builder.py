@@ -618,7 +618,8 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
         "max_image_pixels": config.data.max_image_pixels}))
     skip = directory.resolve()
     if folder is not None and not Path(folder).expanduser().is_dir():
-        raise CatalogError(f"{folder}: catalog folder not found")
+        what = "a file, not a folder of images" if Path(folder).expanduser().exists() else "catalog folder not found"
+        raise CatalogError(f"{folder}: {what}")
     signature = ""
     if update:  # the signature walks the source's folders: skipped when it is not needed
         if folder is None:

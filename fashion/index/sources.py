@@ -120,7 +120,7 @@ def folder_source(folder: Path, skip: Path | None = None) -> CatalogSource:
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise CatalogError(f"{folder}: catalog folder not found")
+        raise CatalogError(f"{folder}: {'a file, not a folder of images' if folder.exists() else 'catalog folder not found'}")
     root = folder.resolve()
     paths = []
     for current, dirs, files in os.walk(root, followlinks=True):

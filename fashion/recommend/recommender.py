@@ -163,6 +163,8 @@ class Weights(Mapping[str, float]):
                 name = name.strip().lower()
                 if name not in names:
                     raise RecommendError(f"--weights: unknown component {name!r} (registered: {', '.join(names)})")
+                if name in values:  # which of two values was meant cannot be told
+                    raise RecommendError(f"--weights: {name} is given twice in {text!r}")
                 _check_weight_texts({name: value.strip()})
                 values[name] = float(value)
         except ValueError as error:

@@ -530,6 +530,8 @@ def create_app(engine: "Engine", config: Config | None = None,
         query = queries.get(query_id) if QUERY_ID.match(query_id) else None
         if query is None:
             raise ApiError(404, "unknown or expired query_id: upload the photo again")
+        if body.item is not None and body.id is not None:  # two items named: which one was meant?
+            raise ApiError(422, "invalid request: give the item's key (item) or its id, not both")
         if body.item is not None:
             row = engine.recommender.row_of(body.item)
         elif body.id is not None:
