@@ -424,6 +424,26 @@ def _override_value(dotted: str, text: str, kind: type | None) -> Any:
         raise ConfigError(f"--set {dotted}: {text!r} is not a valid value ({_yaml_problem(error)})") from None
 
 
+def _read_yaml_file(text: str) -> Any:
+    """YAML as :func:`yaml.safe_load` reads it, except that a key given twice in one mapping is an
+    error: PyYAML keeps the last, so a second ``train:`` section silently replaced the first."""
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, (str, int, float, bool)):
+                    continue  # an unhashable key is the base class's error to report
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _yaml_problem(error: Exception) -> str:
     """A YAML error as one line: the problem and where (line, column)."""
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -504,7 +524,7 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mappi
     if not path.is_file():
         raise ConfigError(f"configuration file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = _read_yaml_file(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(error)}") from None
     except UnicodeDecodeError:

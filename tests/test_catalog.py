@@ -247,10 +247,14 @@ def test_worker_processes_give_the_same_rows(shop, loaded, tmp_path):
 
 def test_metadata_csv_and_float16(shop, loaded, tmp_path):
     (shop / "metadata.csv").write_text("path,name,category,item_id\n"
-                                       "tops/blue.png,Blue top,Tee,sku-1\nbottoms/red.png,,Jeans,sku-1\n")
+                                       "tops/blue.png,Blue top,Tee,sku-1\nbottoms/red.png,,Jeans,sku-1\n"
+                                       "tops/bleu.png,Typo,Tee,sku-2\n../outside.png,Elsewhere,Tee,sku-3\n")
     config = load_config(overrides=SETTINGS + ["catalog.embedding_dtype=float16"])
     index = tmp_path / "index"
-    build(shop, loaded, index, config)
+    messages = Messages()
+    build(shop, loaded, index, config, log=messages)
+    # Rows that name no image of the folder are said, not silently dropped.
+    assert any("2 row(s) name no image" in m and "'tops/bleu.png'" in m for m in messages), messages
     catalog = load_catalog(index)
     items = catalog.items.set_index("key")
     assert items.loc["tops/blue.png", ["name", "label", "item_id"]].tolist() == ["Blue top", "Tee", "sku-1"]

@@ -149,6 +149,8 @@ DAMAGE = {
     "json list": b"[1, 2, 3]\n",
     "nul bytes": b"\x00" * 64,
     "nested 5,000 deep": b"train: " + b"[" * 5000 + b"]" * 5000 + b"\n",  # was a RecursionError traceback
+    "a section twice": b"train:\n  epochs: 3\nmodel:\n  image_size: 32\ntrain:\n  lr: 0.1\n",  # the last one won
+    "a key twice": b"train:\n  epochs: 3\n  epochs: 4\n",
 }
 
 

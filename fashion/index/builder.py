@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from fashion.index.catalog import (
     ARRAYS,
     FORMAT,
+    METADATA_FILE,
     Catalog,
     CatalogError,
     load_catalog,
@@ -343,6 +344,10 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
     empty = _empty_arrays(loaded, config)
     # Loads the colour family network first: a missing or damaged one stops the build before any work.
     family_net_weight = _family_net_palette_weight(config.colour.family_net)
+    unmatched = source.details.get("metadata_unmatched")
+    if unmatched:
+        log(f"{source.root / METADATA_FILE}: {unmatched['rows']} row(s) name no image in the folder, and are "
+            f"ignored (e.g. {', '.join(repr(p) for p in unmatched['examples'])})")
     with build_lock(directory):
         previous, previous_skipped = _previous_rows(directory, fingerprint, settings, log, report)
         partial = PartialBuild(directory / "partial", fingerprint)

@@ -135,13 +135,17 @@ def folder_source(folder: Path, skip: Path | None = None) -> CatalogSource:
     for column in ("x1", "y1", "x2", "y2"):
         entries[column] = pd.array([pd.NA] * len(entries), dtype="Int64")
     metadata = root / METADATA_FILE
+    details: dict[str, Any] = {"metadata": metadata.is_file()}
     if metadata.is_file():
-        entries = _merge_metadata(entries, metadata, root)
-    return CatalogSource("folder", root, entries, tree_signature(root, max_depth=None, skip=skip),
-                         {"metadata": metadata.is_file()})
+        entries, unmatched = _merge_metadata(entries, metadata, root)
+        if unmatched:  # a typo in a path would otherwise lose that image's name, category and box unsaid
+            details["metadata_unmatched"] = {"rows": len(unmatched), "examples": unmatched[:3]}
+    return CatalogSource("folder", root, entries, tree_signature(root, max_depth=None, skip=skip), details)
 
 
-def _merge_metadata(entries: pd.DataFrame, metadata: Path, root: Path) -> pd.DataFrame:
+def _merge_metadata(entries: pd.DataFrame, metadata: Path, root: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The entries with ``metadata.csv``'s names, categories, item ids and boxes; and the paths of
+    its rows that name no image of the folder (missing, outside it, or not an image)."""
     try:
         meta = pd.read_csv(metadata, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
@@ -153,6 +157,7 @@ def _merge_metadata(entries: pd.DataFrame, metadata: Path, root: Path) -> pd.Dat
     meta = meta.drop_duplicates("key", keep="last").set_index("key")
     entries = entries.set_index("key")
     common = entries.index.intersection(meta.index)
+    unmatched = [str(path).strip() for key, path in zip(meta.index, meta["path"]) if key not in entries.index]
     for column, target in (("name", "name"), ("category", "label"), ("item_id", "item_id")):
         if column in meta.columns:
             values = meta.loc[common, column].str.strip()
@@ -162,7 +167,7 @@ def _merge_metadata(entries: pd.DataFrame, metadata: Path, root: Path) -> pd.Dat
         for column in ("x1", "y1", "x2", "y2"):
             numbers = pd.to_numeric(meta.loc[common, column], errors="coerce").round().astype("Int64")
             entries.loc[common, column] = numbers.to_numpy()
-    return entries.reset_index()
+    return entries.reset_index(), unmatched
 
 
 def _relative_key(path: Path, root: Path) -> str:
