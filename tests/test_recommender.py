@@ -136,6 +136,10 @@ def test_weights_parse_and_validate():
             Weights.parse(bad, base)
     assert base.with_overrides(colour=1.0)["colour"] == 1.0
     assert sum(base.with_overrides(visual=3).normalised().as_dict().values()) == pytest.approx(1.0)
+    # Huge but finite weights are a valid weighting (their sum overflowed: "all are zero").
+    assert Weights.parse("1e308,1e308,1e308", base).normalised() == Weights(1 / 3, 1 / 3, 1 / 3)
+    with pytest.raises(RecommendError, match="^the weights field: "):  # the web names its own field
+        Weights.parse("colour=x", base, option="the weights field")
 
 
 def test_dedupe_keeps_the_first_of_each_item():

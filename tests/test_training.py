@@ -247,3 +247,15 @@ def test_streaming_from_disk_trains_exactly_like_the_memory_cache(tiny_sample, t
     a, b = read_checkpoint(tmp_path / "cached" / "last.pt"), read_checkpoint(tmp_path / "streamed" / "last.pt")
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
+
+
+def test_a_checkpoint_that_lacks_a_weight_names_it(tiny_run, tmp_path):
+    """The message ended at torch's header line ('Error(s) in loading state_dict for FashionNet:')."""
+    from fashion.model.checkpoint import save_checkpoint
+
+    payload = read_checkpoint(tiny_run / "best.pt")
+    missing = next(iter(payload["model"]))
+    del payload["model"][missing]
+    save_checkpoint(tmp_path / "lacking.pt", payload)
+    with pytest.raises(CheckpointError, match=f'Missing key.*"{missing}"'):
+        load_model(tmp_path / "lacking.pt", device="cpu")

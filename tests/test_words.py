@@ -101,6 +101,8 @@ def test_unknown_words_are_reported_with_suggestions(vocabulary):
     ("   ", "empty search"),
     ("xyzzy qwop", "unknown word 'xyzzy'"),
     ("the a with", "only common words"),
+    ("\x00", "no words, only symbols"),  # said "only common words ()"
+    ("👗 !!", "no words, only symbols"),
 ])
 def test_nothing_searchable_is_a_clear_error(vocabulary, text, message):
     with pytest.raises(WordsError, match=message):

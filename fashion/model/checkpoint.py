@@ -256,8 +256,10 @@ def model_from_payload(payload: dict[str, Any], path: Path) -> FashionNet:
     try:
         model.load_state_dict(state, assign=assign)  # strict: a weight the file lacks is an error
     except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not match {args['arch']} ({first})") from None
+        # torch's message is a header line ("Error(s) in loading state_dict ...:") then the reasons.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if not line.startswith("Error(s) in loading")), lines[0] if lines else "")
+        raise CheckpointError(f"{path}: weights do not match {args['arch']} ({reason[:300]})") from None
     return model
 
 

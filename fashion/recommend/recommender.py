@@ -53,15 +53,15 @@ class RecommendError(FashionError, ValueError):
 # ------------------------------------------------------------------------------ weights, filters
 
 
-def _check_weight_texts(texts: Mapping[str, str]) -> None:
-    """Each ``--weights`` value as typed must be a finite number >= 0; the error echoes it."""
+def _check_weight_texts(texts: Mapping[str, str], option: str = "--weights") -> None:
+    """Each value of ``option`` as typed must be a finite number >= 0; the error echoes it."""
     for name, text in texts.items():
         try:
             value = float(text)
         except ValueError:
-            raise RecommendError(f"--weights: {name}={text!r} is not a number") from None
+            raise RecommendError(f"{option}: {name}={text!r} is not a number") from None
         if not math.isfinite(value) or value < 0:
-            raise RecommendError(f"--weights: {name}={text!r} must be a finite number >= 0")
+            raise RecommendError(f"{option}: {name}={text!r} must be a finite number >= 0")
 
 
 class Weights(Mapping[str, float]):
@@ -145,32 +145,32 @@ class Weights(Mapping[str, float]):
         return cls.from_mapping(config.weights, "recommend.weights")
 
     @classmethod
-    def parse(cls, text: str, base: "Weights") -> "Weights":
+    def parse(cls, text: str, base: "Weights", option: str = "--weights") -> "Weights":
         """``"0.6,0.25,0.15"`` (one number per component, registry order) or ``"colour=1,visual=0.5"``
-        (the components not named keep their weight in ``base``)."""
+        (the components not named keep their weight in ``base``). ``option`` names the input in errors."""
         names = component_names()
         parts = [p.strip() for p in text.split(",") if p.strip()]
         try:
             if parts and all("=" not in p for p in parts):
                 if len(parts) != len(names):
-                    raise RecommendError(f"--weights needs {len(names)} numbers ({','.join(names)}) or "
+                    raise RecommendError(f"{option} needs {len(names)} numbers ({','.join(names)}) or "
                                          f"name=value pairs, got {text!r}")
-                _check_weight_texts(dict(zip(names, parts)))
+                _check_weight_texts(dict(zip(names, parts)), option)
                 return cls(*(float(p) for p in parts))
             values = {}
             for part in parts:
                 name, _, value = part.partition("=")
                 name = name.strip().lower()
                 if name not in names:
-                    raise RecommendError(f"--weights: unknown component {name!r} (registered: {', '.join(names)})")
+                    raise RecommendError(f"{option}: unknown component {name!r} (registered: {', '.join(names)})")
                 if name in values:  # which of two values was meant cannot be told
-                    raise RecommendError(f"--weights: {name} is given twice in {text!r}")
-                _check_weight_texts({name: value.strip()})
+                    raise RecommendError(f"{option}: {name} is given twice in {text!r}")
+                _check_weight_texts({name: value.strip()}, option)
                 values[name] = float(value)
         except ValueError as error:
             if isinstance(error, RecommendError):
                 raise
-            raise RecommendError(f"--weights: not a number in {text!r}") from None
+            raise RecommendError(f"{option}: not a number in {text!r}") from None
         return base.with_overrides(**values)
 
     def with_overrides(self, **values: float | None) -> "Weights":
@@ -184,6 +184,7 @@ class Weights(Mapping[str, float]):
     def normalised(self) -> "Weights":
         """The weights scaled to sum to 1 (so totals stay comparable across weightings)."""
         values = self.as_array()
+        values = values / values.max()  # first: 1e308 three times would overflow the sum to inf
         return Weights(*(values / values.sum()).tolist())
 
     def as_array(self) -> np.ndarray:

@@ -232,7 +232,9 @@ class WordQuery:
             raise WordsError("empty search: give words such as \"red striped dress\" (categories, attributes, "
                              "colours; list them with --categories / --attributes)")
         if not self.terms:
-            what = self.unknown_message() or f"only common words ({', '.join(self.ignored)})"
+            what = (self.unknown_message()
+                    or (f"only common words ({', '.join(self.ignored)})" if self.ignored
+                        else "no words, only symbols or punctuation"))  # "\x00" or "👗" has no word
             raise WordsError(f"nothing to search for in {self.text!r}: {what}. Use category, attribute or colour "
                              "names (python recommend.py --categories / --attributes list them)")
         return self

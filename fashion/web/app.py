@@ -319,7 +319,7 @@ def create_app(engine: "Engine", config: Config | None = None,
             raise ApiError(400, f"top_k must be at most {web.max_top_k} (web.max_top_k)")
         weights_used = Weights.from_config(engine.config.recommend)
         if weights:
-            weights_used = Weights.parse(weights, weights_used)
+            weights_used = Weights.parse(weights, weights_used, option="the weights field")
         weights_used = weights_used.with_overrides(**_component_fields(await request.form()))
         filters = Filters(category=(category or "").strip() or None, colour=(colour or "").strip() or None,
                           same_category=same_category)
