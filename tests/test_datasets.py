@@ -437,6 +437,23 @@ def test_folders_with_split_folders_and_no_val(tmp_path):
     assert test_paths.str.contains("/test/").all()
 
 
+def test_folders_under_a_lone_train_folder(tmp_path):
+    """The README's layout with train/ alone: it was 'cannot tell the dataset layout' (bad-input probe).
+    A lone folder that holds images itself stays a class, even when called train."""
+    root = tmp_path / "only-train"
+    for cls in ("hat", "dress"):
+        for i in range(5):
+            _image(root / "train" / cls / f"{i}.png", "PNG")
+    assert detect_layout(root) == "folders"
+    data = load_dataset(root, val_fraction=0.2, test_fraction=0.2)
+    assert data.category_names == ["dress", "hat"]
+    assert data.frame["split"].value_counts().to_dict() == {"train": 6, "val": 2, "test": 2}
+    lone_class = tmp_path / "one-class"
+    for i in range(3):
+        _image(lone_class / "train" / f"{i}.png", "PNG")
+    with pytest.warns(DatasetWarning, match="one category"):
+        assert load_dataset(lone_class, val_fraction=0.0, test_fraction=0.0).category_names == ["train"]
+
 def test_real_clothing_dataset_small():
     if not CLOTHING_SMALL.is_dir():
         pytest.skip(f"{CLOTHING_SMALL} not present")

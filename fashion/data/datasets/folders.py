@@ -27,15 +27,22 @@ def split_folders(root: Path) -> dict[str, Path]:
     """``{"train": root/train, "val": root/validation, ...}`` for the split folders present.
 
     ``root`` counts as split into folders only when it has a ``train`` folder and at least one
-    other split folder, so a class that happens to be called "test" is not mistaken for a split.
+    other split folder, so a class that happens to be called "test" is not mistaken for a split;
+    or when ``train`` is its only folder and holds class folders of images rather than images (a
+    class folder holds its images itself), the other splits then drawn from it.
     """
+    subfolders = sorted(_subfolders(root))
     found: dict[str, Path] = {}
-    for entry in sorted(_subfolders(root)):
+    for entry in subfolders:
         split = SPLIT_FOLDERS.get(entry.name.lower())
         if split is not None and split not in found:
             found[split] = entry
     if "train" in found and len(found) >= 2:
         return found
+    train = found.get("train")
+    if train is not None and subfolders == [train] and not _images_in(train) \
+            and any(_images_in(cls) for cls in _subfolders(train)):
+        return {"train": train}
     return {}
 
 
