@@ -177,10 +177,15 @@ def config_cases(run: Runner, work: Path) -> None:
         for value in ("nan", "inf", "-1e999", "[1,", "{a", "yes please", "-5"):
             run.call("config", f"--set {key}={value}", lambda k=key, v=value: load_config(overrides=[f"{k}={v}"]),
                      expect="error" if value != "-5" or key not in ("data.val_fraction",) else "error")
-    for text in ("train.lr", "=1", "nosuch.key=1", "train.nosuch=1", "train=1", "train.lr.x=1"):
+    for text in ("train.lr", "=1", "nosuch.key=1", "train.nosuch=1", "train=1", "train.lr.x=1",
+                 # Past what the code can take (a probe found each as a traceback or a runaway):
+                 "train.seed=-1", f"train.seed={2**32}", "train.batch_size=99999999999999999999",
+                 "sample.items=999999999999"):
         run.call("config", f"--set {text}", lambda t=text: load_config(overrides=[t]))
     for kind, data in {**DAMAGES, "a list": b"- 1\n- 2\n", "a string": b"hello\n", "tab indent": b"train:\n\tlr: 1\n",
-                       "unknown section": b"nosuch:\n  a: 1\n", "nan lr": b"train:\n  lr: .nan\n"}.items():
+                       "unknown section": b"nosuch:\n  a: 1\n", "nan lr": b"train:\n  lr: .nan\n",
+                       "a section twice": b"train:\n  epochs: 3\ntrain:\n  lr: 0.1\n",
+                       "nested 5,000 deep": b"train: " + b"[" * 5000 + b"]" * 5000 + b"\n"}.items():
         path = work / f"config-{len(run.cases)}.yaml"
         path.write_bytes(data)
         # An empty file is an empty configuration: the defaults (valid); everything else is refused.
@@ -343,6 +348,24 @@ def catalog_cases(run: Runner, work: Path, world: dict[str, Any]) -> None:
             run.call("catalog", f"{rel}: {kind}", lambda d=index_dir: _open_engine(world, d), expect="ok",
                      check=same)
             shutil.rmtree(index_dir, ignore_errors=True)
+    # Values no build writes: a NaN, an infinity, a column too few (each array that holds floats).
+    for rel in [r for r in relative if r.suffix == ".npy"]:
+        for kind in ("a NaN", "an infinity", "a column too few"):
+            index_dir = work / f"catalog-{len(run.cases)}"
+            shutil.copytree(clean_dir, index_dir)
+            target = index_dir / rel
+            array = np.load(target)
+            if array.dtype.kind != "f":
+                shutil.rmtree(index_dir, ignore_errors=True)
+                continue
+            if kind == "a column too few":
+                array = array[:, :-1]
+            else:
+                array.reshape(-1)[array.size // 2] = np.nan if kind == "a NaN" else np.inf
+            np.save(target, array)
+            run.call("catalog", f"{rel}: {kind}", lambda d=index_dir: _open_engine(world, d), expect="ok",
+                     check=same)
+            shutil.rmtree(index_dir, ignore_errors=True)
 
 
 def feedback_cases(run: Runner, work: Path, world: dict[str, Any]) -> None:
@@ -478,7 +501,8 @@ def cli_cases(run: Runner, work: Path, world: dict[str, Any]) -> None:
     fb_index = work / "cli-fb-index"
     shutil.copytree(index_dir, fb_index)
     damaged = _open_engine(world, fb_index)
-    (Path(damaged.catalog.directory) / damaged.config.feedback.filename).write_bytes(RANDOM)
+    store = Path(damaged.catalog.directory) / damaged.config.feedback.filename
+    store.write_bytes(RANDOM)
     fb = ["recommend.py", "--checkpoint", str(world["checkpoint"]), "--index-dir", str(fb_index), *sets]
     cases = [
         ("train.py --set train.lr=nan", ["train.py", "--set", "train.lr=nan"]),
@@ -503,6 +527,18 @@ def cli_cases(run: Runner, work: Path, world: dict[str, Any]) -> None:
         ("recommend.py --feedback with a damaged store", [*fb, "--feedback"]),
         ("recommend.py --serve --port 70000", [*rec, "--serve", "--port", "70000"]),
         ("recommend.py --query '' (empty)", [*rec, "--query", ""]),
+        # From a bad-input probe: outputs over inputs, contradictions, work that never ends.
+        ("recommend.py --sheet the query photo", [*rec, photo, "--sheet", photo]),
+        ("recommend.py --sheet the checkpoint", [*rec, photo, "--sheet", str(world["checkpoint"])]),
+        ("recommend.py --feedback-export feedback.sqlite", [*fb, "--feedback-export", str(store)]),
+        ("recommend.py --like X --dislike X", [*rec, photo, "--like", "a.jpg", "--dislike", "a.jpg"]),
+        ("recommend.py --category ''", [*rec, photo, "--category", ""]),
+        ("recommend.py --weights colour=1,colour=2", [*rec, photo, "--weights", "colour=1,colour=2"]),
+        ("train.py --epochs -1 --set train.epochs=1", ["train.py", "--epochs", "-1", "--set", "train.epochs=1"]),
+        ("evaluate --grid-step 1e-9", ["-m", "fashion.cli.evaluate", "--checkpoint", str(world["checkpoint"]),
+                                       "--out", str(work / "eval"), "--grid-step", "1e-9", *sets]),
+        ("evaluate --seed -1", ["-m", "fashion.cli.evaluate", "--checkpoint", str(world["checkpoint"]),
+                                "--out", str(work / "eval"), "--seed", "-1", *sets]),
     ]
     for name, args in cases:
         run.cli(name, args)
