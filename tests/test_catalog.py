@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import os
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from PIL import Image
 from fashion.index import builder as indexer
 from fashion.model import encoder as encoder_module
 from fashion.index.catalog import CatalogError, default_index_dir, load_catalog, read_manifest
-from fashion.index.sources import folder_source
+from fashion.index.sources import folder_source, tree_signature
 from fashion.model.checkpoint import build_payload, load_model, save_checkpoint
 from fashion.model.labels import Labels
 from fashion.config import load_config
@@ -319,3 +321,113 @@ def test_default_index_dirs(tmp_path):
     folder = default_index_dir(checkpoint, tmp_path / "My Shop")
     assert folder.parent == (tmp_path / "runs" / "x" / "catalogs").resolve() and folder.name.startswith("My Shop-")
     assert default_index_dir(checkpoint, tmp_path / "other") != default_index_dir(checkpoint, tmp_path / "My Shop")
+
+
+def test_link_loops_and_names_that_are_not_text(shop, loaded, config, tmp_path):
+    """A second probe's cases: a link back up the tree was a traceback (ELOOP in tree_signature), and a
+    file name that is not UTF-8 crashed the build after all its work (items.csv), leaving no index."""
+    (shop / "tops" / "up").symlink_to("..")
+    (shop / "self").symlink_to(shop)
+    (shop / "itself").symlink_to("itself")  # a link to itself: ELOOP on every stat
+    blue = (shop / "tops" / "blue.png").read_bytes()
+    undecodable = os.fsencode(shop / "tops") + b"/bleu\xff\xfe.png"
+    with open(undecodable, "wb") as handle:
+        handle.write(blue)
+    signature = tree_signature(shop.resolve(), max_depth=None)
+    assert signature == tree_signature(shop.resolve(), max_depth=None)
+    source = folder_source(shop)
+    assert sorted(source.entries["key"]) == sorted(f"{'tops' if n % 2 else 'bottoms'}/{c}.png"
+                                                   for n, c in enumerate(COLOURS))  # each image once
+    messages = Messages()
+    report = build(shop, loaded, tmp_path / "index", config, log=messages)
+    assert report.total == len(COLOURS)
+    assert any("1 image(s) have a file name that is not UTF-8" in m for m in messages), messages
+    assert len(load_catalog(tmp_path / "index")) == len(COLOURS)
+
+
+def test_a_second_build_says_it_waits_for_the_first(tmp_path):
+    """A build waiting on another's lock printed nothing: it looked like a hang."""
+    import fcntl
+    import threading
+
+    from fashion.index.builder import build_lock
+
+    (tmp_path / "index").mkdir()
+    holder = open(tmp_path / "index" / ".lock", "w")
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    messages, done = Messages(), threading.Event()
+
+    def second_build() -> None:
+        with build_lock(tmp_path / "index", messages):
+            done.set()
+
+    thread = threading.Thread(target=second_build)
+    thread.start()
+    for _ in range(100):
+        if messages:
+            break
+        time.sleep(0.05)
+    assert not done.is_set() and "another process is building this catalog" in messages[0]
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    holder.close()
+    thread.join(10)
+    assert done.is_set()
+
+
+WORKER_SCRIPT = """
+import os, sys, time
+from torch.utils.data import DataLoader, Dataset
+from fashion.data.workers import worker_init
+
+class Slow(Dataset):
+    def __len__(self):
+        return 1000
+
+    def __getitem__(self, index):
+        with open(sys.argv[1], "a") as handle:
+            handle.write(f"{os.getpid()}\\n")
+        time.sleep(30)  # busy in our own code, where torch's watchdog of the parent never looks
+        return index
+
+for _ in DataLoader(Slow(), batch_size=1, num_workers=2, worker_init_fn=worker_init()):
+    pass
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_loader_workers_die_with_their_process(tmp_path):
+    """A second probe's case: after kill -9 of a catalog build, its DataLoader workers lived on
+    (adopted by init) holding the inherited build lock, and the next build waited for ever. Here the
+    workers are busy in a 30 s __getitem__: without the fix they outlive their process by that long."""
+    import signal
+    import subprocess
+
+    pids = tmp_path / "pids.txt"
+    parent = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(pids)], cwd=Path(__file__).parents[1])
+    try:
+        for _ in range(600):  # both workers have started work
+            if pids.exists() and len(set(pids.read_text().split())) >= 2:
+                break
+            time.sleep(0.05)
+        workers = {int(p) for p in pids.read_text().split()}
+        assert len(workers) >= 2 and parent.pid not in workers
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        for _ in range(100):
+            alive = [p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in _state(p)]
+            if not alive:
+                break
+            time.sleep(0.05)
+        assert not alive, f"workers {alive} outlived their process"
+    finally:
+        parent.kill()
+        for pid in {int(p) for p in pids.read_text().split()} if pids.exists() else ():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

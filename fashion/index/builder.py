@@ -267,8 +267,8 @@ class BuildReport:
 
 
 @contextlib.contextmanager
-def build_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock on the catalog folder while building (another process waits)."""
+def build_lock(directory: Path, log: Log | None = None) -> Iterator[None]:
+    """An exclusive lock on the catalog folder while building (another process waits, and says so)."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
@@ -276,7 +276,12 @@ def build_lock(directory: Path) -> Iterator[None]:
         yield
         return
     with open(directory / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a silent wait looked like a hang
+            if log is not None:
+                log(f"{directory}: another process is building this catalog; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -344,11 +349,15 @@ def build_catalog(source: CatalogSource, loaded: LoadedModel, directory: Path, c
     empty = _empty_arrays(loaded, config)
     # Loads the colour family network first: a missing or damaged one stops the build before any work.
     family_net_weight = _family_net_palette_weight(config.colour.family_net)
+    unnamed = source.details.get("names_not_utf8")
+    if unnamed:
+        log(f"{source.root}: {unnamed['files']} image(s) have a file name that is not UTF-8 text, and are skipped "
+            f"(rename them to index them; e.g. {', '.join(repr(p) for p in unnamed['examples'])})")
     unmatched = source.details.get("metadata_unmatched")
     if unmatched:
         log(f"{source.root / METADATA_FILE}: {unmatched['rows']} row(s) name no image in the folder, and are "
             f"ignored (e.g. {', '.join(repr(p) for p in unmatched['examples'])})")
-    with build_lock(directory):
+    with build_lock(directory, log):
         previous, previous_skipped = _previous_rows(directory, fingerprint, settings, log, report)
         partial = PartialBuild(directory / "partial", fingerprint)
         entries = source.entries

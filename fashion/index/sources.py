@@ -47,11 +47,17 @@ def tree_signature(root: Path, max_depth: int | None, skip: Path | None = None) 
     digest = hashlib.sha256()
     root = Path(root)
     stack: list[tuple[Path, int]] = [(root, 0)]
+    seen: set[tuple[int, int]] = set()  # folders walked, by device and inode: a link loop ends here
     while stack:
         folder, depth = stack.pop()
         try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            digest.update(f"D {folder.relative_to(root)} {folder.stat().st_mtime_ns}\n".encode())
+            # surrogateescape: a name that is not UTF-8 (bytes from another system) is signed as is.
+            digest.update(f"D {folder.relative_to(root)} {info.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
         except OSError:
             continue
         for entry in entries:
@@ -59,13 +65,21 @@ def tree_signature(root: Path, max_depth: int | None, skip: Path | None = None) 
                 continue
             # Images are skipped by name alone: building a Path for each of a catalog's thousands of
             # images was half of this function's time (a cold --categories waits for it).
-            if entry.is_dir(follow_symlinks=True):
+            try:
+                is_folder = entry.is_dir(follow_symlinks=True)
+            except OSError:  # a link to itself (ELOOP): nothing to walk
+                continue
+            if is_folder:
                 path = Path(entry.path)
                 if (max_depth is None or depth < max_depth) and (skip is None or path.resolve() != skip):
                     stack.append((path, depth + 1))
             elif os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
-                stat = entry.stat()
-                digest.update(f"F {Path(entry.path).relative_to(root)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+                try:
+                    stat = entry.stat()
+                except OSError:  # a dangling link, or a link loop
+                    continue
+                digest.update(f"F {Path(entry.path).relative_to(root)} {stat.st_size} {stat.st_mtime_ns}\n"
+                              .encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -122,11 +136,19 @@ def folder_source(folder: Path, skip: Path | None = None) -> CatalogSource:
     if not folder.is_dir():
         raise CatalogError(f"{folder}: {'a file, not a folder of images' if folder.exists() else 'catalog folder not found'}")
     root = folder.resolve()
-    paths = []
+    paths, unnamed = [], []
+    seen = {_folder_id(root)}  # folders walked: a link back up the tree is not followed again
     for current, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (skip is None or (Path(current) / d).resolve() != skip))
-        paths += [Path(current) / f for f in sorted(files) if not f.startswith(".") and is_image_file(Path(f))]
+        dirs[:] = [d for d in sorted(dirs) if not d.startswith(".")
+                   and (skip is None or (Path(current) / d).resolve() != skip)
+                   and _first_visit(Path(current) / d, seen)]
+        for name in sorted(files):
+            if name.startswith(".") or not is_image_file(Path(name)):
+                continue
+            if not _is_utf8(name):  # items.csv and the web need text: said at build, not a crash after it
+                unnamed.append(os.path.join(current, name).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+                continue
+            paths.append(Path(current) / name)
     if not paths:
         raise CatalogError(f"{folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     keys = [_relative_key(p, root) for p in paths]
@@ -136,11 +158,39 @@ def folder_source(folder: Path, skip: Path | None = None) -> CatalogSource:
         entries[column] = pd.array([pd.NA] * len(entries), dtype="Int64")
     metadata = root / METADATA_FILE
     details: dict[str, Any] = {"metadata": metadata.is_file()}
+    if unnamed:
+        details["names_not_utf8"] = {"files": len(unnamed), "examples": unnamed[:3]}
     if metadata.is_file():
         entries, unmatched = _merge_metadata(entries, metadata, root)
         if unmatched:  # a typo in a path would otherwise lose that image's name, category and box unsaid
             details["metadata_unmatched"] = {"rows": len(unmatched), "examples": unmatched[:3]}
     return CatalogSource("folder", root, entries, tree_signature(root, max_depth=None, skip=skip), details)
+
+
+def _folder_id(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:  # a dangling link or a link loop: not a folder to walk
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _first_visit(path: Path, seen: set[tuple[int, int] | None]) -> bool:
+    """Whether the folder ``path`` (links followed) is walked for the first time; it is noted."""
+    key = _folder_id(path)
+    if key is None or key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name decoded by the OS is text (an undecodable byte is a lone surrogate)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _merge_metadata(entries: pd.DataFrame, metadata: Path, root: Path) -> tuple[pd.DataFrame, list[str]]:

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from fashion.colour.settings import ColourSettings  # noqa: F401  (re-exported: its old home)
 from fashion.config import Config
+from fashion.data.workers import worker_init
 from fashion.errors import FashionError
 from fashion.model.checkpoint import LoadedModel
 
@@ -270,7 +271,8 @@ class Encoder:
         (0: this process); the network runs here, one batch at a time.
         """
         dataset = _ImageFiles(list(paths), list(bboxes), self.loaded.transform, self.colour, self.max_image_pixels)
-        loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate, shuffle=False)
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate, shuffle=False,
+                            worker_init_fn=worker_init() if workers else None)
         for good, bad in loader:
             features = self._features([p for _, p in good]) if good else None
             yield FileBatch([i for i, _ in good], features, bad)

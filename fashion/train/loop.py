@@ -44,7 +44,7 @@ from fashion.data.loaders import (
     labelled_images,
     multi_view_items,
 )
-from fashion.data.workers import default_workers
+from fashion.data.workers import default_workers, worker_init
 from fashion.train.budget import LOOP_OVERHEAD, Plan, plan_epochs
 from fashion.train.cutmix import cutmix
 from fashion.train.metrics import classification_report
@@ -431,7 +431,8 @@ def _loader(dataset: LabelledImages, batch_size: int, workers: int, device: torc
     # run's augmentations would drift from the uninterrupted run's.
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=count,
                       pin_memory=device.type == "cuda", persistent_workers=count > 0,
-                      drop_last=False, generator=torch.Generator().manual_seed(0), collate_fn=collate_labelled)
+                      drop_last=False, generator=torch.Generator().manual_seed(0), collate_fn=collate_labelled,
+                      worker_init_fn=worker_init() if count else None)
 
 
 def _rng_state() -> dict[str, Any]:
