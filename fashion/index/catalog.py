@@ -112,9 +112,10 @@ def read_current(directory: Path) -> Path | None:
     return version if (version / "manifest.json").is_file() else None
 
 
-def read_manifest(directory: Path) -> dict[str, Any] | None:
-    """The live manifest of a catalog folder (None when there is no usable index)."""
-    version = read_current(directory)
+def read_manifest(directory: Path, version: Path | None = None) -> dict[str, Any] | None:
+    """The live manifest of a catalog folder (None when there is no usable index), or that of
+    ``version`` (one version folder read once: a swap of CURRENT in between cannot mix two)."""
+    version = read_current(directory) if version is None else version
     if version is None:
         return None
     try:
@@ -152,7 +153,7 @@ def load_catalog(directory: Path, mmap: bool = True) -> Catalog:
     """
     directory = Path(directory)
     version = read_current(directory)
-    manifest = read_manifest(directory)
+    manifest = read_manifest(directory, version) if version is not None else None
     if version is None or manifest is None:
         raise CatalogError(f"{directory}: no catalog index here (it is built by python recommend.py)")
     try:
