@@ -56,7 +56,7 @@ def decode_all(images: SquareImages, workers: int, description: str, show_progre
     out = torch.empty((len(images), 3, images.size, images.size), dtype=torch.uint8)
     # A private generator: starting a DataLoader must not draw from the global RNG that training seeds.
     loader = DataLoader(images, batch_size=64, num_workers=workers, shuffle=False,
-                        generator=torch.Generator().manual_seed(0), worker_init_fn=worker_init() if workers else None)
+                        generator=torch.Generator().manual_seed(0), worker_init_fn=worker_init())
     position = 0
     for batch in tqdm(loader, desc=description, unit="batch", leave=False, disable=not show_progress):
         out[position : position + len(batch)] = batch

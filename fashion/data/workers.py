@@ -50,7 +50,8 @@ def exit_with_parent(parent: int, worker_id: int = 0) -> None:
 
 
 def worker_init() -> Callable[[int], None] | None:
-    """``worker_init_fn`` for a DataLoader created now: its workers die with this process.
+    """``worker_init_fn`` for a DataLoader created now: its workers die with this process (a loader
+    without workers never calls it).
 
     None off the main thread: Linux sends the signal when the creating *thread* ends, which for a
     short-lived thread would be long before the process does.

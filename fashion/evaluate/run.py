@@ -90,8 +90,9 @@ class EvalOptions:
             raise EvaluationError(f"k values must be integers from 1 to {MAX_K:,}, got {list(self.ks)}")
         if not 0 < self.grid_step <= 1 or abs(round(1 / self.grid_step) * self.grid_step - 1) > 1e-6:
             raise EvaluationError(f"grid step must divide 1 (e.g. 0.1, 0.2, 0.25), got {self.grid_step}")
-        if grid_size(self.grid_step) > MAX_WEIGHTINGS:  # 1e-9 divides 1, but its grid would never be searched
-            raise EvaluationError(f"grid step {self.grid_step} gives {grid_size(self.grid_step):,} weightings to "
+        weightings = grid_size(self.grid_step)
+        if weightings > MAX_WEIGHTINGS:  # 1e-9 divides 1, but its grid would never be searched
+            raise EvaluationError(f"grid step {self.grid_step} gives {weightings:,} weightings to "
                                   f"search; at most {MAX_WEIGHTINGS:,} are searched (0.01 gives "
                                   f"{grid_size(0.01):,} with {len(component_names())} components)")
         if not 0 <= self.seed <= MAX_SEED:

@@ -41,7 +41,14 @@ from fashion.index.catalog import (
     stored_format,
     write_version,
 )
-from fashion.index.sources import CatalogSource, dataset_signature, dataset_source, folder_source, tree_signature
+from fashion.index.sources import (
+    CatalogSource,
+    catalog_folder,
+    dataset_signature,
+    dataset_source,
+    folder_source,
+    tree_signature,
+)
 from fashion.colour.family_model import MODEL_CLASSES
 from fashion.colour.settings import ColourSettings
 from fashion.config import Config
@@ -631,9 +638,8 @@ def open_catalog(loaded: LoadedModel, config: Config, directory: Path, folder: P
         **loaded.config.data.__dict__, "use_bbox": config.data.use_bbox,
         "max_image_pixels": config.data.max_image_pixels}))
     skip = directory.resolve()
-    if folder is not None and not Path(folder).expanduser().is_dir():
-        what = "a file, not a folder of images" if Path(folder).expanduser().exists() else "catalog folder not found"
-        raise CatalogError(f"{folder}: {what}")
+    if folder is not None:
+        catalog_folder(folder)
     signature = ""
     if update:  # the signature walks the source's folders: skipped when it is not needed
         if folder is None:

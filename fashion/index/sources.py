@@ -126,15 +126,21 @@ def dataset_source(config: Config) -> CatalogSource:
                          {"split": "test", "layout": data.layout})
 
 
+def catalog_folder(folder: str | Path) -> Path:
+    """``folder`` (``~`` expanded) when it is a folder; else a :class:`CatalogError` saying what it is."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise CatalogError(f"{folder}: {'a file, not a folder of images' if folder.exists() else 'catalog folder not found'}")
+    return folder
+
+
 def folder_source(folder: Path, skip: Path | None = None) -> CatalogSource:
     """Every image under ``folder`` (recursively), with ``metadata.csv`` beside them when present.
 
     ``metadata.csv`` columns (all but ``path`` optional): path (relative to the folder), name,
     category, item_id, and x1, y1, x2, y2 for a garment box.
     """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise CatalogError(f"{folder}: {'a file, not a folder of images' if folder.exists() else 'catalog folder not found'}")
+    folder = catalog_folder(folder)
     root = folder.resolve()
     paths, unnamed = [], []
     seen = {_folder_id(root)}  # folders walked: a link back up the tree is not followed again

@@ -272,7 +272,7 @@ class Encoder:
         """
         dataset = _ImageFiles(list(paths), list(bboxes), self.loaded.transform, self.colour, self.max_image_pixels)
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate, shuffle=False,
-                            worker_init_fn=worker_init() if workers else None)
+                            worker_init_fn=worker_init())
         for good, bad in loader:
             features = self._features([p for _, p in good]) if good else None
             yield FileBatch([i for i, _ in good], features, bad)

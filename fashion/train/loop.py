@@ -432,7 +432,7 @@ def _loader(dataset: LabelledImages, batch_size: int, workers: int, device: torc
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=count,
                       pin_memory=device.type == "cuda", persistent_workers=count > 0,
                       drop_last=False, generator=torch.Generator().manual_seed(0), collate_fn=collate_labelled,
-                      worker_init_fn=worker_init() if count else None)
+                      worker_init_fn=worker_init())
 
 
 def _rng_state() -> dict[str, Any]:
